@@ -1,0 +1,323 @@
+//! `feeds.toml`: the operator's description of what to poll and how to serve it.
+//!
+//! Loading is strict on purpose: an unknown key is usually a typo that would otherwise be
+//! silently ignored, so every mistake is an error that names the file, line and column.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+use url::Url;
+
+/// Where the daemon looks when `--config` is not given and `$TRIBUTARY_CONFIG` is unset.
+pub const DEFAULT_PATH: &str = "feeds.toml";
+
+/// A validated configuration: every value parsed, every default filled in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub server: Server,
+    pub storage: Storage,
+    pub polling: Polling,
+    pub outlets: Vec<Outlet>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Server {
+    pub listen: SocketAddr,
+    /// The public address readers use; self links in the feeds are built from it.
+    pub base_url: Url,
+    pub title: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Storage {
+    /// Absolute: resolved against `$STATE_DIRECTORY` or the config file's folder.
+    pub path: PathBuf,
+    pub retention_days: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Polling {
+    pub schedule: String,
+    pub timeout_secs: u64,
+    pub user_agent: String,
+}
+
+/// A news organisation and the feeds it publishes; its items share one identity space.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outlet {
+    pub id: String,
+    pub name: String,
+    pub feeds: Vec<Url>,
+    /// The outlet's own schedule, or `[polling].schedule`.
+    pub schedule: String,
+}
+
+impl Config {
+    pub fn outlet(&self, id: &str) -> Option<&Outlet> {
+        self.outlets.iter().find(|o| o.id == id)
+    }
+}
+
+/// The User-Agent every request carries, so that outlets can see who polls them and whom to ask.
+pub fn default_user_agent() -> String {
+    format!(
+        "tributary/{} (+{})",
+        env!("CARGO_PKG_VERSION"),
+        env!("CARGO_PKG_REPOSITORY")
+    )
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read the configuration: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+/// Reads and validates the configuration at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let state_dir = std::env::var_os("STATE_DIRECTORY").map(PathBuf::from);
+    parse(&text, path, state_dir.as_deref())
+}
+
+/// Validates `text` as the contents of `path`; `state_dir` is systemd's `$STATE_DIRECTORY`.
+pub fn parse(text: &str, path: &Path, state_dir: Option<&Path>) -> Result<Config, ConfigError> {
+    let invalid = |span: Range<usize>, message: String| {
+        let (line, column) = line_and_column(text, span.start);
+        ConfigError::Invalid {
+            path: path.to_owned(),
+            line,
+            column,
+            message,
+        }
+    };
+    let raw: RawConfig = toml::from_str(text)
+        .map_err(|e| invalid(e.span().unwrap_or(0..0), e.message().trim_end().to_owned()))?;
+    let config_dir = path.parent().unwrap_or(Path::new("."));
+    raw.validate(config_dir, state_dir)
+        .map_err(|(span, message)| invalid(span, message))
+}
+
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, column)
+}
+
+type Invalid = (Range<usize>, String);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    storage: RawStorage,
+    #[serde(default)]
+    polling: RawPolling,
+    #[serde(default, rename = "outlet")]
+    outlets: Vec<RawOutlet>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<Spanned<String>>,
+    base_url: Option<Spanned<String>>,
+    title: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    path: Option<String>,
+    retention_days: Option<Spanned<u32>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPolling {
+    schedule: Option<Spanned<String>>,
+    timeout_secs: Option<Spanned<u64>>,
+    user_agent: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutlet {
+    id: Spanned<String>,
+    name: Option<String>,
+    feeds: Spanned<Vec<Spanned<String>>>,
+    schedule: Option<Spanned<String>>,
+}
+
+impl RawConfig {
+    fn validate(self, config_dir: &Path, state_dir: Option<&Path>) -> Result<Config, Invalid> {
+        let polling = self.polling.validate()?;
+        let mut seen = HashSet::new();
+        let mut outlets = Vec::with_capacity(self.outlets.len());
+        for raw in self.outlets {
+            if !seen.insert(raw.id.get_ref().clone()) {
+                return Err((
+                    raw.id.span(),
+                    format!("duplicate outlet id {:?}", raw.id.get_ref()),
+                ));
+            }
+            outlets.push(raw.validate(&polling.schedule)?);
+        }
+        Ok(Config {
+            server: self.server.validate()?,
+            storage: self.storage.validate(state_dir.unwrap_or(config_dir))?,
+            polling,
+            outlets,
+        })
+    }
+}
+
+impl RawServer {
+    fn validate(self) -> Result<Server, Invalid> {
+        let listen = match self.listen {
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+            Some(listen) => listen.get_ref().parse().map_err(|_| {
+                let message = format!(
+                    "listen = {:?} is not an address and port such as \"127.0.0.1:8080\"",
+                    listen.get_ref()
+                );
+                (listen.span(), message)
+            })?,
+        };
+        let base_url = match self.base_url {
+            None => {
+                Url::parse(&format!("http://{listen}")).expect("an address and port form a URL")
+            }
+            Some(url) => {
+                parse_http_url(&url).map_err(|m| (url.span(), format!("base_url: {m}")))?
+            }
+        };
+        Ok(Server {
+            listen,
+            base_url,
+            title: self.title.unwrap_or_else(|| "Tributary".to_owned()),
+        })
+    }
+}
+
+impl RawStorage {
+    fn validate(self, base_dir: &Path) -> Result<Storage, Invalid> {
+        let retention_days = match self.retention_days {
+            Some(days) if *days.get_ref() == 0 => {
+                return Err((days.span(), "retention_days must be at least 1".to_owned()))
+            }
+            Some(days) => days.into_inner(),
+            None => 30,
+        };
+        let path = self.path.unwrap_or_else(|| "tributary.db".to_owned());
+        Ok(Storage {
+            path: base_dir.join(path),
+            retention_days,
+        })
+    }
+}
+
+impl RawPolling {
+    fn validate(self) -> Result<Polling, Invalid> {
+        let schedule = match self.schedule {
+            Some(schedule) => validated_schedule(schedule)?,
+            None => "0 */10 * * * *".to_owned(),
+        };
+        let timeout_secs = match self.timeout_secs {
+            Some(secs) if *secs.get_ref() == 0 => {
+                return Err((secs.span(), "timeout_secs must be at least 1".to_owned()))
+            }
+            Some(secs) => secs.into_inner(),
+            None => 30,
+        };
+        Ok(Polling {
+            schedule,
+            timeout_secs,
+            user_agent: self.user_agent.unwrap_or_else(default_user_agent),
+        })
+    }
+}
+
+impl RawOutlet {
+    fn validate(self, default_schedule: &str) -> Result<Outlet, Invalid> {
+        let id = self.id.get_ref();
+        let id_is_valid = !id.is_empty()
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !id_is_valid {
+            let message = format!(
+                "outlet id {id:?} must be lower-case letters, digits, '-' or '_' (it appears in URLs)"
+            );
+            return Err((self.id.span(), message));
+        }
+        if self.feeds.get_ref().is_empty() {
+            return Err((self.feeds.span(), format!("outlet {id:?} lists no feeds")));
+        }
+        let feeds = self
+            .feeds
+            .get_ref()
+            .iter()
+            .map(|feed| parse_http_url(feed).map_err(|m| (feed.span(), m)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let schedule = match self.schedule {
+            Some(schedule) => validated_schedule(schedule)?,
+            None => default_schedule.to_owned(),
+        };
+        Ok(Outlet {
+            name: self.name.unwrap_or_else(|| id.clone()),
+            id: self.id.into_inner(),
+            feeds,
+            schedule,
+        })
+    }
+}
+
+fn parse_http_url(raw: &Spanned<String>) -> Result<Url, String> {
+    let url =
+        Url::parse(raw.get_ref()).map_err(|e| format!("{:?} is not a URL: {e}", raw.get_ref()))?;
+    match url.scheme() {
+        "http" | "https" if url.host().is_some() => Ok(url),
+        _ => Err(format!("{:?} is not an http or https URL", raw.get_ref())),
+    }
+}
+
+/// Checks a cron expression with the parser the scheduler itself uses, so that `check` accepts
+/// exactly what `run` can schedule.
+fn validated_schedule(raw: Spanned<String>) -> Result<String, Invalid> {
+    let job =
+        tokio_cron_scheduler::Job::new_async(raw.get_ref().as_str(), |_, _| Box::pin(async {}));
+    match job {
+        Ok(_) => Ok(raw.into_inner()),
+        Err(_) => Err((
+            raw.span(),
+            format!(
+                "schedule {:?} is not a cron expression with seconds first, such as \"0 */10 * * * *\"",
+                raw.get_ref()
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;

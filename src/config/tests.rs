@@ -1,0 +1,118 @@
+use super::*;
+
+fn parse_str(text: &str) -> Result<Config, ConfigError> {
+    parse(text, Path::new("/etc/tributary/feeds.toml"), None)
+}
+
+fn error_position(text: &str) -> (usize, usize, String) {
+    match parse_str(text) {
+        Err(ConfigError::Invalid {
+            line,
+            column,
+            message,
+            ..
+        }) => (line, column, message),
+        other => panic!("expected an invalid-config error, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_shipped_config_is_valid() {
+    let text = include_str!("../../feeds.toml");
+    let config = parse_str(text).expect("the repo's feeds.toml is valid");
+    let ids: Vec<_> = config.outlets.iter().map(|o| o.id.as_str()).collect();
+    assert_eq!(ids, ["abc", "newscomau"]);
+    assert_eq!(config.outlets[0].schedule, "0 */5 * * * *");
+    assert_eq!(config.outlets[1].schedule, "0 */10 * * * *");
+    assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(
+        config.storage.path,
+        Path::new("/etc/tributary/tributary.db")
+    );
+}
+
+#[test]
+fn an_empty_file_gets_every_default() {
+    let config = parse_str("").unwrap();
+    assert_eq!(config.server.base_url.as_str(), "http://127.0.0.1:8080/");
+    assert_eq!(config.server.title, "Tributary");
+    assert_eq!(config.storage.retention_days, 30);
+    assert_eq!(config.polling.timeout_secs, 30);
+    assert!(config.polling.user_agent.starts_with("tributary/"));
+    assert!(config.outlets.is_empty());
+}
+
+#[test]
+fn the_state_directory_wins_over_the_config_folder() {
+    let config = parse(
+        "",
+        Path::new("/etc/t/feeds.toml"),
+        Some(Path::new("/var/lib/t")),
+    )
+    .unwrap();
+    assert_eq!(config.storage.path, Path::new("/var/lib/t/tributary.db"));
+}
+
+#[test]
+fn an_unknown_key_names_its_line() {
+    let (line, _, message) = error_position("[server]\nlisten = \"127.0.0.1:1\"\ntitel = \"x\"\n");
+    assert_eq!(line, 3);
+    assert!(message.contains("titel"), "{message}");
+}
+
+#[test]
+fn a_duplicate_outlet_id_names_the_second_one() {
+    let text = "[[outlet]]\nid = \"a\"\nfeeds = [\"https://a.example/rss\"]\n\n[[outlet]]\nid = \"a\"\nfeeds = [\"https://b.example/rss\"]\n";
+    let (line, column, message) = error_position(text);
+    assert_eq!((line, column), (6, 6));
+    assert!(message.contains("duplicate outlet id"), "{message}");
+}
+
+#[test]
+fn a_bad_feed_url_names_its_line() {
+    let text =
+        "[[outlet]]\nid = \"a\"\nfeeds = [\n  \"https://a.example/rss\",\n  \"not a url\",\n]\n";
+    let (line, column, message) = error_position(text);
+    assert_eq!((line, column), (5, 3));
+    assert!(message.contains("not a URL"), "{message}");
+}
+
+#[test]
+fn a_non_http_feed_url_is_refused() {
+    let (line, _, message) =
+        error_position("[[outlet]]\nid = \"a\"\nfeeds = [\"file:///etc/passwd\"]\n");
+    assert_eq!(line, 3);
+    assert!(message.contains("not an http or https URL"), "{message}");
+}
+
+#[test]
+fn a_bad_cron_expression_names_its_line() {
+    let (line, _, message) =
+        error_position("[polling]\ntimeout_secs = 5\nschedule = \"every now and then\"\n");
+    assert_eq!(line, 3);
+    assert!(message.contains("cron"), "{message}");
+    let outlet =
+        "[[outlet]]\nid = \"a\"\nfeeds = [\"https://a.example/\"]\nschedule = \"61 * * * * *\"\n";
+    assert_eq!(error_position(outlet).0, 4);
+}
+
+#[test]
+fn an_outlet_id_must_be_usable_in_a_url() {
+    let (line, _, message) =
+        error_position("[[outlet]]\nid = \"ABC News\"\nfeeds = [\"https://a.example/\"]\n");
+    assert_eq!(line, 2);
+    assert!(message.contains("lower-case"), "{message}");
+}
+
+#[test]
+fn an_outlet_without_feeds_is_refused() {
+    let (line, _, message) = error_position("[[outlet]]\nid = \"a\"\nfeeds = []\n");
+    assert_eq!(line, 3);
+    assert!(message.contains("no feeds"), "{message}");
+}
+
+#[test]
+fn a_type_error_names_its_line() {
+    let (line, _, _) = error_position("[storage]\nretention_days = \"thirty\"\n");
+    assert_eq!(line, 2);
+}

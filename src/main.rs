@@ -1,0 +1,170 @@
+//! The `tributary` command line: parses arguments and calls into the library, nothing else.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tributary::config::{self, Config};
+use tributary::fetch::{Fetched, Fetcher};
+use tributary::{daemon, dedup, parse};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Polls news feeds and republishes them as one merged feed"
+)]
+struct Cli {
+    /// The configuration file.
+    #[arg(long, global = true, env = "TRIBUTARY_CONFIG", default_value = config::DEFAULT_PATH)]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon: poll on schedule and serve the merged feed (the default).
+    Run,
+    /// Validate the configuration and print what would be polled.
+    Check,
+    /// Poll now, store what is new, print one line per feed and exit.
+    Poll {
+        /// Poll only this outlet.
+        #[arg(long)]
+        outlet: Option<String>,
+    },
+    /// Print the normalized items of one feed document as JSON Lines.
+    Parse {
+        /// A file, or an http(s) URL to fetch.
+        source: String,
+        /// The outlet id to give the items.
+        #[arg(long, default_value = "local")]
+        outlet: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = match cli.command {
+        None | Some(Command::Run) => "info",
+        Some(_) => "warn",
+    };
+    init_logging(default_level);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Run) {
+            Command::Run => daemon::run(&cli.config).await.map(|()| true),
+            Command::Check => check(&cli.config),
+            Command::Poll { outlet } => poll(&cli.config, outlet.as_deref()).await,
+            Command::Parse { source, outlet } => parse_one(&source, &outlet).await.map(|()| true),
+        }
+    });
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(default_level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+fn check(path: &Path) -> anyhow::Result<bool> {
+    let config = config::load(path)?;
+    print_config(path, &config);
+    Ok(true)
+}
+
+fn print_config(path: &Path, config: &Config) {
+    println!("{}: valid", path.display());
+    println!(
+        "serve on {} as {}",
+        config.server.listen, config.server.base_url
+    );
+    println!(
+        "store in {} for {} days",
+        config.storage.path.display(),
+        config.storage.retention_days
+    );
+    for outlet in &config.outlets {
+        println!(
+            "outlet {} ({}) on \"{}\":",
+            outlet.id, outlet.name, outlet.schedule
+        );
+        for feed in &outlet.feeds {
+            println!("  {feed}");
+        }
+    }
+}
+
+/// Polls the configured outlets (or one) once; fails if any feed failed.
+async fn poll(path: &Path, only: Option<&str>) -> anyhow::Result<bool> {
+    let config = config::load(path)?;
+    if let Some(id) = only {
+        config
+            .outlet(id)
+            .with_context(|| format!("{} has no outlet {id:?}", path.display()))?;
+    }
+    let poller = daemon::open(&config)?;
+    let mut all_ok = true;
+    for outlet in config
+        .outlets
+        .iter()
+        .filter(|o| only.is_none_or(|id| id == o.id))
+    {
+        for report in poller.poll_outlet(outlet).await {
+            all_ok &= !matches!(report.outcome, tributary::poll::Outcome::Failed { .. });
+            println!("{report}");
+        }
+    }
+    Ok(all_ok)
+}
+
+async fn parse_one(source: &str, outlet: &str) -> anyhow::Result<()> {
+    let (bytes, base) = if source.starts_with("http://") || source.starts_with("https://") {
+        let url = url::Url::parse(source).with_context(|| format!("{source:?} is not a URL"))?;
+        let fetcher = Fetcher::new(&config::default_user_agent(), Duration::from_secs(30))?;
+        match fetcher
+            .fetch(&url, &Default::default())
+            .await
+            .with_context(|| format!("cannot fetch {url}"))?
+        {
+            Fetched::Body(body) => (body.bytes, Some(url)),
+            Fetched::NotModified => anyhow::bail!("{url} answered 304 to an unconditional request"),
+        }
+    } else {
+        let bytes = std::fs::read(source).with_context(|| format!("cannot read {source}"))?;
+        (bytes, None)
+    };
+    let items = parse::parse_feed(&bytes, base.as_ref(), outlet)
+        .with_context(|| format!("cannot parse {source}"))?;
+    let mut out = std::io::stdout().lock();
+    let written = dedup::within_document(items).iter().try_for_each(|item| {
+        serde_json::to_writer(&mut out, item)?;
+        out.write_all(b"\n")
+    });
+    match written.and_then(|()| out.flush()) {
+        // A reader such as `head` that stops early is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        result => Ok(result?),
+    }
+}

@@ -1,0 +1,125 @@
+//! The types every stage shares: an outlet's normalized [`Item`] and its stable [`ItemId`].
+//!
+//! The field set is the public contract of `tributary parse` (one JSON object per item), so it
+//! is deliberately small and format-neutral: whatever RSS, Atom or JSON Feed said, a reader of the
+//! merged feed sees the same shape.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// One story as one outlet published it, normalized from any feed format.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    pub id: ItemId,
+    pub outlet: String,
+    /// Plain text: entities decoded, markup removed, whitespace collapsed.
+    pub title: String,
+    /// Absolute and canonical (see `parse::canonical`), or `None` when the feed gave no usable link.
+    pub url: Option<String>,
+    /// Sanitized HTML.
+    pub summary: Option<String>,
+    /// Sanitized HTML.
+    pub content: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+    pub authors: Vec<String>,
+    pub categories: Vec<String>,
+    pub image: Option<String>,
+    pub enclosures: Vec<Enclosure>,
+    /// The GUID (RSS), id (Atom, JSON Feed) exactly as the feed gave it.
+    pub guid: Option<String>,
+}
+
+/// A media file attached to an item (podcast audio, a video, a PDF).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enclosure {
+    pub url: String,
+    #[serde(rename = "type")]
+    pub mime_type: Option<String>,
+    pub length: Option<u64>,
+}
+
+/// An item's identity, stable across polls, restarts and feed edits.
+///
+/// It is derived from the outlet and the item's identity key, never from the fetch time or a
+/// random source: an id that changed between polls would make every reader show the story again.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ItemId(String);
+
+impl ItemId {
+    /// Derives the id of the item that `outlet` identifies by `key` (see [`Item::identity_key`]).
+    pub fn derive(outlet: &str, key: &str) -> Self {
+        let digest = Sha256::new()
+            .chain_update(outlet.as_bytes())
+            .chain_update([0])
+            .chain_update(key.as_bytes())
+            .finalize();
+        Self(hex(&digest[..10]))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for ItemId {
+    fn from(id: String) -> Self {
+        Self(id)
+    }
+}
+
+impl std::fmt::Display for ItemId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Item {
+    /// What makes two sightings of an item the same item within one outlet: the GUID when the
+    /// feed gives one, else the canonical link, else the title and date. Each is deterministic,
+    /// so the same document always yields the same keys.
+    pub fn identity_key(&self) -> String {
+        if let Some(guid) = &self.guid {
+            return format!("guid:{guid}");
+        }
+        if let Some(url) = &self.url {
+            return format!("url:{url}");
+        }
+        let date = self.published.or(self.updated).map(|d| d.timestamp());
+        format!("title:{}|{}", self.title, date.unwrap_or_default())
+    }
+
+    /// A digest of everything a reader sees, used to tell an edited item from an unchanged one
+    /// without comparing stored text field by field.
+    pub fn content_hash(&self) -> String {
+        let json = serde_json::to_vec(self).expect("an Item always serializes to JSON");
+        hex(&Sha256::digest(&json)[..16])
+    }
+}
+
+/// Lower-case hexadecimal, used for ids, ETags and content hashes.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_depend_on_outlet_and_key_only() {
+        let a = ItemId::derive("abc", "guid:1");
+        assert_eq!(a, ItemId::derive("abc", "guid:1"));
+        assert_ne!(a, ItemId::derive("newscomau", "guid:1"));
+        assert_ne!(a, ItemId::derive("abc", "guid:2"));
+        assert_eq!(a.as_str().len(), 20);
+    }
+}

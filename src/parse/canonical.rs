@@ -1,0 +1,97 @@
+//! Canonical links: one spelling per article, so that the same story reached through a
+//! tracking link, a fragment or an upper-case host is recognised as the same item.
+
+use url::Url;
+
+/// Query parameters that identify a campaign or a click, never the article.
+const TRACKING_PARAMS: &[&str] = &[
+    "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid",
+];
+
+fn is_tracking_param(name: &str) -> bool {
+    name.starts_with("utm_") || TRACKING_PARAMS.contains(&name)
+}
+
+/// Resolves `raw` against `base` and canonicalizes it: http(s) only, host lower-cased (the `url`
+/// crate does that), no fragment, no tracking parameters. `None` when `raw` names no web page.
+pub fn canonical_url(raw: &str, base: Option<&Url>) -> Option<Url> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    let mut url = match base {
+        Some(base) => base.join(raw).ok()?,
+        None => Url::parse(raw).ok()?,
+    };
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return None;
+    }
+    url.set_fragment(None);
+    if url.query().is_some() {
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(name, _)| !is_tracking_param(name))
+            .map(|(name, value)| (name.into_owned(), value.into_owned()))
+            .collect();
+        if kept.is_empty() {
+            url.set_query(None);
+        } else {
+            url.query_pairs_mut().clear().extend_pairs(kept);
+        }
+    }
+    Some(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canon(raw: &str) -> Option<String> {
+        canonical_url(raw, None).map(String::from)
+    }
+
+    #[test]
+    fn strips_tracking_fragment_and_case() {
+        assert_eq!(
+            canon("HTTPS://WWW.News.com.au/world/story?utm_source=rss&id=7&fbclid=x#comments")
+                .as_deref(),
+            Some("https://www.news.com.au/world/story?id=7")
+        );
+        assert_eq!(
+            canon("http://www.abc.net.au/news/2017-05-23/x/8550000?utm_medium=feed&gclid=1")
+                .as_deref(),
+            Some("http://www.abc.net.au/news/2017-05-23/x/8550000")
+        );
+    }
+
+    #[test]
+    fn keeps_meaningful_queries_and_paths() {
+        assert_eq!(
+            canon("https://a.example/p?page=2").as_deref(),
+            Some("https://a.example/p?page=2")
+        );
+        assert_eq!(
+            canon("https://a.example/Path/Case").as_deref(),
+            Some("https://a.example/Path/Case")
+        );
+    }
+
+    #[test]
+    fn resolves_relative_links_against_the_base() {
+        let base = Url::parse("https://a.example/news/feed.xml").unwrap();
+        assert_eq!(
+            canonical_url("../story/1", Some(&base))
+                .map(String::from)
+                .as_deref(),
+            Some("https://a.example/story/1")
+        );
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_web_page() {
+        assert_eq!(canon(""), None);
+        assert_eq!(canon("/relative/without/base"), None);
+        assert_eq!(canon("javascript:alert(1)"), None);
+        assert_eq!(canon("mailto:news@example.com"), None);
+    }
+}

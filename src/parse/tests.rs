@@ -1,0 +1,122 @@
+use super::*;
+
+const ABC_TOP: &[u8] =
+    include_bytes!("../../tests/fixtures/abc/abc-topstories-2017-07-11T0706.xml");
+
+fn feed_url() -> Url {
+    Url::parse("https://www.abc.net.au/news/feed/45910/rss.xml").unwrap()
+}
+
+#[test]
+fn abc_items_are_normalized() {
+    let items = parse_feed(ABC_TOP, Some(&feed_url()), "abc").unwrap();
+    assert_eq!(items.len(), 19);
+    let first = &items[0];
+    assert_eq!(
+        first.title,
+        "Afghan Files expose deadly secrets of Australia's special forces"
+    );
+    let link = "http://www.abc.net.au/news/2017-07-11/killings-of-unarmed-afghans-by-australian-special-forces/8466642";
+    assert_eq!(first.url.as_deref(), Some(link));
+    assert_eq!(first.guid.as_deref(), Some(link));
+    assert_eq!(first.outlet, "abc");
+    assert!(first
+        .summary
+        .as_deref()
+        .unwrap()
+        .starts_with("<p>Secret defence force documents"));
+    assert_eq!(
+        first.published.unwrap().to_rfc3339(),
+        "2017-07-10T20:02:46+00:00"
+    );
+    assert_eq!(first.categories[0], "Defence Industry");
+    assert_eq!(first.authors.len(), 1);
+    assert_eq!(
+        first.image.as_deref(),
+        Some("http://www.abc.net.au/news/image/8522110-16x9-2150x1210.jpg")
+    );
+    assert!(
+        first.enclosures.is_empty(),
+        "image renditions are not enclosures"
+    );
+    assert_eq!(first.id, ItemId::derive("abc", &format!("guid:{link}")));
+}
+
+#[test]
+fn without_a_guid_the_canonical_link_is_the_identity() {
+    let rss = br#"<rss version="2.0"><channel><title>t</title>
+        <item><title>A</title><link>/news/a?utm_source=rss#top</link></item>
+        <item><title>B</title><description>no link</description><pubDate>Tue, 11 Jul 2017 06:32:35 +1000</pubDate></item>
+        </channel></rss>"#;
+    let items = parse_feed(rss, Some(&feed_url()), "abc").unwrap();
+    assert_eq!(items[0].guid, None);
+    assert_eq!(
+        items[0].url.as_deref(),
+        Some("https://www.abc.net.au/news/a")
+    );
+    assert_eq!(
+        items[0].id,
+        ItemId::derive("abc", "url:https://www.abc.net.au/news/a")
+    );
+    assert_eq!(items[1].url, None);
+    assert_eq!(items[1].identity_key(), "title:B|1499718755");
+    let again = parse_feed(rss, Some(&feed_url()), "abc").unwrap();
+    assert_eq!(items, again, "parsing is deterministic");
+}
+
+#[test]
+fn atom_text_and_enclosures_are_read() {
+    let atom = br#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:f</id>
+        <updated>2026-01-02T03:04:05Z</updated>
+        <entry><id>urn:e1</id><title type="html">&lt;i&gt;Rates&lt;/i&gt; rise</title>
+          <updated>2026-01-02T03:04:05Z</updated>
+          <link rel="alternate" href="https://n.example/e1"/>
+          <link rel="enclosure" type="audio/mpeg" length="1234" href="https://n.example/e1.mp3"/>
+          <summary type="text">Prices &lt; wages</summary>
+          <author><name>Jane Doe</name></author>
+        </entry></feed>"#;
+    let items = parse_feed(atom, None, "n").unwrap();
+    let item = &items[0];
+    assert_eq!(item.title, "Rates rise");
+    assert_eq!(item.guid.as_deref(), Some("urn:e1"));
+    assert_eq!(item.summary.as_deref(), Some("Prices &lt; wages"));
+    assert_eq!(item.authors, ["Jane Doe"]);
+    assert_eq!(
+        item.enclosures,
+        [Enclosure {
+            url: "https://n.example/e1.mp3".into(),
+            mime_type: Some("audio/mpeg".into()),
+            length: Some(1234)
+        }]
+    );
+}
+
+#[test]
+fn json_feed_without_titles_gets_one_from_its_text() {
+    let json = br#"{"version":"https://jsonfeed.org/version/1.1","title":"t","items":[
+        {"id":"1","url":"https://j.example/1","content_html":"<p>A short note about the weather in Hobart today.</p>"}]}"#;
+    let items = parse_feed(json, None, "j").unwrap();
+    assert_eq!(
+        items[0].title,
+        "A short note about the weather in Hobart today."
+    );
+    assert_eq!(
+        items[0].content.as_deref(),
+        Some("<p>A short note about the weather in Hobart today.</p>")
+    );
+}
+
+#[test]
+fn what_is_not_a_feed_is_an_error() {
+    for doc in [
+        &b""[..],
+        b"<html><body>Not here</body></html>",
+        b"\x00\x01garbage",
+    ] {
+        assert!(
+            parse_feed(doc, None, "x").is_err(),
+            "{:?}",
+            String::from_utf8_lossy(doc)
+        );
+    }
+}

@@ -1,0 +1,108 @@
+//! Text and HTML as readers should get them: titles as plain text, bodies as safe HTML.
+
+use url::Url;
+
+/// Plain text from a title that may hold markup or (doubly) encoded entities, with
+/// whitespace collapsed, so that every reader shows the same words.
+pub fn plain_text(raw: &str) -> String {
+    let looks_like_markup = raw
+        .as_bytes()
+        .windows(2)
+        .any(|w| w[0] == b'<' && (w[1].is_ascii_alphabetic() || w[1] == b'/' || w[1] == b'!'));
+    let text = if looks_like_markup {
+        // With no tag allowed, ammonia keeps only the text, escaped; decoding follows below.
+        ammonia::Builder::empty().clean(raw).to_string()
+    } else {
+        raw.to_owned()
+    };
+    collapse_whitespace(&html_escape::decode_html_entities(&text))
+}
+
+fn collapse_whitespace(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Feed HTML made safe to embed in any reader: no scripts, event handlers, styles, forms or
+/// frames, no `javascript:` or `data:` URLs, and relative URLs made absolute against `base`
+/// (a relative link means nothing once the item leaves its outlet). `None` when nothing is left.
+pub fn sanitize_html(html: &str, base: Option<&Url>) -> Option<String> {
+    let mut builder = ammonia::Builder::default();
+    match base {
+        Some(base) => builder.url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone())),
+        None => builder.url_relative(ammonia::UrlRelative::Deny),
+    };
+    let clean = builder.clean(html).to_string();
+    let clean = clean.trim();
+    (!clean.is_empty()).then(|| clean.to_owned())
+}
+
+/// Plain text carried into an HTML field (an Atom `type="text"` summary, say).
+pub fn text_to_html(text: &str) -> Option<String> {
+    let text = collapse_whitespace(text);
+    (!text.is_empty()).then(|| html_escape::encode_text(&text).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_become_plain_text() {
+        assert_eq!(
+            plain_text("Labor&#039;s   plan\n for\tschools"),
+            "Labor's plan for schools"
+        );
+        assert_eq!(
+            plain_text("<b>Breaking:</b> rates &amp;amp; tax"),
+            "Breaking: rates &amp; tax"
+        );
+        assert_eq!(plain_text("Tom &amp; Jerry"), "Tom & Jerry");
+        assert_eq!(plain_text("5 < 6 and AT&T"), "5 < 6 and AT&T");
+    }
+
+    #[test]
+    fn html_loses_everything_unsafe() {
+        let dirty = r#"<p onclick="x()" style="color:red">Hi<script>alert(1)</script>
+            <a href="javascript:alert(1)">j</a><img src="data:image/png;base64,AAAA">
+            <iframe src="https://evil.example"></iframe><form><input></form></p>"#;
+        let clean = sanitize_html(dirty, None).unwrap();
+        for banned in [
+            "onclick",
+            "style",
+            "script",
+            "javascript:",
+            "data:",
+            "iframe",
+            "form",
+            "input",
+        ] {
+            assert!(!clean.contains(banned), "{banned} survived in {clean}");
+        }
+        assert!(clean.starts_with("<p>Hi"));
+    }
+
+    #[test]
+    fn relative_urls_become_absolute() {
+        let base = Url::parse("https://www.abc.net.au/news/2017-05-23/story/8550000").unwrap();
+        let clean = sanitize_html(
+            r#"<a href="/news/other">x</a><img src="pic.jpg">"#,
+            Some(&base),
+        )
+        .unwrap();
+        assert!(
+            clean.contains(r#"href="https://www.abc.net.au/news/other""#),
+            "{clean}"
+        );
+        assert!(
+            clean.contains(r#"src="https://www.abc.net.au/news/2017-05-23/story/pic.jpg""#),
+            "{clean}"
+        );
+    }
+
+    #[test]
+    fn empty_html_is_none() {
+        assert_eq!(sanitize_html("  <script>x</script> ", None), None);
+        assert_eq!(text_to_html("  "), None);
+        assert_eq!(text_to_html("a < b").as_deref(), Some("a &lt; b"));
+    }
+}

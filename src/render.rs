@@ -1,0 +1,93 @@
+//! Stored items → feed documents: RSS 2.0 (`rss`), Atom 1.0 (`atom_syndication`) and JSON
+//! Feed 1.1 (`serde_json`). Pure functions of their input, so the same items always render to
+//! the same bytes and the same ETag.
+
+mod atom;
+mod json;
+mod rss;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use url::Url;
+
+use crate::store::StoredItem;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    Rss,
+    Atom,
+    Json,
+}
+
+impl Format {
+    pub const ALL: [Format; 3] = [Format::Rss, Format::Atom, Format::Json];
+
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Format::Rss => "feed.xml",
+            Format::Atom => "feed.atom",
+            Format::Json => "feed.json",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Rss => "application/rss+xml; charset=utf-8",
+            Format::Atom => "application/atom+xml; charset=utf-8",
+            Format::Json => "application/feed+json; charset=utf-8",
+        }
+    }
+}
+
+/// What a rendered feed says about itself.
+pub struct Channel<'a> {
+    pub title: String,
+    /// The public address of the server (`[server] base_url`).
+    pub base_url: &'a Url,
+    /// Where this feed lives below `base_url`: `""` for the merged feed, `"outlets/abc/"` for one outlet's.
+    pub path: String,
+    /// Outlet id → display name, for each item's source.
+    pub outlet_names: &'a HashMap<String, String>,
+}
+
+impl Channel<'_> {
+    fn url_of(&self, format: Format) -> String {
+        let path = format!("{}{}", self.path, format.file_name());
+        match self.base_url.join(&path) {
+            Ok(url) => url.into(),
+            Err(_) => format!("{}{path}", self.base_url),
+        }
+    }
+
+    fn outlet_name<'s>(&'s self, outlet: &'s str) -> &'s str {
+        self.outlet_names.get(outlet).map_or(outlet, String::as_str)
+    }
+
+    /// When the newest change among `items` happened: the feed's own update time, so that it
+    /// stays the same for as long as the items do.
+    fn updated(items: &[Arc<StoredItem>]) -> DateTime<Utc> {
+        items
+            .iter()
+            .map(|s| s.modified_at)
+            .max()
+            .unwrap_or_default()
+    }
+}
+
+/// The id every format gives an item; also what a downstream aggregator keys on.
+fn entry_id(stored: &StoredItem) -> String {
+    format!("urn:tributary:item:{}", stored.item.id)
+}
+
+pub fn render(format: Format, channel: &Channel<'_>, items: &[Arc<StoredItem>]) -> Vec<u8> {
+    match format {
+        Format::Rss => rss::render(channel, items),
+        Format::Atom => atom::render(channel, items),
+        Format::Json => json::render(channel, items),
+    }
+}
+
+#[cfg(test)]
+mod tests;

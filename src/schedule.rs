@@ -1,0 +1,142 @@
+//! When to poll: one cron job per outlet (`tokio-cron-scheduler`), plus housekeeping jobs.
+//!
+//! An outlet's poll can outlast its interval (a slow server, a short schedule). A tick that
+//! finds the previous poll of the same outlet still running is skipped rather than queued, so
+//! an outlet is never polled twice at once and a slow outlet never piles up work.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
+
+use crate::config::Outlet;
+
+pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Polls the outlet with the given id.
+pub type PollFn = Arc<dyn Fn(String) -> BoxFuture + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+#[error("scheduler: {0}")]
+pub struct ScheduleError(#[from] JobSchedulerError);
+
+pub struct Schedule {
+    scheduler: JobScheduler,
+    /// Held for the length of each outlet's poll.
+    running: HashMap<String, Arc<Mutex<()>>>,
+    poll: PollFn,
+}
+
+impl Schedule {
+    /// Starts one job per outlet on its cron schedule.
+    pub async fn start(outlets: &[Outlet], poll: PollFn) -> Result<Self, ScheduleError> {
+        let mut schedule = Self {
+            scheduler: JobScheduler::new().await?,
+            running: HashMap::new(),
+            poll,
+        };
+        for outlet in outlets {
+            let guard = Arc::new(Mutex::new(()));
+            schedule
+                .running
+                .insert(outlet.id.clone(), Arc::clone(&guard));
+            let (id, poll) = (outlet.id.clone(), Arc::clone(&schedule.poll));
+            let job = Job::new_async(outlet.schedule.as_str(), move |_, _| {
+                Box::pin(run_exclusive(
+                    Arc::clone(&guard),
+                    id.clone(),
+                    Arc::clone(&poll),
+                ))
+            })?;
+            schedule.scheduler.add(job).await?;
+        }
+        schedule.scheduler.start().await?;
+        Ok(schedule)
+    }
+
+    /// Adds a housekeeping job (retention, say) that runs `task` on the cron schedule `cron`.
+    pub async fn add_task(
+        &self,
+        cron: &str,
+        task: impl Fn() -> BoxFuture + Send + Sync + 'static,
+    ) -> Result<(), ScheduleError> {
+        let job = Job::new_async(cron, move |_, _| task())?;
+        self.scheduler.add(job).await?;
+        Ok(())
+    }
+
+    /// Polls `outlet` now, unless a poll of it is already running.
+    pub fn poll_now(&self, outlet: &str) {
+        if let Some(guard) = self.running.get(outlet) {
+            tokio::spawn(run_exclusive(
+                Arc::clone(guard),
+                outlet.to_owned(),
+                Arc::clone(&self.poll),
+            ));
+        }
+    }
+
+    /// Stops scheduling; polls already running finish on their own.
+    pub async fn shutdown(mut self) -> Result<(), ScheduleError> {
+        self.scheduler.shutdown().await?;
+        Ok(())
+    }
+}
+
+async fn run_exclusive(guard: Arc<Mutex<()>>, outlet: String, poll: PollFn) {
+    match guard.try_lock_owned() {
+        Ok(_running) => poll(outlet).await,
+        Err(_) => tracing::info!(%outlet, "previous poll still running; skipping this tick"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_slow_poll_is_never_overlapped() {
+        let outlet = Outlet {
+            id: "slow".into(),
+            name: "Slow".into(),
+            feeds: vec![],
+            schedule: "* * * * * *".into(),
+        };
+        let (running, most, total) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+        );
+        let poll: PollFn = {
+            let (running, most, total) = (running.clone(), most.clone(), total.clone());
+            Arc::new(move |_| {
+                let (running, most, total) = (running.clone(), most.clone(), total.clone());
+                Box::pin(async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(2500)).await;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    total.fetch_add(1, Ordering::SeqCst);
+                })
+            })
+        };
+        let schedule = Schedule::start(&[outlet], poll).await.unwrap();
+        schedule.poll_now("slow");
+        tokio::time::sleep(Duration::from_millis(5600)).await;
+        schedule.shutdown().await.unwrap();
+        assert_eq!(
+            most.load(Ordering::SeqCst),
+            1,
+            "two polls of one outlet overlapped"
+        );
+        assert!(
+            total.load(Ordering::SeqCst) >= 2,
+            "ticks after a finished poll still run"
+        );
+    }
+}

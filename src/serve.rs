@@ -1,0 +1,153 @@
+//! HTTP for readers: the merged feed and each outlet's feed in three formats, served from
+//! bytes rendered once per change. No request touches SQLite.
+
+mod conditional;
+mod published;
+
+pub use published::Published;
+
+use std::sync::{Arc, RwLock};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use crate::render::Format;
+
+/// Items per feed when the reader does not ask for a number.
+pub const DEFAULT_LIMIT: usize = 100;
+/// The most items one request can get; also how many each published scope keeps in memory.
+pub const MAX_LIMIT: usize = 1000;
+
+/// What the handlers share: the current published feeds, swapped whole after each change.
+pub struct FeedCache {
+    current: RwLock<Arc<Published>>,
+}
+
+impl FeedCache {
+    pub fn new(published: Published) -> Self {
+        Self {
+            current: RwLock::new(Arc::new(published)),
+        }
+    }
+
+    pub fn current(&self) -> Arc<Published> {
+        Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    pub fn replace(&self, published: Published) {
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(published);
+    }
+}
+
+pub fn router(cache: Arc<FeedCache>) -> Router {
+    Router::new()
+        .route("/feed.xml", get(|s, q, h| merged(s, q, h, Format::Rss)))
+        .route("/feed.atom", get(|s, q, h| merged(s, q, h, Format::Atom)))
+        .route("/feed.json", get(|s, q, h| merged(s, q, h, Format::Json)))
+        .route("/outlets/{outlet}/{file}", get(outlet))
+        .route("/healthz", get(healthz))
+        .with_state(cache)
+}
+
+#[derive(Deserialize)]
+struct FeedQuery {
+    limit: Option<String>,
+}
+
+/// An error a reader can act on, as a plain-text response.
+struct HttpError(StatusCode, String);
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        (
+            self.0,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            self.1 + "\n",
+        )
+            .into_response()
+    }
+}
+
+fn parse_limit(query: &FeedQuery) -> Result<usize, HttpError> {
+    let Some(raw) = &query.limit else {
+        return Ok(DEFAULT_LIMIT);
+    };
+    match raw.parse::<usize>() {
+        Ok(0) | Err(_) => Err(HttpError(
+            StatusCode::BAD_REQUEST,
+            format!("limit={raw:?} is not allowed: give a whole number from 1 to {MAX_LIMIT}"),
+        )),
+        Ok(n) => Ok(n.min(MAX_LIMIT)),
+    }
+}
+
+async fn merged(
+    State(cache): State<Arc<FeedCache>>,
+    Query(query): Query<FeedQuery>,
+    headers: HeaderMap,
+    format: Format,
+) -> Result<Response, HttpError> {
+    respond(&cache, None, format, &query, &headers)
+}
+
+async fn outlet(
+    State(cache): State<Arc<FeedCache>>,
+    Path((outlet, file)): Path<(String, String)>,
+    Query(query): Query<FeedQuery>,
+    headers: HeaderMap,
+) -> Result<Response, HttpError> {
+    let Some(format) = Format::ALL.into_iter().find(|f| f.file_name() == file) else {
+        return Err(HttpError(
+            StatusCode::NOT_FOUND,
+            format!("no feed named {file:?}"),
+        ));
+    };
+    respond(&cache, Some(&outlet), format, &query, &headers)
+}
+
+fn respond(
+    cache: &FeedCache,
+    outlet: Option<&str>,
+    format: Format,
+    query: &FeedQuery,
+    headers: &HeaderMap,
+) -> Result<Response, HttpError> {
+    let limit = parse_limit(query)?;
+    let published = cache.current();
+    let Some(feed) = published.feed(outlet, format, limit) else {
+        let outlet = outlet.unwrap_or_default();
+        return Err(HttpError(
+            StatusCode::NOT_FOUND,
+            format!("no outlet {outlet:?}"),
+        ));
+    };
+    let mut response = if conditional::not_modified(headers, &feed.etag, feed.last_modified) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut ok = feed.body.clone().into_response();
+        ok.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(format.content_type()),
+        );
+        ok
+    };
+    let response_headers = response.headers_mut();
+    if let Ok(etag) = HeaderValue::from_str(&feed.etag) {
+        response_headers.insert(header::ETAG, etag);
+    }
+    if let Some(date) = feed.last_modified {
+        if let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(date)) {
+            response_headers.insert(header::LAST_MODIFIED, value);
+        }
+    }
+    Ok(response)
+}
+
+async fn healthz(State(cache): State<Arc<FeedCache>>) -> Json<serde_json::Value> {
+    let published = cache.current();
+    Json(serde_json::json!({ "status": "ok", "items": published.item_count() }))
+}

@@ -1,0 +1,367 @@
+//! SQLite: the only module that speaks SQL. Items and per-feed state live in one file, in WAL
+//! mode, and each feed poll is written in one transaction, so a crash keeps either the whole
+//! poll or none of it.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use crate::fetch::Validators;
+use crate::model::{Item, ItemId};
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE feeds (
+    outlet        TEXT NOT NULL,
+    url           TEXT NOT NULL,
+    etag          TEXT,
+    last_modified TEXT,
+    body_hash     TEXT,
+    status        INTEGER,
+    error         TEXT,
+    checked_at    INTEGER NOT NULL,
+    PRIMARY KEY (outlet, url)
+);
+CREATE TABLE items (
+    id           TEXT PRIMARY KEY,
+    outlet       TEXT NOT NULL,
+    url          TEXT,
+    feed_url     TEXT NOT NULL,
+    sort_at      INTEGER NOT NULL,
+    first_seen   INTEGER NOT NULL,
+    modified_at  INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    data         TEXT NOT NULL
+);
+CREATE INDEX items_by_url ON items (outlet, url);
+CREATE INDEX items_by_time ON items (sort_at DESC, id);
+CREATE INDEX items_by_outlet_time ON items (outlet, sort_at DESC, id);
+";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("stored item {id} is unreadable: {source}")]
+    Corrupt {
+        id: String,
+        source: serde_json::Error,
+    },
+    #[error(
+        "database schema version {0} is newer than this tributary understands; upgrade tributary"
+    )]
+    TooNew(i64),
+}
+
+/// What the store remembers of a feed between polls.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FeedState {
+    pub validators: Validators,
+    /// Digest of the last body parsed: an identical body is not parsed again.
+    pub body_hash: Option<String>,
+}
+
+/// The outcome of one feed poll, to be recorded with its items.
+pub struct FeedPoll<'a> {
+    pub outlet: &'a str,
+    pub feed_url: &'a str,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    /// `None` when the poll brought no new body (304, unchanged body, failure): validators and
+    /// items stay as they are.
+    pub body: Option<PolledBody<'a>>,
+}
+
+pub struct PolledBody<'a> {
+    pub state: FeedState,
+    pub items: &'a [Item],
+}
+
+/// How a poll's items compared with what was stored.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Ingested {
+    pub new: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// Older than the retention period, so not stored at all.
+    pub expired: usize,
+}
+
+impl Ingested {
+    pub fn changed(&self) -> bool {
+        self.new + self.updated > 0
+    }
+}
+
+/// An item with what the store knows about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredItem {
+    pub item: Item,
+    pub feed_url: String,
+    /// The item's place in the merged feed: its publication date, or when it was first seen
+    /// if it has none (or claims one in the future).
+    pub sort_at: DateTime<Utc>,
+    pub first_seen: DateTime<Utc>,
+    /// When the stored copy last changed: feeds derive `Last-Modified` from it.
+    pub modified_at: DateTime<Utc>,
+}
+
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // WAL keeps readers off the writer's back; NORMAL sync in WAL mode loses no committed
+        // transaction to a process crash, only (at worst) the last ones to a power cut.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        migrate(&conn)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock dropped its transaction, which rolled it back; the
+        // connection itself is still sound.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn feed_state(&self, outlet: &str, feed_url: &str) -> Result<FeedState, StoreError> {
+        let state = self
+            .conn()
+            .query_row(
+                "SELECT etag, last_modified, body_hash FROM feeds WHERE outlet = ?1 AND url = ?2",
+                params![outlet, feed_url],
+                |row| {
+                    Ok(FeedState {
+                        validators: Validators {
+                            etag: row.get(0)?,
+                            last_modified: row.get(1)?,
+                        },
+                        body_hash: row.get(2)?,
+                    })
+                },
+            )
+            .optional()?;
+        Ok(state.unwrap_or_default())
+    }
+
+    /// Records one feed poll and its items in a single transaction. Items older than
+    /// `retention_cutoff` are skipped, so that retention does not delete what the next poll
+    /// would add again.
+    pub fn record_poll(
+        &self,
+        poll: &FeedPoll<'_>,
+        retention_cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Ingested, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut ingested = Ingested::default();
+        if let Some(body) = &poll.body {
+            for item in body.items {
+                upsert(
+                    &tx,
+                    item,
+                    poll.feed_url,
+                    retention_cutoff,
+                    now,
+                    &mut ingested,
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO feeds (outlet, url, etag, last_modified, body_hash, checked_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (outlet, url) DO UPDATE SET etag = ?3, last_modified = ?4, body_hash = ?5",
+                params![
+                    poll.outlet,
+                    poll.feed_url,
+                    body.state.validators.etag,
+                    body.state.validators.last_modified,
+                    body.state.body_hash,
+                    now.timestamp()
+                ],
+            )?;
+        }
+        tx.execute(
+            "INSERT INTO feeds (outlet, url, status, error, checked_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (outlet, url) DO UPDATE SET status = ?3, error = ?4, checked_at = ?5",
+            params![
+                poll.outlet,
+                poll.feed_url,
+                poll.status,
+                poll.error,
+                now.timestamp()
+            ],
+        )?;
+        tx.commit()?;
+        Ok(ingested)
+    }
+
+    /// The newest items, of one outlet or of all, newest first.
+    pub fn recent(
+        &self,
+        outlet: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredItem>, StoreError> {
+        let conn = self.conn();
+        let columns = "SELECT id, feed_url, sort_at, first_seen, modified_at, data FROM items";
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut statement;
+        let rows = match outlet {
+            Some(outlet) => {
+                statement = conn.prepare_cached(&format!(
+                    "{columns} WHERE outlet = ?1 ORDER BY sort_at DESC, id LIMIT ?2"
+                ))?;
+                statement.query(params![outlet, limit])?
+            }
+            None => {
+                statement =
+                    conn.prepare_cached(&format!("{columns} ORDER BY sort_at DESC, id LIMIT ?1"))?;
+                statement.query(params![limit])?
+            }
+        };
+        rows.mapped(|row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                [row.get::<_, i64>(2)?, row.get(3)?, row.get(4)?],
+                row.get::<_, String>(5)?,
+            ))
+        })
+        .map(|row| {
+            let (id, feed_url, [sort_at, first_seen, modified_at], data) = row?;
+            let item =
+                serde_json::from_str(&data).map_err(|source| StoreError::Corrupt { id, source })?;
+            Ok(StoredItem {
+                item,
+                feed_url,
+                sort_at: timestamp(sort_at),
+                first_seen: timestamp(first_seen),
+                modified_at: timestamp(modified_at),
+            })
+        })
+        .collect()
+    }
+
+    pub fn item_count(&self) -> Result<u64, StoreError> {
+        let count: i64 = self
+            .conn()
+            .query_row("SELECT count(*) FROM items", [], |r| r.get(0))?;
+        Ok(count.unsigned_abs())
+    }
+
+    /// Deletes items whose place in the feed is older than `cutoff`; returns how many.
+    pub fn purge_older_than(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+        let deleted = self.conn().execute(
+            "DELETE FROM items WHERE sort_at < ?1",
+            params![cutoff.timestamp()],
+        )?;
+        Ok(deleted)
+    }
+}
+
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    match version {
+        0 => {
+            conn.execute_batch(&format!(
+                "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))?;
+            Ok(())
+        }
+        SCHEMA_VERSION => Ok(()),
+        newer => Err(StoreError::TooNew(newer)),
+    }
+}
+
+/// Inserts `item`, or updates the stored copy it matches by id or, failing that, by canonical
+/// link within its outlet (the same story under another GUID in another of the outlet's feeds).
+/// The stored id always wins, so an item's id never changes.
+fn upsert(
+    tx: &Transaction<'_>,
+    item: &Item,
+    feed_url: &str,
+    retention_cutoff: DateTime<Utc>,
+    now: DateTime<Utc>,
+    ingested: &mut Ingested,
+) -> Result<(), StoreError> {
+    let existing: Option<(String, String, i64)> = tx
+        .prepare_cached(
+            "SELECT id, content_hash, first_seen FROM items WHERE id = ?1
+             UNION ALL
+             SELECT id, content_hash, first_seen FROM items WHERE outlet = ?2 AND url = ?3
+             LIMIT 1",
+        )?
+        .query_row(params![item.id.as_str(), item.outlet, item.url], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    let first_seen = existing
+        .as_ref()
+        .map_or(now, |(_, _, seen)| timestamp(*seen));
+    let sort_at = item.published.unwrap_or(first_seen).min(now);
+    if sort_at < retention_cutoff {
+        ingested.expired += 1;
+        return Ok(());
+    }
+    let mut item = item.clone();
+    if let Some((id, _, _)) = &existing {
+        item.id = ItemId::from(id.clone());
+    }
+    let hash = item.content_hash();
+    let data = serde_json::to_string(&item).expect("an Item always serializes to JSON");
+    match existing {
+        Some((_, stored_hash, _)) if stored_hash == hash => ingested.unchanged += 1,
+        Some(_) => {
+            tx.prepare_cached(
+                "UPDATE items SET url = ?2, feed_url = ?3, sort_at = ?4, modified_at = ?5,
+                 content_hash = ?6, data = ?7 WHERE id = ?1",
+            )?
+            .execute(params![
+                item.id.as_str(),
+                item.url,
+                feed_url,
+                sort_at.timestamp(),
+                now.timestamp(),
+                hash,
+                data
+            ])?;
+            ingested.updated += 1;
+        }
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO items (id, outlet, url, feed_url, sort_at, first_seen, modified_at, content_hash, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                item.id.as_str(),
+                item.outlet,
+                item.url,
+                feed_url,
+                sort_at.timestamp(),
+                now.timestamp(),
+                hash,
+                data
+            ])?;
+            ingested.new += 1;
+        }
+    }
+    Ok(())
+}
+
+fn timestamp(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,146 @@
+use super::*;
+use chrono::Duration;
+
+fn item(guid: &str, url: &str, title: &str) -> Item {
+    let mut item = Item {
+        id: ItemId::from(String::new()),
+        outlet: "abc".into(),
+        title: title.into(),
+        url: Some(url.into()),
+        summary: Some("<p>text</p>".into()),
+        content: None,
+        published: Some(Utc.with_ymd_and_hms(2026, 11, 20, 1, 0, 0).unwrap()),
+        updated: None,
+        authors: vec![],
+        categories: vec![],
+        image: None,
+        enclosures: vec![],
+        guid: Some(guid.into()),
+    };
+    item.id = ItemId::derive("abc", &item.identity_key());
+    item
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap()
+}
+
+fn poll<'a>(items: &'a [Item], etag: &str) -> FeedPoll<'a> {
+    FeedPoll {
+        outlet: "abc",
+        feed_url: "https://abc.example/rss",
+        status: Some(200),
+        error: None,
+        body: Some(PolledBody {
+            state: FeedState {
+                validators: Validators {
+                    etag: Some(etag.into()),
+                    last_modified: None,
+                },
+                body_hash: Some(format!("hash-{etag}")),
+            },
+            items,
+        }),
+    }
+}
+
+fn record(store: &Store, items: &[Item]) -> Ingested {
+    let cutoff = now() - Duration::days(30);
+    store
+        .record_poll(&poll(items, "\"v1\""), cutoff, now())
+        .unwrap()
+}
+
+#[test]
+fn new_unchanged_and_updated_items_are_told_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    let a = item("g1", "https://abc.example/1", "First");
+    let b = item("g2", "https://abc.example/2", "Second");
+    let counts = record(&store, &[a.clone(), b.clone()]);
+    assert_eq!((counts.new, counts.updated, counts.unchanged), (2, 0, 0));
+    assert_eq!(record(&store, &[a.clone(), b.clone()]).unchanged, 2);
+
+    let retitled = item("g1", "https://abc.example/1", "First, retitled");
+    let counts = record(&store, &[retitled]);
+    assert_eq!((counts.new, counts.updated), (0, 1));
+    let stored = store.recent(None, 10).unwrap();
+    assert_eq!(stored.len(), 2);
+    assert!(stored
+        .iter()
+        .any(|s| s.item.title == "First, retitled" && s.item.id == a.id));
+}
+
+#[test]
+fn the_same_link_under_another_guid_updates_the_stored_item() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    let original = item("g1", "https://abc.example/1", "Story");
+    record(&store, std::slice::from_ref(&original));
+    let counts = record(
+        &store,
+        &[item("other-guid", "https://abc.example/1", "Story again")],
+    );
+    assert_eq!((counts.new, counts.updated), (0, 1));
+    let stored = store.recent(Some("abc"), 10).unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].item.id, original.id, "the stored id wins");
+}
+
+#[test]
+fn items_older_than_retention_are_neither_stored_nor_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    let mut old = item("old", "https://abc.example/old", "Old");
+    old.published = Some(now() - Duration::days(45));
+    let fresh = item("new", "https://abc.example/new", "New");
+    let counts = record(&store, &[old, fresh]);
+    assert_eq!((counts.new, counts.expired), (1, 1));
+
+    assert_eq!(store.purge_older_than(now()).unwrap(), 1);
+    assert_eq!(store.item_count().unwrap(), 0);
+}
+
+#[test]
+fn everything_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let a = item("g1", "https://abc.example/1", "First");
+    record(&Store::open(&path).unwrap(), std::slice::from_ref(&a));
+
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.recent(None, 10).unwrap()[0].item, a);
+    let state = store.feed_state("abc", "https://abc.example/rss").unwrap();
+    assert_eq!(state.validators.etag.as_deref(), Some("\"v1\""));
+    assert_eq!(state.body_hash.as_deref(), Some("hash-\"v1\""));
+}
+
+#[test]
+fn a_failed_poll_keeps_the_validators_and_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    record(&store, &[item("g1", "https://abc.example/1", "First")]);
+    let failure = FeedPoll {
+        outlet: "abc",
+        feed_url: "https://abc.example/rss",
+        status: Some(500),
+        error: Some("server answered 500".into()),
+        body: None,
+    };
+    store
+        .record_poll(&failure, now() - Duration::days(30), now())
+        .unwrap();
+    let state = store.feed_state("abc", "https://abc.example/rss").unwrap();
+    assert_eq!(state.validators.etag.as_deref(), Some("\"v1\""));
+    assert_eq!(store.item_count().unwrap(), 1);
+}
+
+#[test]
+fn future_dates_sort_as_first_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    let mut future = item("f", "https://abc.example/f", "From the future");
+    future.published = Some(now() + Duration::days(365));
+    record(&store, &[future]);
+    assert_eq!(store.recent(None, 1).unwrap()[0].sort_at, now());
+}
