@@ -1,0 +1,273 @@
+//! The harness for end-to-end tests: a fixture feed server on 127.0.0.1 that behaves like an
+//! outlet (ETag, Last-Modified, 304) and records what it was asked, and the real `tributary`
+//! binary started against it with a config in a temporary folder.
+
+#![allow(dead_code)] // each test binary uses its own part of the harness
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+pub const ABC_JUSTIN: &str = "tests/fixtures/abc/abc-justin-51120-2017-05-23.xml";
+pub const ABC_TOP_0706: &str = "tests/fixtures/abc/abc-topstories-2017-07-11T0706.xml";
+pub const ABC_TOP_1240: &str = "tests/fixtures/abc/abc-topstories-2017-07-11T1240.xml";
+pub const NEWS_NATIONAL: &str = "tests/fixtures/newscomau/latest-news-national.xml";
+pub const NEWS_WORLD: &str = "tests/fixtures/newscomau/latest-news-world.xml";
+
+pub fn fixture(path: &str) -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).expect("fixture exists")
+}
+
+/// One document the fixture server serves.
+#[derive(Clone)]
+pub struct Doc {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+impl Doc {
+    /// A feed with the validators a well-behaved outlet sends.
+    pub fn feed(path: &str, etag: &str) -> Self {
+        Self {
+            status: 200,
+            body: fixture(path),
+            etag: Some(format!("\"{etag}\"")),
+            last_modified: Some("Tue, 11 Jul 2017 02:40:00 GMT".into()),
+        }
+    }
+
+    pub fn status(status: u16) -> Self {
+        Self {
+            status,
+            body: b"oops".to_vec(),
+            etag: None,
+            last_modified: None,
+        }
+    }
+}
+
+/// What the fixture server was asked, and what it answered.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub status: u16,
+}
+
+#[derive(Default)]
+struct Fixtures {
+    docs: HashMap<String, Doc>,
+    seen: Vec<Seen>,
+}
+
+pub struct FixtureServer {
+    addr: SocketAddr,
+    state: Arc<Mutex<Fixtures>>,
+}
+
+impl FixtureServer {
+    pub async fn start() -> Self {
+        let state = Arc::new(Mutex::new(Fixtures::default()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = axum::Router::new()
+            .fallback(answer)
+            .with_state(Arc::clone(&state));
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { addr, state }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn serve(&self, path: &str, doc: Doc) {
+        self.state.lock().unwrap().docs.insert(path.to_owned(), doc);
+    }
+
+    pub fn seen(&self, path: &str) -> Vec<Seen> {
+        let state = self.state.lock().unwrap();
+        state
+            .seen
+            .iter()
+            .filter(|s| s.path == path)
+            .cloned()
+            .collect()
+    }
+}
+
+async fn answer(State(state): State<Arc<Mutex<Fixtures>>>, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    let headers = request.headers().clone();
+    let mut state = state.lock().unwrap();
+    let doc = state
+        .docs
+        .get(&path)
+        .cloned()
+        .unwrap_or_else(|| Doc::status(404));
+    let matches = doc.etag.is_some()
+        && headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            == doc.etag.as_deref();
+    let status = if matches { 304 } else { doc.status };
+    state.seen.push(Seen {
+        path,
+        headers,
+        status,
+    });
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let status = StatusCode::from_u16(doc.status).unwrap();
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")],
+            doc.body,
+        )
+            .into_response()
+    };
+    if let Some(etag) = doc.etag {
+        response
+            .headers_mut()
+            .insert(header::ETAG, etag.parse().unwrap());
+    }
+    if let Some(date) = doc.last_modified {
+        response
+            .headers_mut()
+            .insert(header::LAST_MODIFIED, date.parse().unwrap());
+    }
+    response
+}
+
+/// A free port on 127.0.0.1 for the daemon to listen on.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A config for `outlets` (id and feed URLs), polled every second, keeping the 2017 fixtures.
+pub fn config(port: u16, outlets: &[(&str, &[String])]) -> String {
+    let mut toml = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\nbase_url = \"http://news.example/\"\ntitle = \"Test River\"\n\n\
+         [storage]\npath = \"test.db\"\nretention_days = 36500\n\n\
+         [polling]\nschedule = \"* * * * * *\"\ntimeout_secs = 5\n"
+    );
+    for (id, feeds) in outlets {
+        let feeds: Vec<String> = feeds.iter().map(|f| format!("{f:?}")).collect();
+        toml += &format!(
+            "\n[[outlet]]\nid = \"{id}\"\nname = \"{id} name\"\nfeeds = [{}]\n",
+            feeds.join(", ")
+        );
+    }
+    toml
+}
+
+pub fn binary() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tributary"))
+}
+
+/// The real daemon, killed when dropped.
+pub struct Daemon {
+    pub child: Child,
+    pub base: String,
+    pub dir: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `tributary run` with `config` in `dir` and waits until it serves.
+    pub async fn start(dir: &Path, config: &str) -> Self {
+        std::fs::write(dir.join("feeds.toml"), config).unwrap();
+        let port = config
+            .split("127.0.0.1:")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("config names a port");
+        let child = binary()
+            .args(["run", "--config"])
+            .arg(dir.join("feeds.toml"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let daemon = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            dir: dir.to_owned(),
+        };
+        daemon.wait_for("the daemon to serve", |_| true).await;
+        daemon
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        reqwest::get(format!("{}{path}", self.base)).await.unwrap()
+    }
+
+    pub async fn json(&self, path: &str) -> serde_json::Value {
+        self.get(path).await.json().await.unwrap()
+    }
+
+    /// Waits until `/healthz` satisfies `ready`, or fails the test after 30 seconds.
+    pub async fn wait_for(
+        &self,
+        what: &str,
+        ready: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(response) = reqwest::get(format!("{}/healthz", self.base)).await {
+                if let Ok(health) = response.json::<serde_json::Value>().await {
+                    if ready(&health) {
+                        return health;
+                    }
+                }
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn wait_for_items(&self, count: u64) {
+        self.wait_for(&format!("{count} stored items"), |h| h["items"] == count)
+            .await;
+    }
+
+    /// Sends `signal` (a `kill` name such as "TERM" or "KILL") and waits for the exit.
+    pub fn stop(mut self, signal: &str) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not exit within 10 s of SIG{signal}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
