@@ -50,6 +50,14 @@ pub struct ItemId(String);
 
 impl ItemId {
     /// Derives the id of the item that `outlet` identifies by `key` (see [`Item::identity_key`]).
+    ///
+    /// ```
+    /// use tributary::model::ItemId;
+    ///
+    /// let id = ItemId::derive("abc", "guid:https://www.abc.net.au/news/8466642");
+    /// assert_eq!(id, ItemId::derive("abc", "guid:https://www.abc.net.au/news/8466642"));
+    /// assert_ne!(id, ItemId::derive("newscomau", "guid:https://www.abc.net.au/news/8466642"));
+    /// ```
     pub fn derive(outlet: &str, key: &str) -> Self {
         let digest = Sha256::new()
             .chain_update(outlet.as_bytes())

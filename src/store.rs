@@ -320,42 +320,31 @@ fn upsert(
     }
     let hash = item.content_hash();
     let data = serde_json::to_string(&item).expect("an Item always serializes to JSON");
-    match existing {
-        Some((_, stored_hash, _)) if stored_hash == hash => ingested.unchanged += 1,
-        Some(_) => {
-            tx.prepare_cached(
-                "UPDATE items SET url = ?2, feed_url = ?3, sort_at = ?4, modified_at = ?5,
-                 content_hash = ?6, data = ?7 WHERE id = ?1",
-            )?
-            .execute(params![
-                item.id.as_str(),
-                item.url,
-                feed_url,
-                sort_at.timestamp(),
-                now.timestamp(),
-                hash,
-                data
-            ])?;
-            ingested.updated += 1;
+    match &existing {
+        Some((_, stored_hash, _)) if *stored_hash == hash => {
+            ingested.unchanged += 1;
+            return Ok(());
         }
-        None => {
-            tx.prepare_cached(
-                "INSERT INTO items (id, outlet, url, feed_url, sort_at, first_seen, modified_at, content_hash, data)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                item.id.as_str(),
-                item.outlet,
-                item.url,
-                feed_url,
-                sort_at.timestamp(),
-                now.timestamp(),
-                hash,
-                data
-            ])?;
-            ingested.new += 1;
-        }
+        Some(_) => ingested.updated += 1,
+        None => ingested.new += 1,
     }
+    tx.prepare_cached(
+        "INSERT INTO items (id, outlet, url, feed_url, sort_at, first_seen, modified_at, content_hash, data)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)
+         ON CONFLICT (id) DO UPDATE SET url = excluded.url, feed_url = excluded.feed_url,
+             sort_at = excluded.sort_at, modified_at = excluded.modified_at,
+             content_hash = excluded.content_hash, data = excluded.data",
+    )?
+    .execute(params![
+        item.id.as_str(),
+        item.outlet,
+        item.url,
+        feed_url,
+        sort_at.timestamp(),
+        now.timestamp(),
+        hash,
+        data
+    ])?;
     Ok(())
 }
 

@@ -14,6 +14,14 @@ fn is_tracking_param(name: &str) -> bool {
 
 /// Resolves `raw` against `base` and canonicalizes it: http(s) only, host lower-cased (the `url`
 /// crate does that), no fragment, no tracking parameters. `None` when `raw` names no web page.
+///
+/// ```
+/// use tributary::parse::canonical_url;
+///
+/// let url = canonical_url("HTTPS://News.com.au/story?id=7&utm_source=rss#top", None).unwrap();
+/// assert_eq!(url.as_str(), "https://news.com.au/story?id=7");
+/// assert!(canonical_url("javascript:alert(1)", None).is_none());
+/// ```
 pub fn canonical_url(raw: &str, base: Option<&Url>) -> Option<Url> {
     let raw = raw.trim();
     if raw.is_empty() {

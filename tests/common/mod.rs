@@ -149,6 +149,15 @@ async fn answer(State(state): State<Arc<Mutex<Fixtures>>>, request: Request) -> 
     response
 }
 
+/// Waits until `done` holds, or fails the test after `secs` seconds.
+pub async fn eventually(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// A free port on 127.0.0.1 for the daemon to listen on.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -187,6 +196,14 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// A daemon whose one outlet, `abc`, has one feed: `doc`, served at `/top.xml`.
+    pub async fn with_one_feed(server: &FixtureServer, doc: Doc) -> (Self, tempfile::TempDir) {
+        server.serve("/top.xml", doc);
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(free_port(), &[("abc", &[server.url("/top.xml")])]);
+        (Self::start(dir.path(), &config).await, dir)
+    }
+
     /// Starts `tributary run` with `config` in `dir` and waits until it serves.
     pub async fn start(dir: &Path, config: &str) -> Self {
         std::fs::write(dir.join("feeds.toml"), config).unwrap();
