@@ -40,12 +40,25 @@ pub struct Body {
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    #[error("request failed: {0}")]
+    #[error("request failed: {}", causes(.0))]
     Request(#[from] reqwest::Error),
     #[error("server answered {0}")]
     Status(StatusCode),
     #[error("body is larger than {limit} bytes")]
     TooLarge { limit: usize },
+}
+
+/// The error and each of its causes: reqwest's own message ("error sending request") says
+/// nothing of what went wrong, which its sources do ("dns error", "connection refused").
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 impl FetchError {
@@ -119,4 +132,26 @@ impl Fetcher {
 
 fn header(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
     headers.get(name)?.to_str().ok().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_refused_connection_says_so() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let fetcher = Fetcher::new("test", Duration::from_secs(5)).unwrap();
+        let url = Url::parse(&format!("http://127.0.0.1:{port}/feed")).unwrap();
+        let error = fetcher
+            .fetch(&url, &Validators::default())
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("Connection refused"), "{error}");
+        assert_eq!(error.status(), None);
+    }
 }

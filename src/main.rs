@@ -50,7 +50,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
         None | Some(Command::Run) => "info",
-        Some(_) => "warn",
+        // The other commands print what matters themselves.
+        Some(_) => "error",
     };
     init_logging(default_level);
     let runtime = match tokio::runtime::Runtime::new() {
@@ -79,8 +80,10 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(default_level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    // The scheduler logs its own life cycle at info; operators need only its warnings.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{default_level},tokio_cron_scheduler=warn"))
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
