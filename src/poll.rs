@@ -95,6 +95,15 @@ enum PollError {
     Task(#[from] tokio::task::JoinError),
 }
 
+impl PollError {
+    fn status(&self) -> Option<u16> {
+        match self {
+            PollError::Fetch(fetch) => fetch.status().map(|s| s.as_u16()),
+            _ => None,
+        }
+    }
+}
+
 impl Poller {
     /// Polls every feed of `outlet` at once and reports on each, in the config's order.
     pub async fn poll_outlet(&self, outlet: &Outlet) -> Vec<FeedReport> {
@@ -112,7 +121,8 @@ impl Poller {
         let started = Instant::now();
         let outcome = match self.try_poll_feed(&outlet, &feed).await {
             Ok(outcome) => outcome,
-            Err((status, error)) => {
+            Err(e) => {
+                let (status, error) = (e.status(), e.to_string());
                 self.record_failure(&outlet, &feed, status, &error).await;
                 Outcome::Failed { status, error }
             }
@@ -137,32 +147,19 @@ impl Poller {
         }
     }
 
-    async fn try_poll_feed(
-        &self,
-        outlet: &str,
-        feed: &Url,
-    ) -> Result<Outcome, (Option<u16>, String)> {
-        let failed = |e: PollError| {
-            let status = match &e {
-                PollError::Fetch(fetch) => fetch.status().map(|s| s.as_u16()),
-                _ => None,
-            };
-            (status, e.to_string())
-        };
-        let state = self.blocking({
-            let (outlet, feed) = (outlet.to_owned(), feed.to_string());
-            move |store| store.feed_state(&outlet, &feed)
-        });
-        let state = state.await.map_err(failed)?;
-        let body = match self.fetcher.fetch(feed, &state.validators).await {
-            Ok(Fetched::NotModified) => {
-                self.record(outlet, feed, Some(304), None)
-                    .await
-                    .map_err(failed)?;
+    async fn try_poll_feed(&self, outlet: &str, feed: &Url) -> Result<Outcome, PollError> {
+        let state = self
+            .blocking({
+                let (outlet, feed) = (outlet.to_owned(), feed.to_string());
+                move |store| store.feed_state(&outlet, &feed)
+            })
+            .await?;
+        let body = match self.fetcher.fetch(feed, &state.validators).await? {
+            Fetched::NotModified => {
+                self.record(outlet, feed, Some(304), None).await?;
                 return Ok(Outcome::NotModified);
             }
-            Ok(Fetched::Body(body)) => body,
-            Err(e) => return Err(failed(e.into())),
+            Fetched::Body(body) => body,
         };
         let status = body.status.as_u16();
         let new_state = FeedState {
@@ -170,22 +167,21 @@ impl Poller {
             body_hash: Some(hex(&Sha256::digest(&body.bytes)[..16])),
         };
         if new_state.body_hash == state.body_hash {
-            self.record(outlet, feed, Some(status), Some((new_state, Vec::new())))
-                .await
-                .map_err(failed)?;
+            let no_items = Some((new_state, Vec::new()));
+            self.record(outlet, feed, Some(status), no_items).await?;
             return Ok(Outcome::Unchanged { status });
         }
+        // Parsing is CPU work: it runs off the async workers, like every SQLite call.
         let items = tokio::task::spawn_blocking({
             let (outlet, feed) = (outlet.to_owned(), feed.clone());
             move || parse::parse_feed(&body.bytes, Some(&feed), &outlet).map(dedup::within_document)
         })
-        .await
-        .map_err(|e| failed(e.into()))?
-        .map_err(|e| failed(e.into()))?;
+        .await??;
+        // Validators and the body hash are stored only with a successful parse, so a broken
+        // document is fetched and reported again rather than hidden behind a 304.
         let ingested = self
             .record(outlet, feed, Some(status), Some((new_state, items)))
-            .await
-            .map_err(failed)?;
+            .await?;
         Ok(Outcome::Stored { status, ingested })
     }
 
