@@ -105,6 +105,39 @@ async fn the_merged_feed_has_every_item_once_newest_first() {
     let news_items = news["items"].as_array().unwrap();
     assert_eq!(news_items.len(), 12);
     assert!(news_items.iter().all(|i| outlet_of(i) == "newscomau"));
+    // A reader of any of the three formats sees every stored item exactly once.
+    let rss_all = daemon
+        .get("/feed.xml?limit=1000")
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let rss_all = rss::Channel::read_from(&rss_all[..]).unwrap();
+    let guids: HashSet<_> = rss_all
+        .items()
+        .iter()
+        .map(|i| i.guid().unwrap().value().to_owned())
+        .collect();
+    assert_eq!((rss_all.items().len(), guids.len()), (281, 281));
+    let atom_all = daemon
+        .get("/feed.atom?limit=1000")
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let atom_all = atom_syndication::Feed::read_from(&atom_all[..]).unwrap();
+    let atom_ids: HashSet<_> = atom_all
+        .entries()
+        .iter()
+        .map(|e| e.id().to_owned())
+        .collect();
+    assert_eq!(atom_ids, guids, "RSS and Atom name the same items");
+    let json_ids: HashSet<_> = items
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(json_ids, guids, "RSS and JSON Feed name the same items");
+
     let abc = atom_syndication::Feed::read_from(
         &daemon
             .get("/outlets/abc/feed.atom")
@@ -183,6 +216,11 @@ async fn conditional_get_in_both_directions() {
     assert_eq!(seen[0].status, 200);
     let user_agent = seen[0].headers["user-agent"].to_str().unwrap();
     assert!(user_agent.starts_with("tributary/"), "{user_agent}");
+    let accept_encoding = seen[0].headers["accept-encoding"].to_str().unwrap();
+    assert!(
+        accept_encoding.contains("gzip") && accept_encoding.contains("br"),
+        "{accept_encoding}"
+    );
     assert!(seen[0].headers["accept"]
         .to_str()
         .unwrap()
