@@ -39,11 +39,27 @@ pub struct Storage {
     pub retention_days: u32,
 }
 
+/// How politely to poll: see the README's "Polling" section for what each key means to an outlet.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Polling {
     pub schedule: String,
+    /// The total time limit of one fetch, redirects and body included.
     pub timeout_secs: u64,
     pub user_agent: String,
+    /// The shortest time between two requests for one feed, whatever the schedule or the server says.
+    pub min_interval_secs: u64,
+    /// Honour `Cache-Control: max-age`, `Expires` and RSS `<ttl>` as the earliest next poll.
+    pub respect_cache_headers: bool,
+    /// Requests in flight to one host at once.
+    pub per_host_concurrency: usize,
+    /// Requests in flight at once, over all hosts.
+    pub max_concurrency: usize,
+    /// The largest body read, counted after decompression.
+    pub max_body_bytes: u64,
+    /// Follow redirects from the operator's hosts into loopback, private and link-local networks.
+    pub allow_private_networks: bool,
+    /// Fetch through this proxy; the environment's proxy variables are never used.
+    pub proxy: Option<Url>,
 }
 
 /// A news organisation and the feeds it publishes; its items share one identity space.
@@ -54,6 +70,14 @@ pub struct Outlet {
     pub feeds: Vec<Url>,
     /// The outlet's own schedule, or `[polling].schedule`.
     pub schedule: String,
+}
+
+impl Default for Polling {
+    fn default() -> Self {
+        RawPolling::default()
+            .validate()
+            .expect("the defaults are valid")
+    }
 }
 
 impl Config {
@@ -158,6 +182,13 @@ struct RawPolling {
     schedule: Option<Spanned<String>>,
     timeout_secs: Option<Spanned<u64>>,
     user_agent: Option<String>,
+    min_interval_secs: Option<u64>,
+    respect_cache_headers: Option<bool>,
+    per_host_concurrency: Option<Spanned<u64>>,
+    max_concurrency: Option<Spanned<u64>>,
+    max_body_bytes: Option<Spanned<u64>>,
+    allow_private_networks: Option<bool>,
+    proxy: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -222,13 +253,7 @@ impl RawServer {
 
 impl RawStorage {
     fn validate(self, base_dir: &Path) -> Result<Storage, Invalid> {
-        let retention_days = match self.retention_days {
-            Some(days) if *days.get_ref() == 0 => {
-                return Err((days.span(), "retention_days must be at least 1".to_owned()))
-            }
-            Some(days) => days.into_inner(),
-            None => 30,
-        };
+        let retention_days = at_least_one(self.retention_days, "retention_days", 30)?;
         let path = self.path.unwrap_or_else(|| "tributary.db".to_owned());
         Ok(Storage {
             path: base_dir.join(path),
@@ -243,17 +268,27 @@ impl RawPolling {
             Some(schedule) => validated_schedule(schedule)?,
             None => "0 */10 * * * *".to_owned(),
         };
-        let timeout_secs = match self.timeout_secs {
-            Some(secs) if *secs.get_ref() == 0 => {
-                return Err((secs.span(), "timeout_secs must be at least 1".to_owned()))
+        let proxy = match self.proxy {
+            Some(proxy) => {
+                Some(parse_http_url(&proxy).map_err(|m| (proxy.span(), format!("proxy: {m}")))?)
             }
-            Some(secs) => secs.into_inner(),
-            None => 30,
+            None => None,
         };
         Ok(Polling {
             schedule,
-            timeout_secs,
+            timeout_secs: at_least_one(self.timeout_secs, "timeout_secs", 30)?,
             user_agent: self.user_agent.unwrap_or_else(default_user_agent),
+            min_interval_secs: self.min_interval_secs.unwrap_or(300),
+            respect_cache_headers: self.respect_cache_headers.unwrap_or(true),
+            per_host_concurrency: at_least_one(
+                self.per_host_concurrency,
+                "per_host_concurrency",
+                2,
+            )? as usize,
+            max_concurrency: at_least_one(self.max_concurrency, "max_concurrency", 16)? as usize,
+            max_body_bytes: at_least_one(self.max_body_bytes, "max_body_bytes", 10 << 20)?,
+            allow_private_networks: self.allow_private_networks.unwrap_or(false),
+            proxy,
         })
     }
 }
@@ -290,6 +325,21 @@ impl RawOutlet {
             feeds,
             schedule,
         })
+    }
+}
+
+/// The value of `key`, or `default` when it is absent; zero is refused.
+fn at_least_one<T: Copy + PartialEq + From<u8>>(
+    value: Option<Spanned<T>>,
+    key: &str,
+    default: T,
+) -> Result<T, Invalid> {
+    match value {
+        Some(v) if *v.get_ref() == T::from(0) => {
+            Err((v.span(), format!("{key} must be at least 1")))
+        }
+        Some(v) => Ok(v.into_inner()),
+        None => Ok(default),
     }
 }
 

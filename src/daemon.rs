@@ -10,8 +10,8 @@ use chrono::Utc;
 use tokio::sync::{watch, Notify};
 
 use crate::config::{self, Config};
-use crate::fetch::Fetcher;
-use crate::poll::Poller;
+use crate::fetch::{Fetcher, Settings};
+use crate::poll::{Poller, When};
 use crate::schedule::{PollFn, Schedule};
 use crate::serve::{self, FeedCache, Published};
 use crate::store::Store;
@@ -27,14 +27,14 @@ pub fn open(config: &Config) -> anyhow::Result<Poller> {
     let path = &config.storage.path;
     let store = Store::open(path)
         .with_context(|| format!("cannot open the database {}", path.display()))?;
-    let timeout = Duration::from_secs(config.polling.timeout_secs);
-    let fetcher = Fetcher::new(&config.polling.user_agent, timeout)
-        .context("cannot build the HTTP client")?;
-    Ok(Poller {
+    let fetcher =
+        Fetcher::new(Settings::from(&config.polling)).context("cannot build the HTTP client")?;
+    Ok(Poller::new(
         fetcher,
-        store: Arc::new(store),
-        retention: chrono::Duration::days(config.storage.retention_days.into()),
-    })
+        Arc::new(store),
+        &config.polling,
+        config.storage.retention_days,
+    ))
 }
 
 /// Runs the daemon until SIGTERM or Ctrl-C.
@@ -49,11 +49,14 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     let (stop_tx, mut stop_rx) = watch::channel(false);
-    let server = axum::serve(listener, serve::router(Arc::clone(&cache))).with_graceful_shutdown(
-        async move {
-            let _ = stop_rx.wait_for(|stop| *stop).await;
-        },
-    );
+    let app = serve::router(serve::AppState {
+        cache: Arc::clone(&cache),
+        store: Arc::clone(&store),
+        config: Arc::clone(&config),
+    });
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = stop_rx.wait_for(|stop| *stop).await;
+    });
     let server = tokio::spawn(async move { server.await });
     tracing::info!(listen = %config.server.listen, base_url = %config.server.base_url, "serving feeds");
 
@@ -115,7 +118,7 @@ fn poll_fn(poller: Poller, config: &Arc<Config>, changed: &Arc<Notify>) -> PollF
             let Some(outlet) = config.outlet(&outlet_id) else {
                 return;
             };
-            let reports = poller.poll_outlet(outlet).await;
+            let reports = poller.poll_outlet(outlet, When::Due).await;
             if reports.iter().any(|r| r.changed()) {
                 changed.notify_one();
             }

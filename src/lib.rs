@@ -4,15 +4,16 @@
 //!
 //! 1. [`config`] reads `feeds.toml`: what to poll, how often, where to serve.
 //! 2. [`schedule`] runs one cron job per outlet and never lets two polls of an outlet overlap.
-//! 3. [`fetch`] makes the polite HTTP request (conditional GET, limits).
+//! 3. [`fetch`] makes the polite HTTP request (conditional GET, limits, redirects checked hop by hop).
 //! 4. [`parse`] turns any feed format into normalized [`model::Item`]s.
 //! 5. [`dedup`] keeps one item per story within an outlet.
 //! 6. [`store`] keeps items in SQLite, one transaction per feed poll.
 //! 7. [`render`] writes RSS 2.0, Atom 1.0 and JSON Feed 1.1, once per change.
 //! 8. [`serve`] answers readers from those pre-rendered bytes.
 //!
-//! [`poll`] strings stages 3–6 together for one outlet, and [`daemon`] wires the whole
-//! pipeline into a running service.
+//! [`poll`] strings stages 3–6 together for one outlet and decides when each feed may be asked
+//! again; [`status`] reports how polling goes; [`daemon`] wires the whole pipeline into a running
+//! service.
 
 pub mod config;
 pub mod daemon;
@@ -24,4 +25,5 @@ pub mod poll;
 pub mod render;
 pub mod schedule;
 pub mod serve;
+pub mod status;
 pub mod store;

@@ -3,13 +3,14 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tributary::config::{self, Config};
-use tributary::fetch::{Fetched, Fetcher};
-use tributary::{daemon, dedup, parse};
+use tributary::fetch::{Fetcher, Settings};
+use tributary::poll::When;
+use tributary::store::Store;
+use tributary::{daemon, dedup, parse, status};
 
 #[derive(Parser)]
 #[command(
@@ -30,11 +31,20 @@ enum Command {
     Run,
     /// Validate the configuration and print what would be polled.
     Check,
-    /// Poll now, store what is new, print one line per feed and exit.
+    /// Poll the feeds that are due, store what is new, print one line per feed and exit.
     Poll {
         /// Poll only this outlet.
         #[arg(long)]
         outlet: Option<String>,
+        /// Ask every feed now, even one whose backoff, Retry-After or cache time has not passed.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print how polling goes for every feed, from the database (the daemon need not run).
+    Status {
+        /// Print JSON, as `GET /status` does, instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the normalized items of one feed document as JSON Lines.
     Parse {
@@ -65,7 +75,8 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Run) {
             Command::Run => daemon::run(&cli.config).await.map(|()| true),
             Command::Check => check(&cli.config),
-            Command::Poll { outlet } => poll(&cli.config, outlet.as_deref()).await,
+            Command::Poll { outlet, force } => poll(&cli.config, outlet.as_deref(), force).await,
+            Command::Status { json } => status(&cli.config, json).map(|()| true),
             Command::Parse { source, outlet } => parse_one(&source, &outlet).await.map(|()| true),
         }
     });
@@ -120,7 +131,7 @@ fn print_config(path: &Path, config: &Config) {
 }
 
 /// Polls the configured outlets (or one) once; fails if any feed failed.
-async fn poll(path: &Path, only: Option<&str>) -> anyhow::Result<bool> {
+async fn poll(path: &Path, only: Option<&str>, force: bool) -> anyhow::Result<bool> {
     let config = config::load(path)?;
     if let Some(id) = only {
         config
@@ -134,7 +145,8 @@ async fn poll(path: &Path, only: Option<&str>) -> anyhow::Result<bool> {
         .iter()
         .filter(|o| only.is_none_or(|id| id == o.id))
     {
-        for report in poller.poll_outlet(outlet).await {
+        let when = if force { When::Now } else { When::Due };
+        for report in poller.poll_outlet(outlet, when).await {
             all_ok &= !matches!(report.outcome, tributary::poll::Outcome::Failed { .. });
             println!("{report}");
         }
@@ -142,24 +154,40 @@ async fn poll(path: &Path, only: Option<&str>) -> anyhow::Result<bool> {
     Ok(all_ok)
 }
 
+fn status(path: &Path, json: bool) -> anyhow::Result<()> {
+    let config = config::load(path)?;
+    let db = &config.storage.path;
+    let store =
+        Store::open(db).with_context(|| format!("cannot open the database {}", db.display()))?;
+    let report = status::build(&config, &store, chrono::Utc::now())?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{report}");
+    }
+    Ok(())
+}
+
 async fn parse_one(source: &str, outlet: &str) -> anyhow::Result<()> {
     let (bytes, base) = if source.starts_with("http://") || source.starts_with("https://") {
         let url = url::Url::parse(source).with_context(|| format!("{source:?} is not a URL"))?;
-        let fetcher = Fetcher::new(&config::default_user_agent(), Duration::from_secs(30))?;
-        match fetcher
-            .fetch(&url, &Default::default())
+        let fetcher = Fetcher::new(Settings::from(&config::Polling::default()))?;
+        let fetched = fetcher
+            .fetch(&url, &url, &Default::default())
             .await
-            .with_context(|| format!("cannot fetch {url}"))?
-        {
-            Fetched::Body(body) => (body.bytes, Some(url)),
-            Fetched::NotModified => anyhow::bail!("{url} answered 304 to an unconditional request"),
+            .with_context(|| format!("cannot fetch {url}"))?;
+        let base = fetched.moved_to.unwrap_or(url);
+        match fetched.body {
+            Some(body) => (body.bytes, Some(base)),
+            None => anyhow::bail!("{base} answered 304 to an unconditional request"),
         }
     } else {
         let bytes = std::fs::read(source).with_context(|| format!("cannot read {source}"))?;
         (bytes, None)
     };
     let items = parse::parse_feed(&bytes, base.as_ref(), outlet)
-        .with_context(|| format!("cannot parse {source}"))?;
+        .with_context(|| format!("cannot parse {source}"))?
+        .items;
     let mut out = std::io::stdout().lock();
     let written = dedup::within_document(items).iter().try_for_each(|item| {
         serde_json::to_writer(&mut out, item)?;

@@ -9,6 +9,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+use croner::parser::{CronParser, Seconds};
 use tokio::sync::Mutex;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 
@@ -86,6 +88,26 @@ impl Schedule {
     }
 }
 
+/// The first tick of the cron expression `cron` after `after`, read exactly as the scheduler
+/// reads it; `None` for an expression the config would have refused.
+pub fn next_tick(cron: &str, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    CronParser::builder()
+        .seconds(Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(cron)
+        .ok()?
+        .find_next_occurrence(&after, false)
+        .ok()
+}
+
+/// The time from the next tick of `cron` to the one after: the unit in which a failing feed
+/// backs off.
+pub fn period(cron: &str, now: DateTime<Utc>) -> Option<std::time::Duration> {
+    let first = next_tick(cron, now)?;
+    (next_tick(cron, first)? - first).to_std().ok()
+}
+
 async fn run_exclusive(guard: Arc<Mutex<()>>, outlet: String, poll: PollFn) {
     match guard.try_lock_owned() {
         Ok(_running) => poll(outlet).await,
@@ -98,6 +120,18 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
+
+    #[test]
+    fn ticks_and_periods_follow_the_cron_expression() {
+        let now = DateTime::parse_from_rfc3339("2026-11-25T08:03:20Z")
+            .unwrap()
+            .to_utc();
+        let next = next_tick("0 */5 * * * *", now).unwrap();
+        assert_eq!(next.to_rfc3339(), "2026-11-25T08:05:00+00:00");
+        assert_eq!(period("0 */5 * * * *", now), Some(Duration::from_secs(300)));
+        assert_eq!(period("* * * * * *", now), Some(Duration::from_secs(1)));
+        assert_eq!(next_tick("not cron", now), None);
+    }
 
     #[tokio::test]
     async fn a_slow_poll_is_never_overlapped() {

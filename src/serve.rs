@@ -1,5 +1,6 @@
 //! HTTP for readers: the merged feed and each outlet's feed in three formats, served from
-//! bytes rendered once per change. No request touches SQLite.
+//! bytes rendered once per change; no feed request touches SQLite. `/status`, for operators,
+//! reads the store.
 
 mod conditional;
 mod published;
@@ -15,7 +16,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use crate::config::Config;
 use crate::render::Format;
+use crate::status;
+use crate::store::Store;
 
 /// Items per feed when the reader does not ask for a number.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -43,14 +47,26 @@ impl FeedCache {
     }
 }
 
-pub fn router(cache: Arc<FeedCache>) -> Router {
-    Router::new()
+/// What the routes need: the published feeds, and for `/status` the store and the config.
+#[derive(Clone)]
+pub struct AppState {
+    pub cache: Arc<FeedCache>,
+    pub store: Arc<Store>,
+    pub config: Arc<Config>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let feeds = Router::new()
         .route("/feed.xml", get(|s, q, h| merged(s, q, h, Format::Rss)))
         .route("/feed.atom", get(|s, q, h| merged(s, q, h, Format::Atom)))
         .route("/feed.json", get(|s, q, h| merged(s, q, h, Format::Json)))
         .route("/outlets/{outlet}/{file}", get(outlet))
         .route("/healthz", get(healthz))
-        .with_state(cache)
+        .with_state(Arc::clone(&state.cache));
+    let operators = Router::new()
+        .route("/status", get(status))
+        .with_state(state);
+    feeds.merge(operators)
 }
 
 #[derive(Deserialize)]
@@ -150,4 +166,17 @@ fn respond(
 async fn healthz(State(cache): State<Arc<FeedCache>>) -> Json<serde_json::Value> {
     let published = cache.current();
     Json(serde_json::json!({ "status": "ok", "items": published.item_count() }))
+}
+
+/// How polling goes, for every configured feed (see [`status::Status`]).
+async fn status(State(state): State<AppState>) -> Result<Json<status::Status>, HttpError> {
+    let report = tokio::task::spawn_blocking(move || {
+        status::build(&state.config, &state.store, chrono::Utc::now())
+    })
+    .await;
+    match report {
+        Ok(Ok(report)) => Ok(Json(report)),
+        Ok(Err(e)) => Err(HttpError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        Err(e) => Err(HttpError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    }
 }

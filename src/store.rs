@@ -8,38 +8,12 @@ use std::sync::{Mutex, MutexGuard};
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use crate::fetch::Validators;
 use crate::model::{Item, ItemId};
 
-const SCHEMA_VERSION: i64 = 1;
+mod feeds;
+mod schema;
 
-const SCHEMA: &str = "
-CREATE TABLE feeds (
-    outlet        TEXT NOT NULL,
-    url           TEXT NOT NULL,
-    etag          TEXT,
-    last_modified TEXT,
-    body_hash     TEXT,
-    status        INTEGER,
-    error         TEXT,
-    checked_at    INTEGER NOT NULL,
-    PRIMARY KEY (outlet, url)
-);
-CREATE TABLE items (
-    id           TEXT PRIMARY KEY,
-    outlet       TEXT NOT NULL,
-    url          TEXT,
-    feed_url     TEXT NOT NULL,
-    sort_at      INTEGER NOT NULL,
-    first_seen   INTEGER NOT NULL,
-    modified_at  INTEGER NOT NULL,
-    content_hash TEXT NOT NULL,
-    data         TEXT NOT NULL
-);
-CREATE INDEX items_by_url ON items (outlet, url);
-CREATE INDEX items_by_time ON items (sort_at DESC, id);
-CREATE INDEX items_by_outlet_time ON items (outlet, sort_at DESC, id);
-";
+pub use feeds::{Attempt, FeedState, FeedStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -56,20 +30,12 @@ pub enum StoreError {
     TooNew(i64),
 }
 
-/// What the store remembers of a feed between polls.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct FeedState {
-    pub validators: Validators,
-    /// Digest of the last body parsed: an identical body is not parsed again.
-    pub body_hash: Option<String>,
-}
-
 /// The outcome of one feed poll, to be recorded with its items.
 pub struct FeedPoll<'a> {
     pub outlet: &'a str,
+    /// The feed's address as configured: its identity, even after it moved.
     pub feed_url: &'a str,
-    pub status: Option<u16>,
-    pub error: Option<String>,
+    pub attempt: Attempt,
     /// `None` when the poll brought no new body (304, unchanged body, failure): validators and
     /// items stay as they are.
     pub body: Option<PolledBody<'a>>,
@@ -121,7 +87,7 @@ impl Store {
         // transaction to a process crash, only (at worst) the last ones to a power cut.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        migrate(&conn)?;
+        schema::migrate(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -133,26 +99,6 @@ impl Store {
         self.conn
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    pub fn feed_state(&self, outlet: &str, feed_url: &str) -> Result<FeedState, StoreError> {
-        let state = self
-            .conn()
-            .query_row(
-                "SELECT etag, last_modified, body_hash FROM feeds WHERE outlet = ?1 AND url = ?2",
-                params![outlet, feed_url],
-                |row| {
-                    Ok(FeedState {
-                        validators: Validators {
-                            etag: row.get(0)?,
-                            last_modified: row.get(1)?,
-                        },
-                        body_hash: row.get(2)?,
-                    })
-                },
-            )
-            .optional()?;
-        Ok(state.unwrap_or_default())
     }
 
     /// Records one feed poll and its items in a single transaction. Items older than
@@ -178,31 +124,9 @@ impl Store {
                     &mut ingested,
                 )?;
             }
-            tx.execute(
-                "INSERT INTO feeds (outlet, url, etag, last_modified, body_hash, checked_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (outlet, url) DO UPDATE SET etag = ?3, last_modified = ?4, body_hash = ?5",
-                params![
-                    poll.outlet,
-                    poll.feed_url,
-                    body.state.validators.etag,
-                    body.state.validators.last_modified,
-                    body.state.body_hash,
-                    now.timestamp()
-                ],
-            )?;
+            feeds::record_body(&tx, poll.outlet, poll.feed_url, &body.state)?;
         }
-        tx.execute(
-            "INSERT INTO feeds (outlet, url, status, error, checked_at) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (outlet, url) DO UPDATE SET status = ?3, error = ?4, checked_at = ?5",
-            params![
-                poll.outlet,
-                poll.feed_url,
-                poll.status,
-                poll.error,
-                now.timestamp()
-            ],
-        )?;
+        feeds::record_attempt(&tx, poll.outlet, poll.feed_url, &poll.attempt)?;
         tx.commit()?;
         Ok(ingested)
     }
@@ -267,20 +191,6 @@ impl Store {
             params![cutoff.timestamp()],
         )?;
         Ok(deleted)
-    }
-}
-
-fn migrate(conn: &Connection) -> Result<(), StoreError> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    match version {
-        0 => {
-            conn.execute_batch(&format!(
-                "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            ))?;
-            Ok(())
-        }
-        SCHEMA_VERSION => Ok(()),
-        newer => Err(StoreError::TooNew(newer)),
     }
 }
 

@@ -15,13 +15,22 @@ use crate::model::{Enclosure, Item, ItemId};
 #[error("not a readable feed: {0}")]
 pub struct ParseError(#[from] feed_rs::parser::ParseFeedError);
 
+/// One feed document, normalized.
+#[derive(Debug)]
+pub struct ParsedFeed {
+    /// The entries, in document order.
+    pub items: Vec<Item>,
+    /// RSS `<ttl>`: how long the publisher asks readers to wait before polling again.
+    pub ttl: Option<std::time::Duration>,
+}
+
 /// Parses one feed document fetched from `feed_url` (the base for relative links) and
-/// normalizes its entries as items of `outlet`, in document order.
+/// normalizes its entries as items of `outlet`.
 pub fn parse_feed(
     bytes: &[u8],
     feed_url: Option<&Url>,
     outlet: &str,
-) -> Result<Vec<Item>, ParseError> {
+) -> Result<ParsedFeed, ParseError> {
     let parser = feed_rs::parser::Builder::new()
         .base_uri(feed_url.map(Url::as_str))
         // An empty id marks "the feed gave none": feed-rs would otherwise invent one that is not
@@ -29,11 +38,16 @@ pub fn parse_feed(
         .id_generator(|_, _, _| String::new())
         .build();
     let feed = parser.parse(bytes)?;
-    Ok(feed
-        .entries
-        .into_iter()
-        .map(|entry| normalize(entry, feed_url, outlet))
-        .collect())
+    Ok(ParsedFeed {
+        ttl: feed
+            .ttl
+            .map(|minutes| std::time::Duration::from_secs(u64::from(minutes) * 60)),
+        items: feed
+            .entries
+            .into_iter()
+            .map(|entry| normalize(entry, feed_url, outlet))
+            .collect(),
+    })
 }
 
 fn normalize(entry: Entry, feed_url: Option<&Url>, outlet: &str) -> Item {

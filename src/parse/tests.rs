@@ -9,7 +9,7 @@ fn feed_url() -> Url {
 
 #[test]
 fn abc_items_are_normalized() {
-    let items = parse_feed(ABC_TOP, Some(&feed_url()), "abc").unwrap();
+    let items = parse_feed(ABC_TOP, Some(&feed_url()), "abc").unwrap().items;
     assert_eq!(items.len(), 19);
     let first = &items[0];
     assert_eq!(
@@ -48,7 +48,7 @@ fn without_a_guid_the_canonical_link_is_the_identity() {
         <item><title>A</title><link>/news/a?utm_source=rss#top</link></item>
         <item><title>B</title><description>no link</description><pubDate>Tue, 11 Jul 2017 06:32:35 +1000</pubDate></item>
         </channel></rss>"#;
-    let items = parse_feed(rss, Some(&feed_url()), "abc").unwrap();
+    let items = parse_feed(rss, Some(&feed_url()), "abc").unwrap().items;
     assert_eq!(items[0].guid, None);
     assert_eq!(
         items[0].url.as_deref(),
@@ -60,7 +60,7 @@ fn without_a_guid_the_canonical_link_is_the_identity() {
     );
     assert_eq!(items[1].url, None);
     assert_eq!(items[1].identity_key(), "title:B|1499718755");
-    let again = parse_feed(rss, Some(&feed_url()), "abc").unwrap();
+    let again = parse_feed(rss, Some(&feed_url()), "abc").unwrap().items;
     assert_eq!(items, again, "parsing is deterministic");
 }
 
@@ -75,7 +75,7 @@ fn atom_text_and_enclosures_are_read() {
           <summary type="text">Prices &lt; wages</summary>
           <author><name>Jane Doe</name></author>
         </entry></feed>"#;
-    let items = parse_feed(atom, None, "n").unwrap();
+    let items = parse_feed(atom, None, "n").unwrap().items;
     let item = &items[0];
     assert_eq!(item.title, "Rates rise");
     assert_eq!(item.guid.as_deref(), Some("urn:e1"));
@@ -95,7 +95,7 @@ fn atom_text_and_enclosures_are_read() {
 fn json_feed_without_titles_gets_one_from_its_text() {
     let json = br#"{"version":"https://jsonfeed.org/version/1.1","title":"t","items":[
         {"id":"1","url":"https://j.example/1","content_html":"<p>A short note about the weather in Hobart today.</p>"}]}"#;
-    let items = parse_feed(json, None, "j").unwrap();
+    let items = parse_feed(json, None, "j").unwrap().items;
     assert_eq!(
         items[0].title,
         "A short note about the weather in Hobart today."
@@ -119,4 +119,13 @@ fn what_is_not_a_feed_is_an_error() {
             String::from_utf8_lossy(doc)
         );
     }
+}
+
+#[test]
+fn rss_ttl_is_read_in_minutes() {
+    let rss = b"<rss version=\"2.0\"><channel><title>t</title><ttl>15</ttl>\
+        <item><title>a</title><link>https://x.example/a</link></item></channel></rss>";
+    let parsed = parse_feed(rss, None, "x").unwrap();
+    assert_eq!(parsed.ttl, Some(std::time::Duration::from_secs(900)));
+    assert_eq!(parsed.items.len(), 1);
 }

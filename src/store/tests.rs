@@ -1,4 +1,5 @@
 use super::*;
+use crate::fetch::Validators;
 use chrono::Duration;
 
 fn item(guid: &str, url: &str, title: &str) -> Item {
@@ -25,12 +26,24 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap()
 }
 
+fn attempt(status: u16, error: Option<&str>) -> Attempt {
+    Attempt {
+        at: now(),
+        duration_ms: 12,
+        status: Some(status),
+        error: error.map(str::to_owned),
+        failures: u32::from(error.is_some()),
+        next_poll_at: now() + Duration::minutes(5),
+        next_poll_reason: "interval".into(),
+        current_url: None,
+    }
+}
+
 fn poll<'a>(items: &'a [Item], etag: &str) -> FeedPoll<'a> {
     FeedPoll {
         outlet: "abc",
         feed_url: "https://abc.example/rss",
-        status: Some(200),
-        error: None,
+        attempt: attempt(200, None),
         body: Some(PolledBody {
             state: FeedState {
                 validators: Validators {
@@ -38,6 +51,7 @@ fn poll<'a>(items: &'a [Item], etag: &str) -> FeedPoll<'a> {
                     last_modified: None,
                 },
                 body_hash: Some(format!("hash-{etag}")),
+                ..FeedState::default()
             },
             items,
         }),
@@ -123,8 +137,7 @@ fn a_failed_poll_keeps_the_validators_and_items() {
     let failure = FeedPoll {
         outlet: "abc",
         feed_url: "https://abc.example/rss",
-        status: Some(500),
-        error: Some("server answered 500".into()),
+        attempt: attempt(500, Some("server answered 500")),
         body: None,
     };
     store
@@ -132,7 +145,16 @@ fn a_failed_poll_keeps_the_validators_and_items() {
         .unwrap();
     let state = store.feed_state("abc", "https://abc.example/rss").unwrap();
     assert_eq!(state.validators.etag.as_deref(), Some("\"v1\""));
+    assert_eq!(state.failures, 1);
     assert_eq!(store.item_count().unwrap(), 1);
+    let status = &store.feed_statuses().unwrap()[0];
+    assert_eq!(status.error.as_deref(), Some("server answered 500"));
+    assert_eq!(
+        status.last_success,
+        Some(now()),
+        "the earlier success is kept"
+    );
+    assert_eq!((status.status, status.items), (Some(500), 1));
 }
 
 #[test]

@@ -172,7 +172,7 @@ pub fn config(port: u16, outlets: &[(&str, &[String])]) -> String {
     let mut toml = format!(
         "[server]\nlisten = \"127.0.0.1:{port}\"\nbase_url = \"http://news.example/\"\ntitle = \"Test River\"\n\n\
          [storage]\npath = \"test.db\"\nretention_days = 36500\n\n\
-         [polling]\nschedule = \"* * * * * *\"\ntimeout_secs = 5\n"
+         [polling]\nschedule = \"* * * * * *\"\ntimeout_secs = 5\nmin_interval_secs = 0\n"
     );
     for (id, feeds) in outlets {
         let feeds: Vec<String> = feeds.iter().map(|f| format!("{f:?}")).collect();

@@ -1,0 +1,175 @@
+//! When a feed may be asked again. The schedule says when an outlet's feeds are looked at; this
+//! says which of them are due, so that a feed is never asked sooner than `min_interval_secs`,
+//! than the server's own freshness hints, or than its `Retry-After`, and a failing feed backs
+//! off instead of being retried on every tick.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+/// The longest a failing feed waits between attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
+/// The longest wait a server can impose with `Retry-After`, `max-age`, `Expires` or `<ttl>`: a
+/// misconfigured header must not silence a feed for weeks.
+pub const MAX_SERVER_DELAY: Duration = Duration::from_secs(24 * 3600);
+
+/// The earliest next poll of a feed, and what set it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Next {
+    pub at: DateTime<Utc>,
+    pub reason: &'static str,
+}
+
+/// One outlet's polling rules.
+#[derive(Clone, Copy, Debug)]
+pub struct Cadence {
+    /// `[polling] min_interval_secs`.
+    pub min_interval: Duration,
+    /// `[polling] respect_cache_headers`.
+    pub respect_cache_headers: bool,
+    /// The time between two of the outlet's scheduled ticks: backoff counts in ticks.
+    pub tick: Duration,
+}
+
+impl Cadence {
+    /// Whether a feed whose earliest next poll is `next` is polled on a tick at `now`. Cron fires
+    /// a moment after the second it names, and a poll's clock starts a moment after that, so a
+    /// feed due within a tenth of a tick (at least 1 s, at most 30 s) counts as due.
+    pub fn is_due(&self, next: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+        let tolerance = (self.tick / 10).clamp(Duration::from_secs(1), Duration::from_secs(30));
+        next.is_none_or(|at| at <= now + tolerance)
+    }
+
+    /// After an answer: the minimum interval, or longer if the server's freshness (`max-age`,
+    /// `Expires`) or the feed's `<ttl>` asks for it.
+    pub fn after_success(
+        &self,
+        now: DateTime<Utc>,
+        fresh_for: Option<Duration>,
+        ttl: Option<Duration>,
+    ) -> Next {
+        let mut wait = (self.min_interval, "interval");
+        if self.respect_cache_headers {
+            for (hint, reason) in [(fresh_for, "Cache-Control"), (ttl, "ttl")] {
+                match hint.map(|h| h.min(MAX_SERVER_DELAY)) {
+                    Some(hint) if hint > wait.0 => wait = (hint, reason),
+                    _ => {}
+                }
+            }
+        }
+        Next {
+            at: now + wait.0,
+            reason: wait.1,
+        }
+    }
+
+    /// After the `failures`-th failure in a row: what `Retry-After` asked for, else one tick,
+    /// two, four… (at most [`MAX_BACKOFF`]), with up to a tenth more at random so that feeds
+    /// that failed together do not come back together.
+    pub fn after_failure(
+        &self,
+        now: DateTime<Utc>,
+        failures: u32,
+        retry_after: Option<Duration>,
+    ) -> Next {
+        if let Some(asked) = retry_after {
+            let asked = asked.min(MAX_SERVER_DELAY);
+            return match asked > self.min_interval {
+                true => Next {
+                    at: now + asked,
+                    reason: "Retry-After",
+                },
+                false => Next {
+                    at: now + self.min_interval,
+                    reason: "interval",
+                },
+            };
+        }
+        let unit = self.tick.max(self.min_interval).max(Duration::from_secs(1));
+        let doublings = failures.saturating_sub(1).min(16);
+        let delay = unit.saturating_mul(1 << doublings).min(MAX_BACKOFF);
+        Next {
+            at: now + delay.mul_f64(1.0 + fastrand::f64() / 10.0),
+            reason: "backoff",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    fn cadence() -> Cadence {
+        Cadence {
+            min_interval: 5 * MINUTE,
+            respect_cache_headers: true,
+            tick: 5 * MINUTE,
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    fn waited(next: Next) -> Duration {
+        (next.at - now()).to_std().unwrap()
+    }
+
+    #[test]
+    fn the_longest_of_interval_max_age_and_ttl_wins() {
+        let c = cadence();
+        assert_eq!(c.after_success(now(), None, None).reason, "interval");
+        let cached = c.after_success(now(), Some(20 * MINUTE), Some(10 * MINUTE));
+        assert_eq!(
+            (waited(cached), cached.reason),
+            (20 * MINUTE, "Cache-Control")
+        );
+        let ttl = c.after_success(now(), Some(MINUTE), Some(60 * MINUTE));
+        assert_eq!((waited(ttl), ttl.reason), (60 * MINUTE, "ttl"));
+        let year = c.after_success(now(), Some(Duration::from_secs(31_536_000)), None);
+        assert_eq!(waited(year), MAX_SERVER_DELAY);
+        let ignoring = Cadence {
+            respect_cache_headers: false,
+            ..c
+        };
+        let plain = ignoring.after_success(now(), Some(20 * MINUTE), Some(60 * MINUTE));
+        assert_eq!(waited(plain), 5 * MINUTE);
+    }
+
+    #[test]
+    fn failures_back_off_exponentially_with_jitter_and_a_cap() {
+        let c = cadence();
+        for (failures, ticks) in [(1, 1), (2, 2), (3, 4), (4, 8)] {
+            let next = c.after_failure(now(), failures, None);
+            let base = 5 * MINUTE * ticks;
+            assert!(waited(next) >= base && waited(next) <= base.mul_f64(1.1));
+            assert_eq!(next.reason, "backoff");
+        }
+        assert!(waited(c.after_failure(now(), 60, None)) <= MAX_BACKOFF.mul_f64(1.1));
+    }
+
+    #[test]
+    fn retry_after_is_honoured_but_not_below_the_interval() {
+        let c = cadence();
+        let asked = c.after_failure(now(), 3, Some(30 * MINUTE));
+        assert_eq!((waited(asked), asked.reason), (30 * MINUTE, "Retry-After"));
+        assert_eq!(waited(c.after_failure(now(), 1, Some(MINUTE))), 5 * MINUTE);
+        let forever = c.after_failure(now(), 1, Some(Duration::from_secs(10_000_000)));
+        assert_eq!(waited(forever), MAX_SERVER_DELAY);
+    }
+
+    #[test]
+    fn a_feed_due_a_moment_after_the_tick_is_polled_on_it() {
+        let c = cadence();
+        assert!(c.is_due(None, now()));
+        assert!(c.is_due(Some(now() + Duration::from_secs(20)), now()));
+        assert!(!c.is_due(Some(now() + 2 * MINUTE), now()));
+        let fast = Cadence {
+            tick: Duration::from_secs(1),
+            ..c
+        };
+        assert!(!fast.is_due(Some(now() + Duration::from_secs(3)), now()));
+    }
+}

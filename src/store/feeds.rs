@@ -1,0 +1,181 @@
+//! The `feeds` table: what the daemon remembers of each feed between polls (validators, where
+//! it moved, when it may be asked again) and what the operator reads in the status.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use super::{timestamp, Store, StoreError};
+use crate::fetch::Validators;
+
+/// What a poll needs to know of a feed before it asks.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FeedState {
+    pub validators: Validators,
+    /// Digest of the last body parsed: an identical body is not parsed again.
+    pub body_hash: Option<String>,
+    /// Where a permanent redirect sent the feed; polled instead of the configured address.
+    pub current_url: Option<String>,
+    /// Failures in a row; backoff grows with them.
+    pub failures: u32,
+    /// The earliest time the feed may be asked again.
+    pub next_poll_at: Option<DateTime<Utc>>,
+    /// The RSS `<ttl>` of the last body parsed, honoured after `304`s too.
+    pub ttl: Option<Duration>,
+}
+
+/// What one poll of a feed came to, whatever it brought.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub at: DateTime<Utc>,
+    pub duration_ms: u64,
+    pub status: Option<u16>,
+    /// In words; `None` when the poll succeeded.
+    pub error: Option<String>,
+    /// Failures in a row, this one included; 0 after a success.
+    pub failures: u32,
+    pub next_poll_at: DateTime<Utc>,
+    /// Why not earlier: "interval", "Cache-Control", "Retry-After", "backoff"…
+    pub next_poll_reason: String,
+    /// The feed's address after a permanent redirect, if it has one.
+    pub current_url: Option<String>,
+}
+
+/// One feed as the status page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedStatus {
+    pub outlet: String,
+    pub url: String,
+    pub current_url: Option<String>,
+    pub last_attempt: DateTime<Utc>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub status: Option<u16>,
+    pub failures: u32,
+    pub error: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub next_poll_at: Option<DateTime<Utc>>,
+    pub next_poll_reason: Option<String>,
+    pub validators: Validators,
+    /// Stored items that this feed carried last.
+    pub items: u64,
+}
+
+impl Store {
+    pub fn feed_state(&self, outlet: &str, feed_url: &str) -> Result<FeedState, StoreError> {
+        let state = self
+            .conn()
+            .query_row(
+                "SELECT etag, last_modified, body_hash, current_url, failures, next_poll_at_ms,
+                        ttl_secs
+                 FROM feeds WHERE outlet = ?1 AND url = ?2",
+                params![outlet, feed_url],
+                |row| {
+                    Ok(FeedState {
+                        validators: Validators {
+                            etag: row.get(0)?,
+                            last_modified: row.get(1)?,
+                        },
+                        body_hash: row.get(2)?,
+                        current_url: row.get(3)?,
+                        failures: row.get(4)?,
+                        next_poll_at: row
+                            .get::<_, Option<i64>>(5)?
+                            .and_then(DateTime::from_timestamp_millis),
+                        ttl: row.get::<_, Option<u64>>(6)?.map(Duration::from_secs),
+                    })
+                },
+            )
+            .optional()?;
+        Ok(state.unwrap_or_default())
+    }
+
+    /// Every feed that was ever polled, with its stored item count, by outlet and URL.
+    pub fn feed_statuses(&self) -> Result<Vec<FeedStatus>, StoreError> {
+        let conn = self.conn();
+        let mut statement = conn.prepare(
+            "SELECT outlet, url, current_url, last_attempt, last_success, status, failures, error,
+                    duration_ms, next_poll_at_ms, next_poll_reason, etag, last_modified,
+                    (SELECT count(*) FROM items i WHERE i.outlet = f.outlet AND i.feed_url = f.url)
+             FROM feeds f ORDER BY outlet, url",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok(FeedStatus {
+                outlet: row.get(0)?,
+                url: row.get(1)?,
+                current_url: row.get(2)?,
+                last_attempt: timestamp(row.get(3)?),
+                last_success: row.get::<_, Option<i64>>(4)?.map(timestamp),
+                status: row.get(5)?,
+                failures: row.get(6)?,
+                error: row.get(7)?,
+                duration_ms: row.get(8)?,
+                next_poll_at: row
+                    .get::<_, Option<i64>>(9)?
+                    .and_then(DateTime::from_timestamp_millis),
+                next_poll_reason: row.get(10)?,
+                validators: Validators {
+                    etag: row.get(11)?,
+                    last_modified: row.get(12)?,
+                },
+                items: row.get(13)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+/// Remembers the validators and digest of a body that was parsed and stored.
+pub(super) fn record_body(
+    tx: &Transaction<'_>,
+    outlet: &str,
+    url: &str,
+    state: &FeedState,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO feeds (outlet, url, etag, last_modified, body_hash, ttl_secs, last_attempt)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)
+         ON CONFLICT (outlet, url) DO UPDATE SET etag = ?3, last_modified = ?4, body_hash = ?5,
+             ttl_secs = ?6",
+        params![
+            outlet,
+            url,
+            state.validators.etag,
+            state.validators.last_modified,
+            state.body_hash,
+            state.ttl.map(|ttl| ttl.as_secs()),
+        ],
+    )?;
+    Ok(())
+}
+
+pub(super) fn record_attempt(
+    tx: &Transaction<'_>,
+    outlet: &str,
+    url: &str,
+    attempt: &Attempt,
+) -> Result<(), StoreError> {
+    let success = attempt.error.is_none().then_some(attempt.at.timestamp());
+    tx.execute(
+        "INSERT INTO feeds (outlet, url, status, error, last_attempt, last_success, duration_ms,
+                            failures, next_poll_at_ms, next_poll_reason, current_url)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (outlet, url) DO UPDATE SET status = ?3, error = ?4, last_attempt = ?5,
+             last_success = coalesce(?6, last_success), duration_ms = ?7, failures = ?8,
+             next_poll_at_ms = ?9, next_poll_reason = ?10, current_url = ?11",
+        params![
+            outlet,
+            url,
+            attempt.status,
+            attempt.error,
+            attempt.at.timestamp(),
+            success,
+            i64::try_from(attempt.duration_ms).unwrap_or(i64::MAX),
+            attempt.failures,
+            attempt.next_poll_at.timestamp_millis(),
+            attempt.next_poll_reason,
+            attempt.current_url,
+        ],
+    )?;
+    Ok(())
+}
