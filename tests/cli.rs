@@ -107,6 +107,38 @@ async fn poll_stores_once_and_reports_each_feed() {
     assert!(lines[0].ends_with("/top.xml 304 not modified"), "{out}");
     assert!(lines[1].contains("/national/ 200 new 7"), "{out}");
     assert!(lines[2].contains("/gone.xml 404 failed"), "{out}");
+
+    // The status, read from the database without the daemon.
+    let path = dir.path().to_owned();
+    let (ok, table, err) = tokio::task::spawn_blocking(move || run(&["status"], &path))
+        .await
+        .unwrap();
+    assert!(ok, "{err}");
+    let rows: Vec<_> = table.lines().collect();
+    assert!(
+        rows[0].starts_with("OUTLET") && rows[0].contains("NEXT POLL"),
+        "{table}"
+    );
+    let gone = rows.iter().position(|r| r.ends_with("/gone.xml")).unwrap();
+    assert!(
+        rows[gone].starts_with("newscomau") && rows[gone].contains(" 404 "),
+        "{table}"
+    );
+    assert!(
+        rows[gone + 1].contains("error: server answered 404 Not Found"),
+        "{table}"
+    );
+    let path = dir.path().to_owned();
+    let (ok, json, _) = tokio::task::spawn_blocking(move || run(&["status", "--json"], &path))
+        .await
+        .unwrap();
+    assert!(ok);
+    let status: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let news = &status["outlets"][1]["feeds"];
+    assert_eq!(news[0]["items"], 7);
+    assert_eq!(news[0]["etag"], "\"n1\"");
+    assert_eq!(news[1]["consecutive_failures"], 1);
+    assert_eq!(news[1]["next_poll_reason"], "backoff");
 }
 
 #[test]

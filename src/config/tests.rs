@@ -116,3 +116,33 @@ fn a_type_error_names_its_line() {
     let (line, _, _) = error_position("[storage]\nretention_days = \"thirty\"\n");
     assert_eq!(line, 2);
 }
+
+#[test]
+fn polling_keys_have_polite_defaults_and_refuse_nonsense() {
+    let polling = parse_str("").unwrap().polling;
+    assert_eq!(polling.min_interval_secs, 300);
+    assert_eq!(
+        (polling.per_host_concurrency, polling.max_concurrency),
+        (2, 16)
+    );
+    assert_eq!(polling.max_body_bytes, 10 << 20);
+    assert!(polling.respect_cache_headers);
+    assert!(!polling.allow_private_networks);
+    assert_eq!(polling.proxy, None);
+
+    let (line, _, message) = error_position("[polling]\nper_host_concurrency = 0\n");
+    assert_eq!(line, 2);
+    assert!(
+        message.contains("per_host_concurrency must be at least 1"),
+        "{message}"
+    );
+    let (line, _, message) = error_position("[polling]\n\nproxy = \"not a proxy\"\n");
+    assert_eq!(line, 3);
+    assert!(message.starts_with("proxy:"), "{message}");
+    let open =
+        parse_str("[polling]\nallow_private_networks = true\nproxy = \"http://proxy.lan:3128\"\n")
+            .unwrap()
+            .polling;
+    assert!(open.allow_private_networks);
+    assert_eq!(open.proxy.unwrap().as_str(), "http://proxy.lan:3128/");
+}

@@ -89,7 +89,8 @@ impl Resolve for PublicOnlyResolver {
                 .collect();
             if public.is_empty() && !all.is_empty() {
                 let message = format!(
-                    "{host} resolves only to internal addresses ({}); refused",
+                    "{host} resolves only to internal addresses ({}), refused; set [polling] \
+                     allow_private_networks = true if this is intended",
                     all[0].ip()
                 );
                 return Err(message.into());

@@ -156,7 +156,7 @@ impl Fetcher {
         let builder = || {
             let builder = reqwest::Client::builder()
                 .user_agent(&settings.user_agent)
-                .timeout(settings.timeout)
+                // The time limit is one deadline over the whole exchange, in `fetch`.
                 .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
                 // Redirects are followed by hand, one checked hop at a time.
                 .redirect(reqwest::redirect::Policy::none())

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 
 /// The longest a failing feed waits between attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
@@ -32,19 +32,16 @@ pub struct Cadence {
 }
 
 impl Cadence {
-    /// Whether a feed whose earliest next poll is `next` is polled on a tick at `now`. Cron fires
-    /// a moment after the second it names, and a poll's clock starts a moment after that, so a
-    /// feed due within a tenth of a tick (at least 1 s, at most 30 s) counts as due.
+    /// Whether a feed whose earliest next poll is `next` is asked on a tick at `now`.
     pub fn is_due(&self, next: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
-        let tolerance = (self.tick / 10).clamp(Duration::from_secs(1), Duration::from_secs(30));
-        next.is_none_or(|at| at <= now + tolerance)
+        next.is_none_or(|at| at <= now)
     }
 
-    /// After an answer: the minimum interval, or longer if the server's freshness (`max-age`,
-    /// `Expires`) or the feed's `<ttl>` asks for it.
+    /// After an answer to a poll that started at `start`: the minimum interval, or longer if the
+    /// server's freshness (`max-age`, `Expires`) or the feed's `<ttl>` asks for it.
     pub fn after_success(
         &self,
-        now: DateTime<Utc>,
+        start: DateTime<Utc>,
         fresh_for: Option<Duration>,
         ttl: Option<Duration>,
     ) -> Next {
@@ -58,29 +55,32 @@ impl Cadence {
             }
         }
         Next {
-            at: now + wait.0,
+            at: tick_of(start) + wait.0,
             reason: wait.1,
         }
     }
 
-    /// After the `failures`-th failure in a row: what `Retry-After` asked for, else one tick,
-    /// two, four… (at most [`MAX_BACKOFF`]), with up to a tenth more at random so that feeds
-    /// that failed together do not come back together.
+    /// After the `failures`-th failure in a row of a poll that started at `start` and was
+    /// answered at `answered`: what `Retry-After` asked for, counted from the answer; else one
+    /// tick, two, four… (at most [`MAX_BACKOFF`]), plus up to a tenth more in whole ticks at
+    /// random, so that feeds that failed together do not all come back on the same tick.
     pub fn after_failure(
         &self,
-        now: DateTime<Utc>,
+        start: DateTime<Utc>,
+        answered: DateTime<Utc>,
         failures: u32,
         retry_after: Option<Duration>,
     ) -> Next {
+        let floor = tick_of(start) + self.min_interval;
         if let Some(asked) = retry_after {
-            let asked = asked.min(MAX_SERVER_DELAY);
-            return match asked > self.min_interval {
+            let at = answered + asked.min(MAX_SERVER_DELAY);
+            return match at > floor {
                 true => Next {
-                    at: now + asked,
+                    at,
                     reason: "Retry-After",
                 },
                 false => Next {
-                    at: now + self.min_interval,
+                    at: floor,
                     reason: "interval",
                 },
             };
@@ -88,11 +88,19 @@ impl Cadence {
         let unit = self.tick.max(self.min_interval).max(Duration::from_secs(1));
         let doublings = failures.saturating_sub(1).min(16);
         let delay = unit.saturating_mul(1 << doublings).min(MAX_BACKOFF);
+        let spare_ticks = (delay.as_secs_f64() / 10.0 / unit.as_secs_f64()) as u32;
+        let jitter = unit * fastrand::u32(0..=spare_ticks);
         Next {
-            at: now + delay.mul_f64(1.0 + fastrand::f64() / 10.0),
+            at: tick_of(start) + delay + jitter,
             reason: "backoff",
         }
     }
+}
+
+/// The tick a poll belongs to: cron fires on whole seconds, and the poll's clock starts a
+/// moment later. Counting from the tick keeps "every 5 minutes" from slipping to every 10.
+fn tick_of(start: DateTime<Utc>) -> DateTime<Utc> {
+    start.trunc_subsecs(0)
 }
 
 #[cfg(test)]
@@ -141,35 +149,37 @@ mod tests {
     #[test]
     fn failures_back_off_exponentially_with_jitter_and_a_cap() {
         let c = cadence();
-        for (failures, ticks) in [(1, 1), (2, 2), (3, 4), (4, 8)] {
-            let next = c.after_failure(now(), failures, None);
+        for (failures, ticks) in [(1, 1), (2, 2), (3, 4), (4, 8), (5, 16)] {
+            let next = c.after_failure(now(), now(), failures, None);
             let base = 5 * MINUTE * ticks;
             assert!(waited(next) >= base && waited(next) <= base.mul_f64(1.1));
+            assert_eq!(waited(next).as_secs() % 300, 0, "backoff keeps to ticks");
             assert_eq!(next.reason, "backoff");
         }
-        assert!(waited(c.after_failure(now(), 60, None)) <= MAX_BACKOFF.mul_f64(1.1));
+        assert!(waited(c.after_failure(now(), now(), 60, None)) <= MAX_BACKOFF.mul_f64(1.1));
     }
 
     #[test]
-    fn retry_after_is_honoured_but_not_below_the_interval() {
+    fn retry_after_is_honoured_from_the_answer_but_not_below_the_interval() {
         let c = cadence();
-        let asked = c.after_failure(now(), 3, Some(30 * MINUTE));
-        assert_eq!((waited(asked), asked.reason), (30 * MINUTE, "Retry-After"));
-        assert_eq!(waited(c.after_failure(now(), 1, Some(MINUTE))), 5 * MINUTE);
-        let forever = c.after_failure(now(), 1, Some(Duration::from_secs(10_000_000)));
+        let answered = now() + Duration::from_secs(2);
+        let asked = c.after_failure(now(), answered, 3, Some(30 * MINUTE));
+        assert_eq!(asked.at, answered + 30 * MINUTE);
+        assert_eq!(asked.reason, "Retry-After");
+        let short = c.after_failure(now(), answered, 1, Some(MINUTE));
+        assert_eq!((waited(short), short.reason), (5 * MINUTE, "interval"));
+        let forever = c.after_failure(now(), now(), 1, Some(Duration::from_secs(10_000_000)));
         assert_eq!(waited(forever), MAX_SERVER_DELAY);
     }
 
     #[test]
-    fn a_feed_due_a_moment_after_the_tick_is_polled_on_it() {
+    fn the_next_poll_counts_from_the_tick_not_from_the_moment_the_poll_began() {
         let c = cadence();
+        let started = now() + Duration::from_millis(400);
+        let next = c.after_success(started, None, None);
+        assert_eq!(next.at, now() + 5 * MINUTE);
         assert!(c.is_due(None, now()));
-        assert!(c.is_due(Some(now() + Duration::from_secs(20)), now()));
-        assert!(!c.is_due(Some(now() + 2 * MINUTE), now()));
-        let fast = Cadence {
-            tick: Duration::from_secs(1),
-            ..c
-        };
-        assert!(!fast.is_due(Some(now() + Duration::from_secs(3)), now()));
+        assert!(c.is_due(Some(next.at), now() + 5 * MINUTE));
+        assert!(!c.is_due(Some(next.at), now() + 5 * MINUTE - Duration::from_secs(1)));
     }
 }

@@ -254,7 +254,8 @@ impl Poller {
                     PollError::Fetch(fetch) => fetch.retry_after(),
                     _ => None,
                 };
-                (cadence.after_failure(now, failures, retry_after), failures)
+                let next = cadence.after_failure(now, Utc::now(), failures, retry_after);
+                (next, failures)
             }
         };
         let moved_to = exchange.as_ref().ok().and_then(|ex| ex.moved_to.as_ref());

@@ -15,6 +15,8 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+pub mod raw;
+
 pub const ABC_JUSTIN: &str = "tests/fixtures/abc/abc-justin-51120-2017-05-23.xml";
 pub const ABC_TOP_0706: &str = "tests/fixtures/abc/abc-topstories-2017-07-11T0706.xml";
 pub const ABC_TOP_1240: &str = "tests/fixtures/abc/abc-topstories-2017-07-11T1240.xml";
@@ -32,6 +34,10 @@ pub struct Doc {
     pub body: Vec<u8>,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+    /// More response headers (Retry-After, Cache-Control, Location, Content-Encoding…).
+    pub headers: Vec<(&'static str, String)>,
+    /// How long the server thinks before it answers.
+    pub delay: Duration,
 }
 
 impl Doc {
@@ -42,16 +48,40 @@ impl Doc {
             body: fixture(path),
             etag: Some(format!("\"{etag}\"")),
             last_modified: Some("Tue, 11 Jul 2017 02:40:00 GMT".into()),
+            headers: Vec::new(),
+            delay: Duration::ZERO,
         }
     }
 
     pub fn status(status: u16) -> Self {
+        Self::body(status, b"oops".to_vec())
+    }
+
+    /// `status` with `body` and no validators.
+    pub fn body(status: u16, body: Vec<u8>) -> Self {
         Self {
             status,
-            body: b"oops".to_vec(),
+            body,
             etag: None,
             last_modified: None,
+            headers: Vec::new(),
+            delay: Duration::ZERO,
         }
+    }
+
+    /// A redirect (`301`, `302`, `308`…) to `location`.
+    pub fn redirect(status: u16, location: &str) -> Self {
+        Self::status(status).with_header("location", location)
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: &str) -> Self {
+        self.headers.push((name, value.to_owned()));
+        self
+    }
+
+    pub fn delayed(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
     }
 }
 
@@ -61,12 +91,15 @@ pub struct Seen {
     pub path: String,
     pub headers: HeaderMap,
     pub status: u16,
+    pub at: Instant,
 }
 
 #[derive(Default)]
 struct Fixtures {
     docs: HashMap<String, Doc>,
     seen: Vec<Seen>,
+    in_flight: usize,
+    most_in_flight: usize,
 }
 
 pub struct FixtureServer {
@@ -103,28 +136,41 @@ impl FixtureServer {
             .cloned()
             .collect()
     }
+
+    /// The most requests the server was answering at once.
+    pub fn most_in_flight(&self) -> usize {
+        self.state.lock().unwrap().most_in_flight
+    }
 }
 
 async fn answer(State(state): State<Arc<Mutex<Fixtures>>>, request: Request) -> Response {
     let path = request.uri().path().to_owned();
     let headers = request.headers().clone();
-    let mut state = state.lock().unwrap();
-    let doc = state
-        .docs
-        .get(&path)
-        .cloned()
-        .unwrap_or_else(|| Doc::status(404));
-    let matches = doc.etag.is_some()
-        && headers
-            .get(header::IF_NONE_MATCH)
-            .and_then(|v| v.to_str().ok())
-            == doc.etag.as_deref();
-    let status = if matches { 304 } else { doc.status };
-    state.seen.push(Seen {
-        path,
-        headers,
-        status,
-    });
+    let (doc, matches) = {
+        let mut state = state.lock().unwrap();
+        let doc = state
+            .docs
+            .get(&path)
+            .cloned()
+            .unwrap_or_else(|| Doc::status(404));
+        let matches = doc.etag.is_some()
+            && headers
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                == doc.etag.as_deref();
+        let status = if matches { 304 } else { doc.status };
+        state.seen.push(Seen {
+            path,
+            headers,
+            status,
+            at: Instant::now(),
+        });
+        state.in_flight += 1;
+        state.most_in_flight = state.most_in_flight.max(state.in_flight);
+        (doc, matches)
+    };
+    tokio::time::sleep(doc.delay).await;
+    state.lock().unwrap().in_flight -= 1;
     let mut response = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
@@ -136,15 +182,22 @@ async fn answer(State(state): State<Arc<Mutex<Fixtures>>>, request: Request) -> 
         )
             .into_response()
     };
-    if let Some(etag) = doc.etag {
-        response
-            .headers_mut()
-            .insert(header::ETAG, etag.parse().unwrap());
-    }
-    if let Some(date) = doc.last_modified {
-        response
-            .headers_mut()
-            .insert(header::LAST_MODIFIED, date.parse().unwrap());
+    let response_headers = response.headers_mut();
+    let validators = [
+        (header::ETAG.as_str(), doc.etag),
+        (header::LAST_MODIFIED.as_str(), doc.last_modified),
+    ];
+    let extra = doc
+        .headers
+        .into_iter()
+        .map(|(name, value)| (name, Some(value)));
+    for (name, value) in validators.into_iter().chain(extra) {
+        if let Some(value) = value {
+            response_headers.insert(
+                header::HeaderName::from_static(name),
+                value.parse().unwrap(),
+            );
+        }
     }
     response
 }
@@ -167,12 +220,20 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The `[polling]` table of [`config`]: every second, no minimum interval.
+pub const FAST_POLLING: &str =
+    "schedule = \"* * * * * *\"\ntimeout_secs = 5\nmin_interval_secs = 0\n";
+
 /// A config for `outlets` (id and feed URLs), polled every second, keeping the 2017 fixtures.
 pub fn config(port: u16, outlets: &[(&str, &[String])]) -> String {
+    config_with(port, FAST_POLLING, outlets)
+}
+
+/// [`config`] with `polling` as the body of the `[polling]` table.
+pub fn config_with(port: u16, polling: &str, outlets: &[(&str, &[String])]) -> String {
     let mut toml = format!(
         "[server]\nlisten = \"127.0.0.1:{port}\"\nbase_url = \"http://news.example/\"\ntitle = \"Test River\"\n\n\
-         [storage]\npath = \"test.db\"\nretention_days = 36500\n\n\
-         [polling]\nschedule = \"* * * * * *\"\ntimeout_secs = 5\nmin_interval_secs = 0\n"
+         [storage]\npath = \"test.db\"\nretention_days = 36500\n\n[polling]\n{polling}"
     );
     for (id, feeds) in outlets {
         let feeds: Vec<String> = feeds.iter().map(|f| format!("{f:?}")).collect();
@@ -212,11 +273,18 @@ impl Daemon {
             .nth(1)
             .and_then(|rest| rest.split('"').next())
             .expect("config names a port");
+        // The daemon's log goes to a file beside its database, where a test can read it.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("daemon.log"))
+            .unwrap();
         let child = binary()
             .args(["run", "--config"])
             .arg(dir.join("feeds.toml"))
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "info")
             .stdout(Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap();
         let daemon = Self {
@@ -254,6 +322,35 @@ impl Daemon {
             assert!(Instant::now() < deadline, "timed out waiting for {what}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// What the daemon has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("daemon.log")).unwrap_or_default()
+    }
+
+    /// `GET /status`, and the entry of the feed configured as `url` in it.
+    pub async fn feed_status(&self, url: &str) -> serde_json::Value {
+        let status = self.json("/status").await;
+        status["outlets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|o| o["feeds"].as_array().unwrap())
+            .find(|f| f["url"] == url)
+            .unwrap_or_else(|| panic!("no feed {url} in {status}"))
+            .clone()
+    }
+
+    /// The daemon's resident memory, in bytes.
+    pub fn resident_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap();
+        kib * 1024
     }
 
     pub async fn wait_for_items(&self, count: u64) {
