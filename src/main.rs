@@ -169,7 +169,9 @@ fn status(path: &Path, json: bool) -> anyhow::Result<()> {
 }
 
 async fn parse_one(source: &str, outlet: &str) -> anyhow::Result<()> {
-    let (bytes, base) = if source.starts_with("http://") || source.starts_with("https://") {
+    let (bytes, content_type, base) = if source.starts_with("http://")
+        || source.starts_with("https://")
+    {
         let url = url::Url::parse(source).with_context(|| format!("{source:?} is not a URL"))?;
         let fetcher = Fetcher::new(Settings::from(&config::Polling::default()))?;
         let fetched = fetcher
@@ -178,16 +180,20 @@ async fn parse_one(source: &str, outlet: &str) -> anyhow::Result<()> {
             .with_context(|| format!("cannot fetch {url}"))?;
         let base = fetched.moved_to.unwrap_or(url);
         match fetched.body {
-            Some(body) => (body.bytes, Some(base)),
+            Some(body) => (body.bytes, body.content_type, Some(base)),
             None => anyhow::bail!("{base} answered 304 to an unconditional request"),
         }
     } else {
         let bytes = std::fs::read(source).with_context(|| format!("cannot read {source}"))?;
-        (bytes, None)
+        (bytes, None, None)
     };
-    let items = parse::parse_feed(&bytes, base.as_ref(), outlet)
-        .with_context(|| format!("cannot parse {source}"))?
-        .items;
+    let parsed = parse::parse_feed(&bytes, content_type.as_deref(), base.as_ref(), outlet)
+        .with_context(|| format!("cannot parse {source}"))?;
+    // Standard output stays pure JSON Lines; what was mended goes to standard error.
+    for problem in &parsed.notes {
+        eprintln!("note: {source}: {problem}");
+    }
+    let items = parsed.items;
     let mut out = std::io::stdout().lock();
     let written = dedup::within_document(items).iter().try_for_each(|item| {
         serde_json::to_writer(&mut out, item)?;

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 
 use crate::config::Config;
@@ -46,10 +46,14 @@ pub struct FeedView {
     pub items: u64,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+    /// What was wrong with the last document parsed and mended (a lying encoding, undeclared
+    /// entities, a cut-off end), `; `-separated; null for a well-formed one.
+    pub document_problems: Option<String>,
 }
 
 /// The status of every outlet and feed in `config`, as of `now`.
 pub fn build(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<Status, StoreError> {
+    let now = now.trunc_subsecs(0);
     let mut rows = store.feed_statuses()?;
     let outlets = config
         .outlets
@@ -100,6 +104,7 @@ fn view(url: &str, row: Option<FeedStatus>, cron: &str, now: DateTime<Utc>) -> F
             items: 0,
             etag: None,
             last_modified: None,
+            document_problems: None,
         };
     };
     FeedView {
@@ -116,6 +121,7 @@ fn view(url: &str, row: Option<FeedStatus>, cron: &str, now: DateTime<Utc>) -> F
         items: row.items,
         etag: row.validators.etag,
         last_modified: row.validators.last_modified,
+        document_problems: row.document_problems,
     }
 }
 
@@ -155,6 +161,9 @@ impl fmt::Display for Status {
                 )?;
                 if let Some(error) = &feed.last_error {
                     writeln!(f, "{:<12} error: {error}", "")?;
+                }
+                if let Some(problems) = &feed.document_problems {
+                    writeln!(f, "{:<12} mended: {problems}", "")?;
                 }
             }
         }

@@ -44,6 +44,9 @@ pub struct FeedPoll<'a> {
 pub struct PolledBody<'a> {
     pub state: FeedState,
     pub items: &'a [Item],
+    /// What was wrong with the document and mended (see `parse::ParsedFeed::notes`); `None`
+    /// when the body was not parsed again (the same bytes), so the last notes stand.
+    pub problems: Option<&'a [String]>,
 }
 
 /// How a poll's items compared with what was stored.
@@ -54,6 +57,8 @@ pub struct Ingested {
     pub unchanged: usize,
     /// Older than the retention period, so not stored at all.
     pub expired: usize,
+    /// Dated too far in the future, so dated when first seen instead.
+    pub clamped: usize,
 }
 
 impl Ingested {
@@ -124,7 +129,7 @@ impl Store {
                     &mut ingested,
                 )?;
             }
-            feeds::record_body(&tx, poll.outlet, poll.feed_url, &body.state)?;
+            feeds::record_body(&tx, poll.outlet, poll.feed_url, body)?;
         }
         feeds::record_attempt(&tx, poll.outlet, poll.feed_url, &poll.attempt)?;
         tx.commit()?;
@@ -197,6 +202,9 @@ impl Store {
 /// Inserts `item`, or updates the stored copy it matches by id or, failing that, by canonical
 /// link within its outlet (the same story under another GUID in another of the outlet's feeds).
 /// The stored id always wins, so an item's id never changes.
+/// How far ahead of the clock an item may be dated before its date is taken for a mistake.
+const FUTURE_TOLERANCE_SECS: i64 = 3600;
+
 fn upsert(
     tx: &Transaction<'_>,
     item: &Item,
@@ -219,12 +227,22 @@ fn upsert(
     let first_seen = existing
         .as_ref()
         .map_or(now, |(_, _, seen)| timestamp(*seen));
+    let mut item = item.clone();
+    // An undated item is dated when it was first seen; one dated far ahead (a wrong zone, a
+    // scheduled post) is not news from the future, and is dated the same way.
+    match item.published {
+        None => item.published = Some(first_seen),
+        Some(date) if date > now + chrono::Duration::seconds(FUTURE_TOLERANCE_SECS) => {
+            item.published = Some(first_seen);
+            ingested.clamped += 1;
+        }
+        Some(_) => {}
+    }
     let sort_at = item.published.unwrap_or(first_seen).min(now);
     if sort_at < retention_cutoff {
         ingested.expired += 1;
         return Ok(());
     }
-    let mut item = item.clone();
     if let Some((id, _, _)) = &existing {
         item.id = ItemId::from(id.clone());
     }

@@ -1,19 +1,29 @@
-//! Feed documents → [`Item`]s: any of RSS 0.9x/1.0/2.0, Atom and JSON Feed, read by `feed-rs`
-//! into one model and normalized here into what readers of the merged feed get.
+//! Feed documents → [`Item`]s, from whatever the wild sends.
+//!
+//! The bytes are decoded to UTF-8 ([`encoding`]); XML is mended where it is broken
+//! ([`repair`]) and read by `feed-rs` ([`xml`]), JSON Feed is read leniently ([`json`]). Each
+//! reader hands over its entries as [`Entry`] drafts, and [`normalize`] turns every draft
+//! into the same clean item: plain-text title, sanitized HTML, UTC dates, canonical links, a
+//! deterministic identity.
 
 mod canonical;
+mod dates;
+mod encoding;
+mod hints;
+mod json;
+mod media;
+mod repair;
 mod text;
+mod xml;
 
 pub use canonical::canonical_url;
 
-use feed_rs::model::{Entry, MediaContent};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use url::Url;
 
 use crate::model::{Enclosure, Item, ItemId};
-
-#[derive(Debug, thiserror::Error)]
-#[error("not a readable feed: {0}")]
-pub struct ParseError(#[from] feed_rs::parser::ParseFeedError);
 
 /// One feed document, normalized.
 #[derive(Debug)]
@@ -21,58 +31,123 @@ pub struct ParsedFeed {
     /// The entries, in document order.
     pub items: Vec<Item>,
     /// RSS `<ttl>`: how long the publisher asks readers to wait before polling again.
-    pub ttl: Option<std::time::Duration>,
+    pub ttl: Option<Duration>,
+    /// What was wrong with the document and mended or guessed (a lying encoding, undeclared
+    /// entities, truncation): empty for a well-formed document.
+    pub notes: Vec<String>,
 }
 
-/// Parses one feed document fetched from `feed_url` (the base for relative links) and
-/// normalizes its entries as items of `outlet`.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("not a readable feed: {0}")]
+    Xml(#[from] feed_rs::parser::ParseFeedError),
+    #[error("not a readable JSON Feed: {0}")]
+    Json(String),
+}
+
+/// Parses one feed document fetched from `feed_url` (the base for relative links) with the
+/// response's `content_type`, and normalizes its entries as items of `outlet`.
 pub fn parse_feed(
     bytes: &[u8],
+    content_type: Option<&str>,
     feed_url: Option<&Url>,
     outlet: &str,
 ) -> Result<ParsedFeed, ParseError> {
-    let parser = feed_rs::parser::Builder::new()
-        .base_uri(feed_url.map(Url::as_str))
-        // An empty id marks "the feed gave none": feed-rs would otherwise invent one that is not
-        // the feed's GUID, and identity falls back to the canonical link instead.
-        .id_generator(|_, _, _| String::new())
-        .build();
-    let feed = parser.parse(bytes)?;
+    let decoded = encoding::decode(bytes, content_type.and_then(charset));
+    let mut notes = decoded.notes;
+    let document = if decoded.text.trim_start().starts_with('{') {
+        json::read(&decoded.text, &mut notes)?
+    } else {
+        xml::read(&decoded.text, feed_url, &mut notes)?
+    };
+    // Relative links resolve against the feed's own address, else the site it names.
+    let base = feed_url.cloned().or(document.site);
     Ok(ParsedFeed {
-        ttl: feed
-            .ttl
-            .map(|minutes| std::time::Duration::from_secs(u64::from(minutes) * 60)),
-        items: feed
+        items: document
             .entries
             .into_iter()
-            .map(|entry| normalize(entry, feed_url, outlet))
+            .map(|entry| normalize(entry, base.as_ref(), outlet))
             .collect(),
+        ttl: document.ttl,
+        notes,
     })
 }
 
-fn normalize(entry: Entry, feed_url: Option<&Url>, outlet: &str) -> Item {
-    let url = entry_link(&entry).and_then(|href| canonical_url(href, feed_url));
-    let base = url.as_ref().or(feed_url);
-    let summary = entry.summary.as_ref().and_then(|t| {
-        if t.content_type.essence().to_string() == "text/plain" {
-            text::text_to_html(&t.content)
-        } else {
-            text::sanitize_html(&t.content, base)
-        }
-    });
-    let content = entry
-        .content
-        .as_ref()
-        .and_then(|c| c.body.as_deref())
-        .and_then(|body| text::sanitize_html(body, base));
-    let title = match entry.title.as_ref().map(|t| text::plain_text(&t.content)) {
+/// The `charset` parameter of a `Content-Type`.
+fn charset(content_type: &str) -> Option<&str> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| value.trim().trim_matches('"'))
+    })
+}
+
+/// A document as a format reader saw it.
+struct Document {
+    entries: Vec<Entry>,
+    ttl: Option<Duration>,
+    /// The site the feed belongs to (RSS channel `<link>`, JSON Feed `home_page_url`).
+    site: Option<Url>,
+}
+
+/// One entry as its format gave it, before normalization.
+#[derive(Default)]
+struct Entry {
+    /// The title as written: text, or HTML in RSS and Atom `type="html"` alike.
+    title: Option<String>,
+    link: Option<String>,
+    guid: Option<String>,
+    /// The GUID may serve as the link (RSS `isPermaLink` is not `false`).
+    guid_is_permalink: bool,
+    summary: Option<Body>,
+    content: Option<Body>,
+    published: Option<DateTime<Utc>>,
+    updated: Option<DateTime<Utc>>,
+    authors: Vec<String>,
+    categories: Vec<String>,
+    /// The best image the format offers, before the fallback to the content's first `<img>`.
+    image: Option<String>,
+    enclosures: Vec<Enclosure>,
+    /// The base for relative URLs in the content when the document sets one (`xml:base`).
+    html_base: Option<Url>,
+}
+
+/// A summary or content, as HTML or as plain text.
+struct Body {
+    text: String,
+    is_html: bool,
+}
+
+fn normalize(entry: Entry, base: Option<&Url>, outlet: &str) -> Item {
+    let permalink = || {
+        let guid = entry.guid.as_deref().filter(|_| entry.guid_is_permalink)?;
+        canonical_url(guid, None)
+    };
+    let url = entry
+        .link
+        .as_deref()
+        .and_then(|link| canonical_url(link, base))
+        .or_else(permalink);
+    let html_base = entry.html_base.clone().or_else(|| url.clone());
+    let html_base = html_base.as_ref().or(base);
+    let html = |body: &Body| match body.is_html {
+        true => text::sanitize_html(&body.text, html_base),
+        false => text::text_to_html(&body.text),
+    };
+    let summary = entry.summary.as_ref().and_then(html);
+    let content = entry.content.as_ref().and_then(html);
+    let title = match entry.title.as_deref().map(text::plain_text) {
         Some(title) if !title.is_empty() => title,
         _ => untitled(summary.as_deref().or(content.as_deref())),
     };
-    let guid = Some(entry.id.trim())
-        .filter(|id| !id.is_empty())
-        .map(str::to_owned);
-    let media: Vec<&MediaContent> = entry.media.iter().flat_map(|m| &m.content).collect();
+    let image = entry
+        .image
+        .as_deref()
+        .and_then(|raw| canonical_url(raw, html_base))
+        .map(String::from)
+        .or_else(|| media::first_img(content.as_deref().or(summary.as_deref())));
+    let published = entry.published.or(entry.updated);
     let mut item = Item {
         id: ItemId::from(String::new()),
         outlet: outlet.to_owned(),
@@ -80,33 +155,16 @@ fn normalize(entry: Entry, feed_url: Option<&Url>, outlet: &str) -> Item {
         url: url.map(String::from),
         summary,
         content,
-        published: entry.published,
-        // feed-rs copies an RSS pubDate into `updated`; only a distinct date is an update.
-        updated: entry
-            .updated
-            .filter(|updated| Some(*updated) != entry.published),
-        authors: unique(entry.authors.iter().filter_map(|p| p.name.as_deref())),
-        categories: unique(
-            entry
-                .categories
-                .iter()
-                .map(|c| c.label.as_deref().unwrap_or(&c.term)),
-        ),
-        image: best_image(&entry, &media, feed_url),
-        enclosures: enclosures(&entry, &media, feed_url),
-        guid,
+        published,
+        updated: entry.updated.filter(|updated| Some(*updated) != published),
+        authors: people(&entry.authors),
+        categories: unique(entry.categories.iter().map(String::as_str)),
+        image,
+        enclosures: resolved(entry.enclosures, html_base),
+        guid: entry.guid,
     };
     item.id = ItemId::derive(outlet, &item.identity_key());
     item
-}
-
-/// The entry's web page: the `alternate` link (Atom), else the first link (RSS `<link>`).
-fn entry_link(entry: &Entry) -> Option<&str> {
-    let alternate = entry
-        .links
-        .iter()
-        .find(|l| l.rel.as_deref().is_none_or(|rel| rel == "alternate"));
-    alternate.or(entry.links.first()).map(|l| l.href.as_str())
 }
 
 /// A title for an entry that has none (JSON Feed allows that): the start of its text.
@@ -116,6 +174,17 @@ fn untitled(html: Option<&str>) -> String {
         Some((cut, _)) => format!("{}…", text[..cut].trim_end()),
         None => text,
     }
+}
+
+/// Author names, one each: `dc:creator` and friends often hold several ("Jane Doe and John
+/// Roe", "Dan Conifer And Jane Norman", "A & B"). A comma is left alone: "Doe, Jane" is one.
+fn people(names: &[String]) -> Vec<String> {
+    let split = names.iter().flat_map(|name| {
+        name.split(" and ")
+            .flat_map(|n| n.split(" And "))
+            .flat_map(|n| n.split(" & "))
+    });
+    unique(split)
 }
 
 fn unique<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
@@ -128,62 +197,14 @@ fn unique<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
     out
 }
 
-fn is_image(media: &MediaContent) -> bool {
-    media
-        .content_type
-        .as_ref()
-        .is_some_and(|t| t.ty() == "image")
-}
-
-/// The largest image the feed offers for the entry (Media RSS renditions, an image
-/// enclosure), else its thumbnail.
-fn best_image(entry: &Entry, media: &[&MediaContent], base: Option<&Url>) -> Option<String> {
-    let largest = media
-        .iter()
-        .filter(|m| is_image(m) || m.width.is_some())
-        .max_by_key(|m| m.width.unwrap_or(0) as u64 * m.height.unwrap_or(0) as u64)
-        .and_then(|m| m.url.as_ref())
-        .map(Url::as_str);
-    let thumbnail = || {
-        entry
-            .media
-            .iter()
-            .flat_map(|m| &m.thumbnails)
-            .map(|t| t.image.uri.as_str())
-            .next()
-    };
-    largest
-        .or_else(thumbnail)
-        .and_then(|raw| canonical_url(raw, base))
-        .map(String::from)
-}
-
-/// Attached files: RSS `<enclosure>`s and Media RSS content that is not an image rendition
-/// (feed-rs reads both into one media model), and Atom `rel="enclosure"` links.
-fn enclosures(entry: &Entry, media: &[&MediaContent], base: Option<&Url>) -> Vec<Enclosure> {
-    let from_media = media
-        .iter()
-        .filter(|m| !is_image(m) || m.size.is_some())
-        .filter_map(|m| {
-            Some(Enclosure {
-                url: canonical_url(m.url.as_ref()?.as_str(), base)?.into(),
-                mime_type: m.content_type.as_ref().map(ToString::to_string),
-                length: m.size,
-            })
-        });
-    let from_links = entry
-        .links
-        .iter()
-        .filter(|l| l.rel.as_deref() == Some("enclosure"))
-        .filter_map(|l| {
-            Some(Enclosure {
-                url: canonical_url(&l.href, base)?.into(),
-                mime_type: l.media_type.clone(),
-                length: l.length,
-            })
-        });
+/// Enclosures with absolute URLs, one per URL.
+fn resolved(enclosures: Vec<Enclosure>, base: Option<&Url>) -> Vec<Enclosure> {
     let mut out: Vec<Enclosure> = Vec::new();
-    for enclosure in from_media.chain(from_links) {
+    for mut enclosure in enclosures {
+        let Some(url) = canonical_url(&enclosure.url, base) else {
+            continue;
+        };
+        enclosure.url = url.into();
         if !out.iter().any(|e| e.url == enclosure.url) {
             out.push(enclosure);
         }

@@ -9,7 +9,9 @@ fn feed_url() -> Url {
 
 #[test]
 fn abc_items_are_normalized() {
-    let items = parse_feed(ABC_TOP, Some(&feed_url()), "abc").unwrap().items;
+    let items = parse_feed(ABC_TOP, None, Some(&feed_url()), "abc")
+        .unwrap()
+        .items;
     assert_eq!(items.len(), 19);
     let first = &items[0];
     assert_eq!(
@@ -30,10 +32,15 @@ fn abc_items_are_normalized() {
         "2017-07-10T20:02:46+00:00"
     );
     assert_eq!(first.categories[0], "Defence Industry");
-    assert_eq!(first.authors.len(), 1);
+    assert_eq!(
+        first.authors,
+        ["Dan Oakes", "Sam Clark"],
+        "dc:creator is split"
+    );
     assert_eq!(
         first.image.as_deref(),
-        Some("http://www.abc.net.au/news/image/8522110-16x9-2150x1210.jpg")
+        Some("http://www.abc.net.au/news/image/8522110-3x2-940x627.jpg"),
+        "the rendition marked isDefault"
     );
     assert!(
         first.enclosures.is_empty(),
@@ -48,7 +55,9 @@ fn without_a_guid_the_canonical_link_is_the_identity() {
         <item><title>A</title><link>/news/a?utm_source=rss#top</link></item>
         <item><title>B</title><description>no link</description><pubDate>Tue, 11 Jul 2017 06:32:35 +1000</pubDate></item>
         </channel></rss>"#;
-    let items = parse_feed(rss, Some(&feed_url()), "abc").unwrap().items;
+    let items = parse_feed(rss, None, Some(&feed_url()), "abc")
+        .unwrap()
+        .items;
     assert_eq!(items[0].guid, None);
     assert_eq!(
         items[0].url.as_deref(),
@@ -60,7 +69,9 @@ fn without_a_guid_the_canonical_link_is_the_identity() {
     );
     assert_eq!(items[1].url, None);
     assert_eq!(items[1].identity_key(), "title:B|1499718755");
-    let again = parse_feed(rss, Some(&feed_url()), "abc").unwrap().items;
+    let again = parse_feed(rss, None, Some(&feed_url()), "abc")
+        .unwrap()
+        .items;
     assert_eq!(items, again, "parsing is deterministic");
 }
 
@@ -75,7 +86,7 @@ fn atom_text_and_enclosures_are_read() {
           <summary type="text">Prices &lt; wages</summary>
           <author><name>Jane Doe</name></author>
         </entry></feed>"#;
-    let items = parse_feed(atom, None, "n").unwrap().items;
+    let items = parse_feed(atom, None, None, "n").unwrap().items;
     let item = &items[0];
     assert_eq!(item.title, "Rates rise");
     assert_eq!(item.guid.as_deref(), Some("urn:e1"));
@@ -95,7 +106,7 @@ fn atom_text_and_enclosures_are_read() {
 fn json_feed_without_titles_gets_one_from_its_text() {
     let json = br#"{"version":"https://jsonfeed.org/version/1.1","title":"t","items":[
         {"id":"1","url":"https://j.example/1","content_html":"<p>A short note about the weather in Hobart today.</p>"}]}"#;
-    let items = parse_feed(json, None, "j").unwrap().items;
+    let items = parse_feed(json, None, None, "j").unwrap().items;
     assert_eq!(
         items[0].title,
         "A short note about the weather in Hobart today."
@@ -114,7 +125,7 @@ fn what_is_not_a_feed_is_an_error() {
         b"\x00\x01garbage",
     ] {
         assert!(
-            parse_feed(doc, None, "x").is_err(),
+            parse_feed(doc, None, None, "x").is_err(),
             "{:?}",
             String::from_utf8_lossy(doc)
         );
@@ -125,7 +136,55 @@ fn what_is_not_a_feed_is_an_error() {
 fn rss_ttl_is_read_in_minutes() {
     let rss = b"<rss version=\"2.0\"><channel><title>t</title><ttl>15</ttl>\
         <item><title>a</title><link>https://x.example/a</link></item></channel></rss>";
-    let parsed = parse_feed(rss, None, "x").unwrap();
+    let parsed = parse_feed(rss, None, None, "x").unwrap();
     assert_eq!(parsed.ttl, Some(std::time::Duration::from_secs(900)));
     assert_eq!(parsed.items.len(), 1);
+}
+
+#[test]
+fn an_external_entity_is_never_fetched_or_expanded() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret.txt");
+    std::fs::write(&secret, "the secret").unwrap();
+    let rss = format!(
+        "<?xml version=\"1.0\"?>\n<!DOCTYPE rss [<!ENTITY leak SYSTEM \"file://{}\">]>\n\
+         <rss version=\"2.0\"><channel><title>t</title>\
+         <item><title>A &leak; B</title><link>https://x.example/a</link></item></channel></rss>",
+        secret.display()
+    );
+    let parsed = parse_feed(rss.as_bytes(), None, None, "x").unwrap();
+    assert_eq!(parsed.items[0].title, "A &leak; B");
+    assert!(
+        parsed.notes.iter().any(|n| n.contains("DTD")),
+        "{:?}",
+        parsed.notes
+    );
+}
+
+#[test]
+fn the_http_charset_is_honoured_and_mended_documents_say_so() {
+    let latin1 = b"<rss version=\"2.0\"><channel><title>t</title>\
+        <item><title>Caf\xe9 &amp; bar &hellip; R&D</title><link>https://x.example/a</link></item></channel></rss>";
+    let parsed = parse_feed(
+        latin1,
+        Some("application/rss+xml; charset=ISO-8859-1"),
+        None,
+        "x",
+    )
+    .unwrap();
+    assert_eq!(parsed.items[0].title, "Café & bar … R&D");
+    assert_eq!(parsed.notes.len(), 2, "{:?}", parsed.notes);
+}
+
+#[test]
+fn a_cut_off_document_keeps_its_complete_items() {
+    let whole = std::str::from_utf8(ABC_TOP).unwrap();
+    let cut = &whole[..whole.len() / 2];
+    let parsed = parse_feed(cut.as_bytes(), None, Some(&feed_url()), "abc").unwrap();
+    assert!(
+        parsed.items.len() >= 5 && parsed.items.len() < 19,
+        "{}",
+        parsed.items.len()
+    );
+    assert!(parsed.notes.iter().any(|n| n.contains("ends mid-way")));
 }

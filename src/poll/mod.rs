@@ -87,11 +87,17 @@ impl fmt::Display for FeedReport {
             Outcome::Stored {
                 status,
                 ingested: i,
-            } => write!(
-                f,
-                "{status} new {}, updated {}, unchanged {}, too old {}",
-                i.new, i.updated, i.unchanged, i.expired
-            ),
+            } => {
+                write!(
+                    f,
+                    "{status} new {}, updated {}, unchanged {}, too old {}",
+                    i.new, i.updated, i.unchanged, i.expired
+                )?;
+                match i.clamped {
+                    0 => Ok(()),
+                    n => write!(f, ", {n} dated in the future (dated when first seen)"),
+                }
+            }
             Outcome::Failed {
                 status: Some(s),
                 error,
@@ -141,7 +147,16 @@ enum Answer {
     NotModified,
     /// The same bytes as last time, perhaps under new validators.
     Unchanged(FeedState),
-    New(FeedState, Vec<Item>),
+    New(NewBody),
+}
+
+/// A body to record: its state, and its items and problems if it was parsed.
+struct NewBody {
+    state: FeedState,
+    items: Vec<Item>,
+    /// What was wrong with the document and mended; `None` for the same bytes as last time,
+    /// which were not parsed again.
+    problems: Option<Vec<String>>,
 }
 
 impl Poller {
@@ -204,7 +219,7 @@ impl Poller {
             }
             Outcome::Stored { status, ingested } => tracing::info!(
                 %outlet, %feed, status, ms, new = ingested.new, updated = ingested.updated,
-                unchanged = ingested.unchanged, "polled"
+                unchanged = ingested.unchanged, future_dates = ingested.clamped, "polled"
             ),
             Outcome::NotModified | Outcome::Unchanged { .. } => {
                 tracing::info!(%outlet, %feed, ms, "polled, unchanged")
@@ -243,7 +258,7 @@ impl Poller {
         let (next, failures) = match &exchange {
             Ok(ex) => {
                 let ttl = match &ex.body {
-                    Answer::New(new, _) => new.ttl,
+                    Answer::New(new) => new.state.ttl,
                     _ => state.ttl,
                 };
                 (cadence.after_success(now, ex.fresh_for, ttl), 0)
@@ -283,16 +298,20 @@ impl Poller {
             Err(e) => (Err(e), None),
             Ok(Exchange { status, body, .. }) => match body {
                 Answer::NotModified => (Ok(Outcome::NotModified), None),
-                Answer::Unchanged(new_state) => (
+                Answer::Unchanged(state) => (
                     Ok(Outcome::Unchanged { status }),
-                    Some((new_state, Vec::new())),
+                    Some(NewBody {
+                        state,
+                        items: Vec::new(),
+                        problems: None,
+                    }),
                 ),
-                Answer::New(new_state, items) => (
+                Answer::New(body) => (
                     Ok(Outcome::Stored {
                         status,
                         ingested: Ingested::default(),
                     }),
-                    Some((new_state, items)),
+                    Some(body),
                 ),
             },
         };
@@ -346,12 +365,19 @@ impl Poller {
         // Parsing is CPU work: it runs off the async workers, like every SQLite call.
         let parsed = tokio::task::spawn_blocking({
             let (outlet, base) = (outlet.to_owned(), current.clone());
-            move || parse::parse_feed(&body.bytes, Some(&base), &outlet)
+            move || {
+                let content_type = body.content_type.as_deref();
+                parse::parse_feed(&body.bytes, content_type, Some(&base), &outlet)
+            }
         })
         .await?
         .map_err(|source| PollError::Parse { status, source })?;
         new_state.ttl = parsed.ttl;
-        exchange.body = Answer::New(new_state, dedup::within_document(parsed.items));
+        exchange.body = Answer::New(NewBody {
+            state: new_state,
+            items: dedup::within_document(parsed.items),
+            problems: Some(parsed.notes),
+        });
         Ok(exchange)
     }
 
@@ -362,15 +388,16 @@ impl Poller {
         outlet: &str,
         feed: &Url,
         attempt: Attempt,
-        body: Option<(FeedState, Vec<Item>)>,
+        body: Option<NewBody>,
     ) -> Result<Ingested, PollError> {
         let retention = self.retention;
         let (outlet, feed) = (outlet.to_owned(), feed.to_string());
         self.blocking(move |store| {
             let now = Utc::now();
-            let body = body.as_ref().map(|(state, items)| PolledBody {
-                state: state.clone(),
-                items,
+            let body = body.as_ref().map(|body| PolledBody {
+                state: body.state.clone(),
+                items: &body.items,
+                problems: body.problems.as_deref(),
             });
             let poll = FeedPoll {
                 outlet: &outlet,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use super::{timestamp, Store, StoreError};
+use super::{timestamp, PolledBody, Store, StoreError};
 use crate::fetch::Validators;
 
 /// What a poll needs to know of a feed before it asks.
@@ -59,6 +59,8 @@ pub struct FeedStatus {
     pub validators: Validators,
     /// Stored items that this feed carried last.
     pub items: u64,
+    /// What was wrong with the last document parsed and mended, `; `-separated.
+    pub document_problems: Option<String>,
 }
 
 impl Store {
@@ -96,6 +98,7 @@ impl Store {
         let mut statement = conn.prepare(
             "SELECT outlet, url, current_url, last_attempt, last_success, status, failures, error,
                     duration_ms, next_poll_at_ms, next_poll_reason, etag, last_modified,
+                    document_problems,
                     (SELECT count(*) FROM items i WHERE i.outlet = f.outlet AND i.feed_url = f.url)
              FROM feeds f ORDER BY outlet, url",
         )?;
@@ -118,7 +121,8 @@ impl Store {
                     etag: row.get(11)?,
                     last_modified: row.get(12)?,
                 },
-                items: row.get(13)?,
+                document_problems: row.get(13)?,
+                items: row.get(14)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -130,13 +134,19 @@ pub(super) fn record_body(
     tx: &Transaction<'_>,
     outlet: &str,
     url: &str,
-    state: &FeedState,
+    body: &PolledBody<'_>,
 ) -> Result<(), StoreError> {
+    let state = &body.state;
+    let problems = body
+        .problems
+        .map(|notes| notes.join("; "))
+        .filter(|joined| !joined.is_empty());
     tx.execute(
-        "INSERT INTO feeds (outlet, url, etag, last_modified, body_hash, ttl_secs, last_attempt)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)
+        "INSERT INTO feeds (outlet, url, etag, last_modified, body_hash, ttl_secs,
+                            document_problems, last_attempt)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?8, 0)
          ON CONFLICT (outlet, url) DO UPDATE SET etag = ?3, last_modified = ?4, body_hash = ?5,
-             ttl_secs = ?6",
+             ttl_secs = ?6, document_problems = CASE WHEN ?7 THEN ?8 ELSE document_problems END",
         params![
             outlet,
             url,
@@ -144,6 +154,8 @@ pub(super) fn record_body(
             state.validators.last_modified,
             state.body_hash,
             state.ttl.map(|ttl| ttl.as_secs()),
+            body.problems.is_some(),
+            problems,
         ],
     )?;
     Ok(())

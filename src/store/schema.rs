@@ -5,7 +5,7 @@ use rusqlite::Connection;
 
 use super::StoreError;
 
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     "CREATE TABLE feeds (
         outlet        TEXT NOT NULL,
         url           TEXT NOT NULL,
@@ -42,6 +42,8 @@ const MIGRATIONS: [&str; 2] = [
     ALTER TABLE feeds ADD COLUMN next_poll_reason TEXT;
     ALTER TABLE feeds ADD COLUMN ttl_secs INTEGER;
     CREATE INDEX items_by_feed ON items (outlet, feed_url);",
+    // What was wrong with the last document parsed, so that a malformed feed shows as such.
+    "ALTER TABLE feeds ADD COLUMN document_problems TEXT;",
 ];
 
 pub fn migrate(conn: &Connection) -> Result<(), StoreError> {

@@ -54,6 +54,7 @@ fn poll<'a>(items: &'a [Item], etag: &str) -> FeedPoll<'a> {
                 ..FeedState::default()
             },
             items,
+            problems: Some(&[]),
         }),
     }
 }
@@ -155,14 +156,64 @@ fn a_failed_poll_keeps_the_validators_and_items() {
         "the earlier success is kept"
     );
     assert_eq!((status.status, status.items), (Some(500), 1));
+    assert_eq!(status.document_problems, None);
 }
 
 #[test]
-fn future_dates_sort_as_first_seen() {
+fn future_and_missing_dates_become_the_first_sighting_and_stay_so() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("t.db")).unwrap();
     let mut future = item("f", "https://abc.example/f", "From the future");
     future.published = Some(now() + Duration::days(365));
-    record(&store, &[future]);
-    assert_eq!(store.recent(None, 1).unwrap()[0].sort_at, now());
+    let mut soon = item("s", "https://abc.example/s", "A clock a little fast");
+    soon.published = Some(now() + Duration::minutes(10));
+    let mut undated = item("u", "https://abc.example/u", "Undated");
+    undated.published = None;
+    let items = [future, soon.clone(), undated];
+    let counts = record(&store, &items);
+    assert_eq!((counts.new, counts.clamped), (3, 1));
+    let stored = store.recent(None, 10).unwrap();
+    let date_of = |title: &str| {
+        let s = stored.iter().find(|s| s.item.title == title).unwrap();
+        (s.item.published, s.sort_at)
+    };
+    assert_eq!(date_of("From the future"), (Some(now()), now()));
+    assert_eq!(date_of("Undated"), (Some(now()), now()));
+    assert_eq!(date_of("A clock a little fast"), (soon.published, now()));
+
+    let later = now() + Duration::hours(2);
+    let again = store
+        .record_poll(&poll(&items, "\"v1\""), later - Duration::days(30), later)
+        .unwrap();
+    assert_eq!(
+        again.unchanged, 3,
+        "first-seen dates do not change: {again:?}"
+    );
+}
+
+#[test]
+fn a_malformed_document_is_recorded_until_a_clean_one_replaces_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    let items = [item("g1", "https://abc.example/1", "First")];
+    let problems = ["bare ampersands were escaped".to_owned()];
+    let mut malformed = poll(&items, "\"v1\"");
+    malformed.body.as_mut().unwrap().problems = Some(&problems);
+    store
+        .record_poll(&malformed, now() - Duration::days(30), now())
+        .unwrap();
+    let recorded = || store.feed_statuses().unwrap()[0].document_problems.clone();
+    assert_eq!(recorded().as_deref(), Some("bare ampersands were escaped"));
+
+    let mut same_bytes = poll(&[], "\"v2\"");
+    same_bytes.body.as_mut().unwrap().problems = None;
+    store
+        .record_poll(&same_bytes, now() - Duration::days(30), now())
+        .unwrap();
+    assert!(
+        recorded().is_some(),
+        "bytes not parsed again keep their problems"
+    );
+    record(&store, &items);
+    assert_eq!(recorded(), None);
 }
