@@ -112,13 +112,13 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
 /// What each scheduled tick runs: poll the outlet, and ask for new renderings if items changed.
 fn poll_fn(poller: Poller, config: &Arc<Config>, changed: &Arc<Notify>) -> PollFn {
     let (config, changed) = (Arc::clone(config), Arc::clone(changed));
-    Arc::new(move |outlet_id| {
+    Arc::new(move |outlet_id, tick| {
         let (poller, config, changed) = (poller.clone(), Arc::clone(&config), Arc::clone(&changed));
         Box::pin(async move {
             let Some(outlet) = config.outlet(&outlet_id) else {
                 return;
             };
-            let reports = poller.poll_outlet(outlet, When::Due).await;
+            let reports = poller.poll_outlet(outlet, When::Due(tick)).await;
             if reports.iter().any(|r| r.changed()) {
                 changed.notify_one();
             }

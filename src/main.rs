@@ -145,7 +145,10 @@ async fn poll(path: &Path, only: Option<&str>, force: bool) -> anyhow::Result<bo
         .iter()
         .filter(|o| only.is_none_or(|id| id == o.id))
     {
-        let when = if force { When::Now } else { When::Due };
+        let when = match force {
+            true => When::Now,
+            false => When::Due(chrono::Utc::now()),
+        };
         for report in poller.poll_outlet(outlet, when).await {
             all_ok &= !matches!(report.outcome, tributary::poll::Outcome::Failed { .. });
             println!("{report}");
@@ -157,8 +160,8 @@ async fn poll(path: &Path, only: Option<&str>, force: bool) -> anyhow::Result<bo
 fn status(path: &Path, json: bool) -> anyhow::Result<()> {
     let config = config::load(path)?;
     let db = &config.storage.path;
-    let store =
-        Store::open(db).with_context(|| format!("cannot open the database {}", db.display()))?;
+    let store = Store::open_existing(db)
+        .with_context(|| format!("cannot open the database {}", db.display()))?;
     let report = status::build(&config, &store, chrono::Utc::now())?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -174,11 +177,12 @@ async fn parse_one(source: &str, outlet: &str) -> anyhow::Result<()> {
     {
         let url = url::Url::parse(source).with_context(|| format!("{source:?} is not a URL"))?;
         let fetcher = Fetcher::new(Settings::from(&config::Polling::default()))?;
+        let slot = fetcher.slot(&url).await;
         let fetched = fetcher
-            .fetch(&url, &url, &Default::default())
+            .fetch(slot, &url, &url, &Default::default())
             .await
             .with_context(|| format!("cannot fetch {url}"))?;
-        let base = fetched.moved_to.unwrap_or(url);
+        let base = fetched.url;
         match fetched.body {
             Some(body) => (body.bytes, body.content_type, Some(base)),
             None => anyhow::bail!("{base} answered 304 to an unconditional request"),

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use croner::parser::{CronParser, Seconds};
 use tokio::sync::Mutex;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
@@ -18,8 +18,9 @@ use crate::config::Outlet;
 
 pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// Polls the outlet with the given id.
-pub type PollFn = Arc<dyn Fn(String) -> BoxFuture + Send + Sync>;
+/// Polls the outlet with the given id, for the tick at the given time (the cron tick's own
+/// time, not the moment the job got to run; or now, for a poll out of schedule).
+pub type PollFn = Arc<dyn Fn(String, DateTime<Utc>) -> BoxFuture + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 #[error("scheduler: {0}")]
@@ -46,10 +47,14 @@ impl Schedule {
                 .running
                 .insert(outlet.id.clone(), Arc::clone(&guard));
             let (id, poll) = (outlet.id.clone(), Arc::clone(&schedule.poll));
+            let cron = outlet.schedule.clone();
             let job = Job::new_async(outlet.schedule.as_str(), move |_, _| {
+                let now = Utc::now();
+                let tick = latest_tick(&cron, now).unwrap_or(now);
                 Box::pin(run_exclusive(
                     Arc::clone(&guard),
                     id.clone(),
+                    tick,
                     Arc::clone(&poll),
                 ))
             })?;
@@ -76,6 +81,7 @@ impl Schedule {
             tokio::spawn(run_exclusive(
                 Arc::clone(guard),
                 outlet.to_owned(),
+                Utc::now(),
                 Arc::clone(&self.poll),
             ));
         }
@@ -88,17 +94,27 @@ impl Schedule {
     }
 }
 
-/// The first tick of the cron expression `cron` after `after`, read exactly as the scheduler
-/// reads it; `None` for an expression the config would have refused.
-pub fn next_tick(cron: &str, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+/// Reads a cron expression exactly as the scheduler reads it.
+fn parse_cron(cron: &str) -> Option<croner::Cron> {
     CronParser::builder()
         .seconds(Seconds::Required)
         .dom_and_dow(true)
         .build()
         .parse(cron)
-        .ok()?
-        .find_next_occurrence(&after, false)
         .ok()
+}
+
+/// The first tick of `cron` after `after`; `None` for an expression the config would have
+/// refused. Ticks fall on whole seconds whatever fraction `after` has.
+pub fn next_tick(cron: &str, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let after = after.trunc_subsecs(0);
+    parse_cron(cron)?.find_next_occurrence(&after, false).ok()
+}
+
+/// The last tick of `cron` at or before `now`: the tick a job that runs now was started for.
+fn latest_tick(cron: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let now = now.trunc_subsecs(0);
+    parse_cron(cron)?.find_previous_occurrence(&now, true).ok()
 }
 
 /// The time from the next tick of `cron` to the one after: the unit in which a failing feed
@@ -108,9 +124,9 @@ pub fn period(cron: &str, now: DateTime<Utc>) -> Option<std::time::Duration> {
     (next_tick(cron, first)? - first).to_std().ok()
 }
 
-async fn run_exclusive(guard: Arc<Mutex<()>>, outlet: String, poll: PollFn) {
+async fn run_exclusive(guard: Arc<Mutex<()>>, outlet: String, tick: DateTime<Utc>, poll: PollFn) {
     match guard.try_lock_owned() {
-        Ok(_running) => poll(outlet).await,
+        Ok(_running) => poll(outlet, tick).await,
         Err(_) => tracing::info!(%outlet, "previous poll still running; skipping this tick"),
     }
 }
@@ -131,6 +147,20 @@ mod tests {
         assert_eq!(period("0 */5 * * * *", now), Some(Duration::from_secs(300)));
         assert_eq!(period("* * * * * *", now), Some(Duration::from_secs(1)));
         assert_eq!(next_tick("not cron", now), None);
+        let late = now + chrono::Duration::milliseconds(1_400);
+        assert_eq!(
+            latest_tick("* * * * * *", late).unwrap().to_rfc3339(),
+            "2026-11-25T08:03:21+00:00"
+        );
+        assert_eq!(
+            latest_tick("0 */5 * * * *", late).unwrap().to_rfc3339(),
+            "2026-11-25T08:00:00+00:00"
+        );
+        let fraction = now + chrono::Duration::milliseconds(581);
+        assert_eq!(
+            next_tick("0 */5 * * * *", fraction).unwrap().to_rfc3339(),
+            "2026-11-25T08:05:00+00:00"
+        );
     }
 
     #[tokio::test]
@@ -148,7 +178,7 @@ mod tests {
         );
         let poll: PollFn = {
             let (running, most, total) = (running.clone(), most.clone(), total.clone());
-            Arc::new(move |_| {
+            Arc::new(move |_, _| {
                 let (running, most, total) = (running.clone(), most.clone(), total.clone());
                 Box::pin(async move {
                     let now = running.fetch_add(1, Ordering::SeqCst) + 1;

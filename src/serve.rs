@@ -174,9 +174,15 @@ async fn status(State(state): State<AppState>) -> Result<Json<status::Status>, H
         status::build(&state.config, &state.store, chrono::Utc::now())
     })
     .await;
+    let failed = |e: &dyn std::fmt::Display| {
+        HttpError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read the status: {e}"),
+        )
+    };
     match report {
         Ok(Ok(report)) => Ok(Json(report)),
-        Ok(Err(e)) => Err(HttpError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
-        Err(e) => Err(HttpError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        Ok(Err(e)) => Err(failed(&e)),
+        Err(e) => Err(failed(&e)),
     }
 }

@@ -2,6 +2,7 @@
 //! serves it as JSON at `/status`, and `tributary status` prints it as a table; both read the
 //! store, so the table works whether or not the daemon runs.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -54,7 +55,11 @@ pub struct FeedView {
 /// The status of every outlet and feed in `config`, as of `now`.
 pub fn build(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<Status, StoreError> {
     let now = now.trunc_subsecs(0);
-    let mut rows = store.feed_statuses()?;
+    let mut rows: HashMap<(String, String), FeedStatus> = store
+        .feed_statuses()?
+        .into_iter()
+        .map(|row| ((row.outlet.clone(), row.url.clone()), row))
+        .collect();
     let outlets = config
         .outlets
         .iter()
@@ -66,10 +71,7 @@ pub fn build(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<Statu
                 .feeds
                 .iter()
                 .map(|url| {
-                    let found = rows
-                        .iter()
-                        .position(|r| r.outlet == outlet.id && r.url == url.as_str());
-                    let row = found.map(|i| rows.swap_remove(i));
+                    let row = rows.remove(&(outlet.id.clone(), url.to_string()));
                     view(url.as_str(), row, &outlet.schedule, now)
                 })
                 .collect(),
@@ -82,13 +84,13 @@ pub fn build(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<Statu
 }
 
 fn view(url: &str, row: Option<FeedStatus>, cron: &str, now: DateTime<Utc>) -> FeedView {
-    // The scheduler looks at the feed on each tick; it is asked on the first tick at which its
-    // own earliest next poll has come.
+    // The scheduler looks at the feed on each tick; it is asked on the first tick at or after
+    // its own earliest next poll (ticks fall on whole seconds).
     let earliest = row
         .as_ref()
         .and_then(|r| r.next_poll_at)
-        .map_or(now, |at| at.max(now) - chrono::Duration::seconds(1));
-    let next_poll = schedule::next_tick(cron, earliest);
+        .map_or(now, |at| at.max(now));
+    let next_poll = schedule::next_tick(cron, earliest - chrono::Duration::nanoseconds(1));
     let Some(row) = row else {
         return FeedView {
             url: url.to_owned(),

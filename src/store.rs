@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
 use crate::model::{Item, ItemId};
 
@@ -28,6 +28,8 @@ pub enum StoreError {
         "database schema version {0} is newer than this tributary understands; upgrade tributary"
     )]
     TooNew(i64),
+    #[error("there is no database at {0}: it is created when the daemon or `tributary poll` first runs with this configuration")]
+    Missing(std::path::PathBuf),
 }
 
 /// The outcome of one feed poll, to be recorded with its items.
@@ -85,14 +87,28 @@ pub struct Store {
 }
 
 impl Store {
+    /// Opens the database at `path`, creating it if there is none.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path)?;
+        Self::with(Connection::open(path)?)
+    }
+
+    /// Opens the database at `path` only if it exists: a reader such as `tributary status`
+    /// must not create an empty database at a mistyped path and report on it.
+    pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::Missing(path.to_owned()));
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        Self::with(Connection::open_with_flags(path, flags)?)
+    }
+
+    fn with(mut conn: Connection) -> Result<Self, StoreError> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         // WAL keeps readers off the writer's back; NORMAL sync in WAL mode loses no committed
         // transaction to a process crash, only (at worst) the last ones to a power cut.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        schema::migrate(&conn)?;
+        schema::migrate(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })

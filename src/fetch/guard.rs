@@ -18,10 +18,28 @@ use url::{Host, Url};
 pub fn is_internal(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_internal_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+        IpAddr::V6(v6) => match embedded_v4(v6) {
             Some(v4) => is_internal_v4(v4),
             None => is_internal_v6(v6),
         },
+    }
+}
+
+/// The IPv4 address an IPv6 address carries to reach it: mapped (`::ffff:a.b.c.d`), compatible
+/// (`::a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`) or 6to4 (`2002:AABB:CCDD::`).
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let from = |hi: u16, lo: u16| {
+        let [a, b] = hi.to_be_bytes();
+        let [c, d] = lo.to_be_bytes();
+        Ipv4Addr::new(a, b, c, d)
+    };
+    match s {
+        [0, 0, 0, 0, 0, 0xffff, hi, lo] => Some(from(hi, lo)),
+        [0, 0, 0, 0, 0, 0, hi, lo] if hi != 0 => Some(from(hi, lo)),
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(from(hi, lo)),
+        [0x2002, hi, lo, ..] => Some(from(hi, lo)),
+        _ => None,
     }
 }
 
@@ -35,6 +53,9 @@ fn is_internal_v4(ip: Ipv4Addr) -> bool {
         || ip.is_multicast()
         // Shared address space (RFC 6598), where some clouds put their metadata service.
         || (a == 100 && (64..128).contains(&b))
+        // Benchmarking (RFC 2544) and the reserved 240.0.0.0/4.
+        || (a == 198 && (18..20).contains(&b))
+        || a >= 240
         || a == 0
 }
 
@@ -118,10 +139,22 @@ mod tests {
             "fd00:ec2::254",
             "fe80::1",
             "::ffff:127.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "2002:c0a8:0101::1",
+            "198.18.0.1",
+            "240.0.0.1",
         ] {
             assert!(is_internal(internal.parse().unwrap()), "{internal}");
         }
-        for public in ["203.0.113.9", "1.1.1.1", "172.32.0.1", "2606:4700::1111"] {
+        for public in [
+            "203.0.113.9",
+            "1.1.1.1",
+            "172.32.0.1",
+            "2606:4700::1111",
+            "64:ff9b::101:101",
+            "2002:101:101::1",
+        ] {
             assert!(!is_internal(public.parse().unwrap()), "{public}");
         }
     }

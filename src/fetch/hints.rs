@@ -5,14 +5,20 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, CACHE_CONTROL, DATE, EXPIRES, RETRY_AFTER};
 
-/// `Retry-After`, in seconds or as an HTTP date, as a delay from `now`.
+/// `Retry-After`, in seconds or as an HTTP date, as a delay. A date is measured against the
+/// response's own `Date` (else `now`), so that a skewed clock on either side does not matter.
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
     let date = httpdate::parse_http_date(value).ok()?;
-    Some(date.duration_since(now).unwrap_or_default())
+    let sent = http_date(headers, DATE).unwrap_or(now);
+    Some(date.duration_since(sent).unwrap_or_default())
+}
+
+fn http_date(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<SystemTime> {
+    httpdate::parse_http_date(headers.get(name)?.to_str().ok()?).ok()
 }
 
 /// How long the response stays fresh: `Cache-Control: max-age`, else `Expires` less the
@@ -39,12 +45,8 @@ pub fn fresh_for(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     if let Some(secs) = max_age {
         return Some(Duration::from_secs(secs));
     }
-    let date = |name| {
-        let value = headers.get(name)?.to_str().ok()?;
-        httpdate::parse_http_date(value).ok()
-    };
-    let expires = date(EXPIRES)?;
-    let sent = date(DATE).unwrap_or(now);
+    let expires = http_date(headers, EXPIRES)?;
+    let sent = http_date(headers, DATE).unwrap_or(now);
     Some(expires.duration_since(sent).unwrap_or_default())
 }
 
@@ -72,6 +74,11 @@ mod tests {
         assert_eq!(retry_after(&secs, now), Some(Duration::from_secs(120)));
         let date = headers(&[(RETRY_AFTER, "Wed, 25 Nov 2026 08:05:00 GMT")]);
         assert_eq!(retry_after(&date, now), Some(Duration::from_secs(300)));
+        let skewed = headers(&[
+            (RETRY_AFTER, "Wed, 25 Nov 2026 10:05:00 GMT"),
+            (DATE, "Wed, 25 Nov 2026 10:00:00 GMT"),
+        ]);
+        assert_eq!(retry_after(&skewed, now), Some(Duration::from_secs(300)));
         let past = headers(&[(RETRY_AFTER, "Wed, 25 Nov 2026 07:00:00 GMT")]);
         assert_eq!(retry_after(&past, now), Some(Duration::ZERO));
         assert_eq!(retry_after(&headers(&[(RETRY_AFTER, "soon")]), now), None);

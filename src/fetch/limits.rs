@@ -7,6 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+/// How many hosts are remembered before the idle ones are forgotten.
+const FORGET_IDLE_HOSTS_AT: usize = 1024;
+
 pub struct Limits {
     per_host: usize,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -33,6 +36,11 @@ impl Limits {
     pub async fn acquire(&self, host: &str) -> Slot {
         let host_semaphore = {
             let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+            // Hosts come from the config and from redirects; forget idle ones now and then so
+            // that the map cannot grow without bound.
+            if hosts.len() >= FORGET_IDLE_HOSTS_AT {
+                hosts.retain(|_, semaphore| Arc::strong_count(semaphore) > 1);
+            }
             Arc::clone(
                 hosts
                     .entry(host.to_ascii_lowercase())

@@ -7,6 +7,8 @@ mod guard;
 mod hints;
 mod limits;
 
+pub use limits::Slot;
+
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{
@@ -63,6 +65,8 @@ impl From<&Polling> for Settings {
 #[derive(Debug)]
 pub struct Fetched {
     pub status: StatusCode,
+    /// The address that answered, after any redirects: the base for relative links.
+    pub url: Url,
     /// Where a chain of only permanent redirects (`301`, `308`) led: the feed's new address.
     pub moved_to: Option<Url>,
     /// How long the server says the answer stays fresh (`Cache-Control`, `Expires`).
@@ -125,7 +129,6 @@ impl FetchError {
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             FetchError::Status { status, .. } | FetchError::Empty(status) => Some(*status),
-            FetchError::Request(e) => e.status(),
             _ => None,
         }
     }
@@ -187,20 +190,25 @@ impl Fetcher {
         })
     }
 
-    /// GETs `url`, sending `validators` so that the server can answer `304 Not Modified`.
-    /// `origin` is the address the operator configured: redirects to its host are trusted, any
-    /// other host must be on the public internet. The whole exchange, redirects and body
-    /// included, ends within the configured time limit.
+    /// Waits for the turn of a request to `url`'s host (see [`limits`]).
+    pub async fn slot(&self, url: &Url) -> Slot {
+        self.limits
+            .acquire(url.host_str().unwrap_or_default())
+            .await
+    }
+
+    /// GETs `url` in its `slot`, sending `validators` so that the server can answer `304 Not
+    /// Modified`. `origin` is the address the operator configured: redirects to its host are
+    /// trusted, any other host must be on the public internet. The whole exchange, redirects
+    /// and body included, ends within the configured time limit, counted from now (the turn
+    /// has come). The host limit applies to `url`'s host; redirect hops share its slot.
     pub async fn fetch(
         &self,
+        _slot: Slot,
         url: &Url,
         origin: &Url,
         validators: &Validators,
     ) -> Result<Fetched, FetchError> {
-        let _slot = self
-            .limits
-            .acquire(url.host_str().unwrap_or_default())
-            .await;
         let limit = self.settings.timeout;
         tokio::time::timeout(limit, self.follow(url, origin, validators))
             .await
@@ -221,7 +229,7 @@ impl Fetcher {
             let status = response.status();
             if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
                 let moved_to = (only_permanent && visited.len() > 1).then(|| current.clone());
-                return self.answer(response, moved_to).await;
+                return self.answer(response, current.clone(), moved_to).await;
             }
             if visited.len() > MAX_REDIRECTS {
                 return Err(FetchError::TooManyRedirects);
@@ -278,6 +286,7 @@ impl Fetcher {
     async fn answer(
         &self,
         mut response: reqwest::Response,
+        url: Url,
         moved_to: Option<Url>,
     ) -> Result<Fetched, FetchError> {
         let status = response.status();
@@ -300,6 +309,7 @@ impl Fetcher {
         if status == StatusCode::NOT_MODIFIED {
             return Ok(Fetched {
                 status,
+                url,
                 moved_to,
                 fresh_for,
                 body: None,
@@ -323,6 +333,7 @@ impl Fetcher {
         }
         Ok(Fetched {
             status,
+            url,
             moved_to,
             fresh_for,
             body: Some(Body {

@@ -70,7 +70,10 @@ async fn gzip_bomb() -> Response {
 
 async fn fetch(fetcher: &Fetcher, base: &Url, path: &str) -> Result<Fetched, FetchError> {
     let url = base.join(path).unwrap();
-    fetcher.fetch(&url, &url, &Validators::default()).await
+    let slot = fetcher.slot(&url).await;
+    fetcher
+        .fetch(slot, &url, &url, &Validators::default())
+        .await
 }
 
 #[tokio::test]
@@ -82,8 +85,9 @@ async fn a_refused_connection_says_so() {
         .port();
     let fetcher = Fetcher::new(settings()).unwrap();
     let url = Url::parse(&format!("http://127.0.0.1:{port}/feed")).unwrap();
+    let slot = fetcher.slot(&url).await;
     let error = fetcher
-        .fetch(&url, &url, &Validators::default())
+        .fetch(slot, &url, &url, &Validators::default())
         .await
         .unwrap_err();
     assert!(error.to_string().contains("Connection refused"), "{error}");
@@ -99,6 +103,11 @@ async fn only_a_chain_of_permanent_redirects_moves_the_feed() {
     assert_eq!(moved.body.unwrap().bytes, b"<rss/>");
     let temporary = fetch(&fetcher, &base, "/temporary").await.unwrap();
     assert_eq!(temporary.moved_to, None);
+    assert_eq!(
+        temporary.url,
+        base.join("/feed").unwrap(),
+        "the base for relative links"
+    );
     let direct = fetch(&fetcher, &base, "/feed").await.unwrap();
     assert_eq!(direct.moved_to, None);
 }

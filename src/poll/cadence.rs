@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 
 /// The longest a failing feed waits between attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
@@ -37,11 +37,13 @@ impl Cadence {
         next.is_none_or(|at| at <= now)
     }
 
-    /// After an answer to a poll that started at `start`: the minimum interval, or longer if the
-    /// server's freshness (`max-age`, `Expires`) or the feed's `<ttl>` asks for it.
+    /// After an answer to the poll of the tick at `tick`: the minimum interval, or longer if
+    /// the server's freshness (`max-age`, `Expires`) or the feed's `<ttl>` asks for it. Counted
+    /// from the tick, not from the moment the request went out, so that "every 5 minutes" stays
+    /// due on the tick 5 minutes later.
     pub fn after_success(
         &self,
-        start: DateTime<Utc>,
+        tick: DateTime<Utc>,
         fresh_for: Option<Duration>,
         ttl: Option<Duration>,
     ) -> Next {
@@ -55,23 +57,24 @@ impl Cadence {
             }
         }
         Next {
-            at: tick_of(start) + wait.0,
+            at: tick + wait.0,
             reason: wait.1,
         }
     }
 
-    /// After the `failures`-th failure in a row of a poll that started at `start` and was
-    /// answered at `answered`: what `Retry-After` asked for, counted from the answer; else one
-    /// tick, two, four… (at most [`MAX_BACKOFF`]), plus up to a tenth more in whole ticks at
-    /// random, so that feeds that failed together do not all come back on the same tick.
+    /// After the `failures`-th failure in a row of the poll of the tick at `tick`, answered at
+    /// `answered`: what `Retry-After` asked for, counted from the answer; else one tick, two,
+    /// four… (at most [`MAX_BACKOFF`]), and from the second failure on up to a tenth more (at
+    /// least one tick) at random, so that feeds that failed together do not all come back on
+    /// the same tick.
     pub fn after_failure(
         &self,
-        start: DateTime<Utc>,
+        tick: DateTime<Utc>,
         answered: DateTime<Utc>,
         failures: u32,
         retry_after: Option<Duration>,
     ) -> Next {
-        let floor = tick_of(start) + self.min_interval;
+        let floor = tick + self.min_interval;
         if let Some(asked) = retry_after {
             let at = answered + asked.min(MAX_SERVER_DELAY);
             return match at > floor {
@@ -88,19 +91,16 @@ impl Cadence {
         let unit = self.tick.max(self.min_interval).max(Duration::from_secs(1));
         let doublings = failures.saturating_sub(1).min(16);
         let delay = unit.saturating_mul(1 << doublings).min(MAX_BACKOFF);
-        let spare_ticks = (delay.as_secs_f64() / 10.0 / unit.as_secs_f64()) as u32;
-        let jitter = unit * fastrand::u32(0..=spare_ticks);
+        let spare_units = match failures {
+            0 | 1 => 0,
+            _ => ((delay.as_secs_f64() / 10.0 / unit.as_secs_f64()) as u32).max(1),
+        };
+        let jitter = unit * fastrand::u32(0..=spare_units);
         Next {
-            at: tick_of(start) + delay + jitter,
+            at: tick + delay + jitter,
             reason: "backoff",
         }
     }
-}
-
-/// The tick a poll belongs to: cron fires on whole seconds, and the poll's clock starts a
-/// moment later. Counting from the tick keeps "every 5 minutes" from slipping to every 10.
-fn tick_of(start: DateTime<Utc>) -> DateTime<Utc> {
-    start.trunc_subsecs(0)
 }
 
 #[cfg(test)]
@@ -149,13 +149,24 @@ mod tests {
     #[test]
     fn failures_back_off_exponentially_with_jitter_and_a_cap() {
         let c = cadence();
-        for (failures, ticks) in [(1, 1), (2, 2), (3, 4), (4, 8), (5, 16)] {
+        for (failures, ticks, spare) in [
+            (1, 1, 0),
+            (2, 2, 1),
+            (3, 4, 1),
+            (4, 8, 1),
+            (5, 16, 1),
+            (6, 32, 3),
+        ] {
             let next = c.after_failure(now(), now(), failures, None);
             let base = 5 * MINUTE * ticks;
-            assert!(waited(next) >= base && waited(next) <= base.mul_f64(1.1));
+            assert!(waited(next) >= base && waited(next) <= base + 5 * MINUTE * spare);
             assert_eq!(waited(next).as_secs() % 300, 0, "backoff keeps to ticks");
             assert_eq!(next.reason, "backoff");
         }
+        let spread: std::collections::HashSet<_> = (0..50)
+            .map(|_| c.after_failure(now(), now(), 2, None).at)
+            .collect();
+        assert_eq!(spread.len(), 2, "feeds failing together come back apart");
         assert!(waited(c.after_failure(now(), now(), 60, None)) <= MAX_BACKOFF.mul_f64(1.1));
     }
 
@@ -175,11 +186,10 @@ mod tests {
     #[test]
     fn the_next_poll_counts_from_the_tick_not_from_the_moment_the_poll_began() {
         let c = cadence();
-        let started = now() + Duration::from_millis(400);
-        let next = c.after_success(started, None, None);
+        let next = c.after_success(now(), None, None);
         assert_eq!(next.at, now() + 5 * MINUTE);
         assert!(c.is_due(None, now()));
         assert!(c.is_due(Some(next.at), now() + 5 * MINUTE));
-        assert!(!c.is_due(Some(next.at), now() + 5 * MINUTE - Duration::from_secs(1)));
+        assert!(!c.is_due(Some(next.at), now() + 5 * MINUTE - Duration::from_millis(1)));
     }
 }

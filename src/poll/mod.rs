@@ -4,23 +4,24 @@
 //! one transaction.
 
 mod cadence;
+mod exchange;
+mod report;
 
-pub use cadence::{Cadence, Next};
+pub use report::{FeedReport, Outcome};
 
-use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 use url::Url;
 
 use crate::config::{Outlet, Polling};
 use crate::fetch::{FetchError, Fetcher};
-use crate::model::{hex, Item};
 use crate::store::{Attempt, FeedPoll, FeedState, Ingested, PolledBody, Store, StoreError};
-use crate::{dedup, parse, schedule};
+use crate::{parse, schedule};
+use cadence::Cadence;
+use exchange::{Answer, Exchange, NewBody};
 
 /// Everything a poll needs; cheap to clone into each feed's task.
 #[derive(Clone)]
@@ -32,82 +33,14 @@ pub struct Poller {
     pub respect_cache_headers: bool,
 }
 
-/// Whether a poll honours each feed's earliest next poll (the daemon) or asks every feed now
-/// (an operator's `tributary poll --force`).
+/// Which feeds a poll asks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum When {
-    Due,
+    /// Those due at this time: a scheduled tick's own time, so that "every 5 minutes" from one
+    /// tick is due exactly on the tick 5 minutes later; or now, for a poll out of schedule.
+    Due(DateTime<Utc>),
+    /// All of them, now (an operator's `tributary poll --force`).
     Now,
-}
-
-/// What became of one feed in one poll.
-#[derive(Debug)]
-pub struct FeedReport {
-    pub outlet: String,
-    pub feed: Url,
-    pub outcome: Outcome,
-}
-
-#[derive(Debug)]
-pub enum Outcome {
-    /// Not asked: the feed may not be polled before `until`.
-    Deferred {
-        until: DateTime<Utc>,
-    },
-    /// The server answered `304 Not Modified`.
-    NotModified,
-    /// The body was byte-for-byte the one parsed last time.
-    Unchanged {
-        status: u16,
-    },
-    Stored {
-        status: u16,
-        ingested: Ingested,
-    },
-    Failed {
-        status: Option<u16>,
-        error: String,
-    },
-}
-
-impl FeedReport {
-    /// Whether the stored items changed, so that the published feeds must be rendered again.
-    pub fn changed(&self) -> bool {
-        matches!(&self.outcome, Outcome::Stored { ingested, .. } if ingested.changed())
-    }
-}
-
-impl fmt::Display for FeedReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} ", self.outlet, self.feed)?;
-        match &self.outcome {
-            Outcome::Deferred { until } => write!(f, "not due until {}", until.to_rfc3339()),
-            Outcome::NotModified => write!(f, "304 not modified"),
-            Outcome::Unchanged { status } => write!(f, "{status} unchanged body"),
-            Outcome::Stored {
-                status,
-                ingested: i,
-            } => {
-                write!(
-                    f,
-                    "{status} new {}, updated {}, unchanged {}, too old {}",
-                    i.new, i.updated, i.unchanged, i.expired
-                )?;
-                match i.clamped {
-                    0 => Ok(()),
-                    n => write!(f, ", {n} dated in the future (dated when first seen)"),
-                }
-            }
-            Outcome::Failed {
-                status: Some(s),
-                error,
-            } => write!(f, "{s} failed: {error}"),
-            Outcome::Failed {
-                status: None,
-                error,
-            } => write!(f, "failed: {error}"),
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,30 +66,6 @@ impl PollError {
             _ => None,
         }
     }
-}
-
-/// What a feed's server answered, before anything is written.
-struct Exchange {
-    status: u16,
-    moved_to: Option<Url>,
-    fresh_for: Option<Duration>,
-    body: Answer,
-}
-
-enum Answer {
-    NotModified,
-    /// The same bytes as last time, perhaps under new validators.
-    Unchanged(FeedState),
-    New(NewBody),
-}
-
-/// A body to record: its state, and its items and problems if it was parsed.
-struct NewBody {
-    state: FeedState,
-    items: Vec<Item>,
-    /// What was wrong with the document and mended; `None` for the same bytes as last time,
-    /// which were not parsed again.
-    problems: Option<Vec<String>>,
 }
 
 impl Poller {
@@ -203,65 +112,100 @@ impl Poller {
         cadence: Cadence,
         when: When,
     ) -> FeedReport {
-        let started = Instant::now();
-        let outcome = match self.try_poll_feed(&outlet, &feed, cadence, when).await {
-            Ok(outcome) => outcome,
-            Err(e) => Outcome::Failed {
-                status: e.status(),
-                error: e.to_string(),
-            },
+        let (outcome, ms) = match self.try_poll_feed(&outlet, &feed, cadence, when).await {
+            Ok((outcome, duration)) => (outcome, duration.map(|d| d.as_millis() as u64)),
+            Err(e) => {
+                let (status, error) = (e.status(), e.to_string());
+                (Outcome::Failed { status, error }, None)
+            }
         };
-        let ms = started.elapsed().as_millis() as u64;
-        match &outcome {
-            Outcome::Deferred { until } => tracing::debug!(%outlet, %feed, %until, "not due"),
-            Outcome::Failed { status, error } => {
-                tracing::warn!(%outlet, %feed, ?status, ms, %error, "poll failed")
-            }
-            Outcome::Stored { status, ingested } => tracing::info!(
-                %outlet, %feed, status, ms, new = ingested.new, updated = ingested.updated,
-                unchanged = ingested.unchanged, future_dates = ingested.clamped, "polled"
-            ),
-            Outcome::NotModified | Outcome::Unchanged { .. } => {
-                tracing::info!(%outlet, %feed, ms, "polled, unchanged")
-            }
-        }
-        FeedReport {
+        let report = FeedReport {
             outlet,
             feed,
             outcome,
-        }
+            ms,
+        };
+        report.log();
+        report
     }
 
     /// Asks the feed if it is due, and records what came of it (success or failure) together
-    /// with any new items in one write.
+    /// with any new items in one write. Returns the outcome and how long the exchange took.
     async fn try_poll_feed(
         &self,
         outlet: &str,
         feed: &Url,
         cadence: Cadence,
         when: When,
-    ) -> Result<Outcome, PollError> {
+    ) -> Result<(Outcome, Option<Duration>), PollError> {
         let state = self
             .blocking({
                 let (outlet, feed) = (outlet.to_owned(), feed.to_string());
                 move |store| store.feed_state(&outlet, &feed)
             })
             .await?;
-        let now = Utc::now();
-        if when == When::Due && !cadence.is_due(state.next_poll_at, now) {
-            let until = state.next_poll_at.unwrap_or(now);
-            return Ok(Outcome::Deferred { until });
-        }
-        let clock = Instant::now();
-        let exchange = self.exchange(outlet, feed, &state).await;
-        let duration_ms = clock.elapsed().as_millis() as u64;
-        let (next, failures) = match &exchange {
+        let at = match when {
+            When::Due(at) if !cadence.is_due(state.next_poll_at, at) => {
+                let until = state.next_poll_at.unwrap_or(at);
+                return Ok((Outcome::Deferred { until }, None));
+            }
+            When::Due(at) => at,
+            When::Now => Utc::now(),
+        };
+        let (exchange, duration) = exchange::exchange(&self.fetcher, outlet, feed, &state).await;
+        let attempt = self.attempt(outlet, feed, &state, cadence, at, duration, &exchange);
+        let (status, written) = match exchange {
+            Err(e) => {
+                self.record(outlet, feed, attempt, None).await?;
+                let failed = Outcome::Failed {
+                    status: e.status(),
+                    error: e.to_string(),
+                };
+                return Ok((failed, Some(duration)));
+            }
+            Ok(Exchange { status, body, .. }) => (status, body),
+        };
+        let outcome = match written {
+            Answer::NotModified => {
+                self.record(outlet, feed, attempt, None).await?;
+                Outcome::NotModified
+            }
+            Answer::Unchanged(new_validators) => {
+                let state = new_validators.map(|state| NewBody {
+                    state,
+                    items: Vec::new(),
+                    problems: None,
+                });
+                self.record(outlet, feed, attempt, state).await?;
+                Outcome::Unchanged { status }
+            }
+            Answer::New(body) => {
+                let ingested = self.record(outlet, feed, attempt, Some(body)).await?;
+                Outcome::Stored { status, ingested }
+            }
+        };
+        Ok((outcome, Some(duration)))
+    }
+
+    /// What the store keeps of an attempt: its status or error, and when to ask next.
+    #[allow(clippy::too_many_arguments)]
+    fn attempt(
+        &self,
+        outlet: &str,
+        feed: &Url,
+        state: &FeedState,
+        cadence: Cadence,
+        at: DateTime<Utc>,
+        duration: Duration,
+        exchange: &Result<Exchange, PollError>,
+    ) -> Attempt {
+        let (next, failures) = match exchange {
             Ok(ex) => {
                 let ttl = match &ex.body {
                     Answer::New(new) => new.state.ttl,
                     _ => state.ttl,
                 };
-                (cadence.after_success(now, ex.fresh_for, ttl), 0)
+                (cadence.after_success(at, ex.fresh_for, ttl), 0)
             }
             Err(e) => {
                 let failures = state.failures.saturating_add(1);
@@ -269,7 +213,7 @@ impl Poller {
                     PollError::Fetch(fetch) => fetch.retry_after(),
                     _ => None,
                 };
-                let next = cadence.after_failure(now, Utc::now(), failures, retry_after);
+                let next = cadence.after_failure(at, Utc::now(), failures, retry_after);
                 (next, failures)
             }
         };
@@ -278,10 +222,10 @@ impl Poller {
         {
             tracing::info!(%outlet, %feed, %new_url, "feed moved permanently; polling its new address from now on");
         }
-        let attempt = Attempt {
-            at: now,
-            duration_ms,
-            status: match &exchange {
+        Attempt {
+            at,
+            duration_ms: duration.as_millis() as u64,
+            status: match exchange {
                 Ok(ex) => Some(ex.status),
                 Err(e) => e.status(),
             },
@@ -291,94 +235,9 @@ impl Poller {
             next_poll_reason: next.reason.to_owned(),
             current_url: moved_to
                 .map(|u| u.to_string())
-                .or(state.current_url)
+                .or_else(|| state.current_url.clone())
                 .filter(|u| u != feed.as_str()),
-        };
-        let (result, written) = match exchange {
-            Err(e) => (Err(e), None),
-            Ok(Exchange { status, body, .. }) => match body {
-                Answer::NotModified => (Ok(Outcome::NotModified), None),
-                Answer::Unchanged(state) => (
-                    Ok(Outcome::Unchanged { status }),
-                    Some(NewBody {
-                        state,
-                        items: Vec::new(),
-                        problems: None,
-                    }),
-                ),
-                Answer::New(body) => (
-                    Ok(Outcome::Stored {
-                        status,
-                        ingested: Ingested::default(),
-                    }),
-                    Some(body),
-                ),
-            },
-        };
-        let ingested = self.record(outlet, feed, attempt, written).await?;
-        let mut outcome = result?;
-        if let Outcome::Stored {
-            ingested: counts, ..
-        } = &mut outcome
-        {
-            *counts = ingested;
         }
-        Ok(outcome)
-    }
-
-    /// Fetches the feed from its current address and parses a new body; writes nothing.
-    async fn exchange(
-        &self,
-        outlet: &str,
-        feed: &Url,
-        state: &FeedState,
-    ) -> Result<Exchange, PollError> {
-        let current = state
-            .current_url
-            .as_deref()
-            .and_then(|u| Url::parse(u).ok())
-            .unwrap_or_else(|| feed.clone());
-        let fetched = self
-            .fetcher
-            .fetch(&current, feed, &state.validators)
-            .await?;
-        let status = fetched.status.as_u16();
-        let mut exchange = Exchange {
-            status,
-            moved_to: fetched.moved_to,
-            fresh_for: fetched.fresh_for,
-            body: Answer::NotModified,
-        };
-        let Some(body) = fetched.body else {
-            return Ok(exchange);
-        };
-        let mut new_state = FeedState {
-            validators: body.validators,
-            body_hash: Some(hex(&Sha256::digest(&body.bytes)[..16])),
-            ttl: state.ttl,
-            ..FeedState::default()
-        };
-        if new_state.body_hash == state.body_hash {
-            exchange.body = Answer::Unchanged(new_state);
-            return Ok(exchange);
-        }
-        // Parsing is CPU work: it runs off the async workers, like every SQLite call.
-        let parsed = tokio::task::spawn_blocking({
-            let (outlet, base) = (outlet.to_owned(), current.clone());
-            move || {
-                let content_type = body.content_type.as_deref();
-                parse::parse_feed(&body.bytes, content_type, Some(&base), &outlet)
-            }
-        })
-        .await?
-        .map_err(|source| PollError::Parse { status, source })?;
-        new_state.ttl = parsed.ttl;
-        exchange.body = Answer::New(NewBody {
-            state: new_state,
-            items: dedup::within_document(parsed.items),
-            problems: Some(parsed.notes),
-        });
-        Ok(exchange)
     }
 
     /// Records the attempt and, when there is one, the new body's state and items, in one

@@ -1,7 +1,7 @@
 //! The schema and its migrations. `PRAGMA user_version` counts the migrations applied; a new
 //! database runs them all, an older one runs the ones it lacks, each in its own transaction.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 use super::StoreError;
 
@@ -46,17 +46,28 @@ const MIGRATIONS: [&str; 3] = [
     "ALTER TABLE feeds ADD COLUMN document_problems TEXT;",
 ];
 
-pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+/// Brings the schema up to date. Each migration runs in an immediate transaction that reads
+/// the version again once it holds the write lock, so that a daemon and a command starting
+/// together after an upgrade never both apply one.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let known = MIGRATIONS.len() as i64;
-    if version > known {
-        return Err(StoreError::TooNew(version));
+    let version = |conn: &Connection| -> Result<i64, StoreError> {
+        match conn.pragma_query_value(None, "user_version", |r| r.get(0))? {
+            newer if newer > known => Err(StoreError::TooNew(newer)),
+            version => Ok(version),
+        }
+    };
+    if version(conn)? == known {
+        return Ok(());
     }
-    for (done, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        conn.execute_batch(&format!(
-            "BEGIN; {migration}; PRAGMA user_version = {}; COMMIT;",
-            done + 1
-        ))?;
+    for (done, migration) in MIGRATIONS.iter().enumerate() {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if version(&tx)? > done as i64 {
+            continue;
+        }
+        tx.execute_batch(migration)?;
+        tx.pragma_update(None, "user_version", done + 1)?;
+        tx.commit()?;
     }
     Ok(())
 }
@@ -69,7 +80,7 @@ mod tests {
     fn a_first_version_database_is_brought_up_to_date_with_its_rows() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
-        let conn = Connection::open(&path).unwrap();
+        let mut conn = Connection::open(&path).unwrap();
         conn.execute_batch(&format!("{}; PRAGMA user_version = 1;", MIGRATIONS[0]))
             .unwrap();
         conn.execute(
@@ -77,20 +88,20 @@ mod tests {
             [],
         )
         .unwrap();
-        migrate(&conn).unwrap();
+        migrate(&mut conn).unwrap();
         let (etag, attempt, failures): (String, i64, i64) = conn
             .query_row("SELECT etag, last_attempt, failures FROM feeds", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .unwrap();
         assert_eq!((etag.as_str(), attempt, failures), ("\"e\"", 5, 0));
-        migrate(&conn).unwrap();
+        migrate(&mut conn).unwrap();
     }
 
     #[test]
     fn a_newer_database_is_refused() {
-        let conn = Connection::open_in_memory().unwrap();
+        let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "user_version", 99).unwrap();
-        assert!(matches!(migrate(&conn), Err(StoreError::TooNew(99))));
+        assert!(matches!(migrate(&mut conn), Err(StoreError::TooNew(99))));
     }
 }

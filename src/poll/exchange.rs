@@ -1,0 +1,105 @@
+//! One request for one feed and what it brought, before anything is written: the HTTP answer,
+//! and for a body not seen before, its items parsed off the async workers.
+
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use super::PollError;
+use crate::fetch::Fetcher;
+use crate::model::{hex, Item};
+use crate::store::FeedState;
+use crate::{dedup, parse};
+
+pub struct Exchange {
+    pub status: u16,
+    pub moved_to: Option<Url>,
+    pub fresh_for: Option<Duration>,
+    pub body: Answer,
+}
+
+pub enum Answer {
+    NotModified,
+    /// The same bytes as last time; the new validators if the server changed them.
+    Unchanged(Option<FeedState>),
+    New(NewBody),
+}
+
+/// A body to record: its state, and its items and problems if it was parsed.
+pub struct NewBody {
+    pub state: FeedState,
+    pub items: Vec<Item>,
+    /// What was wrong with the document and mended; `None` for the same bytes as last time,
+    /// which were not parsed again.
+    pub problems: Option<Vec<String>>,
+}
+
+/// Asks for `feed` at its current address and reads what changed. The clock starts when the
+/// request's turn comes in the per-host queue, so waiting behind a slow neighbour is not
+/// counted as this feed's time; the result carries how long the exchange took.
+pub async fn exchange(
+    fetcher: &Fetcher,
+    outlet: &str,
+    feed: &Url,
+    state: &FeedState,
+) -> (Result<Exchange, PollError>, Duration) {
+    let current = state
+        .current_url
+        .as_deref()
+        .and_then(|u| Url::parse(u).ok())
+        .unwrap_or_else(|| feed.clone());
+    let slot = fetcher.slot(&current).await;
+    let clock = Instant::now();
+    let result = async {
+        let fetched = fetcher
+            .fetch(slot, &current, feed, &state.validators)
+            .await?;
+        let mut exchange = Exchange {
+            status: fetched.status.as_u16(),
+            moved_to: fetched.moved_to,
+            fresh_for: fetched.fresh_for,
+            body: Answer::NotModified,
+        };
+        if let Some(body) = fetched.body {
+            // Hashing and parsing are CPU work: they run off the async workers.
+            let (status, state, outlet) = (exchange.status, state.clone(), outlet.to_owned());
+            let base = fetched.url;
+            exchange.body = tokio::task::spawn_blocking(move || {
+                read_body(body, &state, status, &base, &outlet)
+            })
+            .await??;
+        }
+        Ok(exchange)
+    }
+    .await;
+    (result, clock.elapsed())
+}
+
+fn read_body(
+    body: crate::fetch::Body,
+    state: &FeedState,
+    status: u16,
+    base: &Url,
+    outlet: &str,
+) -> Result<Answer, PollError> {
+    let mut new_state = FeedState {
+        validators: body.validators,
+        body_hash: Some(hex(&Sha256::digest(&body.bytes)[..16])),
+        ttl: state.ttl,
+        ..FeedState::default()
+    };
+    if new_state.body_hash == state.body_hash {
+        let changed = new_state.validators != state.validators;
+        return Ok(Answer::Unchanged(changed.then_some(new_state)));
+    }
+    let content_type = body.content_type.as_deref();
+    let parsed = parse::parse_feed(&body.bytes, content_type, Some(base), outlet)
+        .map_err(|source| PollError::Parse { status, source })?;
+    new_state.ttl = parsed.ttl;
+    Ok(Answer::New(NewBody {
+        state: new_state,
+        items: dedup::within_document(parsed.items),
+        problems: Some(parsed.notes),
+    }))
+}
