@@ -15,10 +15,14 @@ pub fn best_image(entry: &Entry, defaults: &HashSet<String>) -> Option<String> {
     let url = |m: &&MediaContent| m.url.as_ref().map(|u| u.to_string());
     let images = || media.iter().filter(|m| is_image(m));
     let default = images().filter_map(url).find(|u| defaults.contains(u));
+    // By area, and by width where heights are missing (renditions that give only a width).
     let largest = || {
         images()
             .rev()
-            .max_by_key(|m| u64::from(m.width.unwrap_or(0)) * u64::from(m.height.unwrap_or(0)))
+            .max_by_key(|m| {
+                let (w, h) = (u64::from(m.width.unwrap_or(0)), u64::from(m.height.unwrap_or(0)));
+                (w * h, w)
+            })
             .and_then(url)
     };
     let thumbnail = || {

@@ -38,6 +38,11 @@ pub fn repair(text: &str) -> Repaired {
             .is_some_and(|s| s.eq_ignore_ascii_case("<!DOCTYPE"))
         {
             skip_doctype(rest, &mut notes)
+        } else if is_declaration(rest) {
+            // Only the first line may declare the document, and that one is gone already;
+            // another one further down would make the parser switch encodings mid-stream.
+            notes.insert("a misplaced XML declaration was dropped");
+            rest.find("?>").map_or("", |end| &rest[end + 2..])
         } else if let Some(body) = rest.strip_prefix("<?") {
             copy_through(body, "<?", "?>", &mut out, &mut notes)
         } else {
@@ -55,13 +60,17 @@ pub fn repair(text: &str) -> Repaired {
 /// The text is UTF-8 now: a declaration naming its old encoding would make the parser decode
 /// it a second time.
 fn without_declaration(text: &str) -> &str {
-    match text.strip_prefix("<?xml") {
-        Some(rest) if rest.starts_with(char::is_whitespace) => match rest.find("?>") {
-            Some(end) => rest[end + 2..].trim_start(),
-            None => text,
-        },
+    match text.find("?>") {
+        Some(end) if is_declaration(text) => text[end + 2..].trim_start(),
         _ => text,
     }
+}
+
+/// Whether `text` starts with an XML declaration (`<?xml` and a space or `?>`; not a
+/// processing instruction such as `<?xml-stylesheet`).
+fn is_declaration(text: &str) -> bool {
+    text.strip_prefix("<?xml")
+        .is_some_and(|rest| rest.starts_with(char::is_whitespace) || rest.starts_with("?>"))
 }
 
 /// Copies `open`, `body` up to and including `close`, or closes what the document left open.
@@ -326,6 +335,14 @@ mod tests {
         let open = repair("<t><![CDATA[cut off");
         assert_eq!(open.text, "<t><![CDATA[cut off]]>");
         assert_eq!(open.notes.len(), 1);
+    }
+
+    #[test]
+    fn only_stylesheets_survive_among_declarations() {
+        let text = "<?xml version=\"1.0\"?><?xml-stylesheet href=\"s.xsl\"?><rss><?xml version=\"1.0\" encoding=\"UTF-16\"?></rss>";
+        let repaired = repair(text);
+        assert_eq!(repaired.text, "<?xml-stylesheet href=\"s.xsl\"?><rss version=\"2.0\"></rss>");
+        assert!(repaired.notes.contains("a misplaced XML declaration was dropped"));
     }
 
     #[test]

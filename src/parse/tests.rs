@@ -188,3 +188,13 @@ fn a_cut_off_document_keeps_its_complete_items() {
     );
     assert!(parsed.notes.iter().any(|n| n.contains("ends mid-way")));
 }
+
+/// Inputs that the fuzz target (`fuzz/`) once crashed on; each must now parse or fail cleanly.
+#[test]
+fn what_the_fuzzer_found_stays_fixed() {
+    let misplaced_declaration =
+        include_bytes!("../../tests/fixtures/fuzz/misplaced-declaration.xml");
+    let parsed = parse_feed(misplaced_declaration, None, None, "x").unwrap();
+    assert!(!parsed.items.is_empty());
+    assert!(parsed.notes.iter().any(|n| n.contains("misplaced XML declaration")));
+}
