@@ -87,11 +87,12 @@ const NOTHING_TO_RECOVER: &[(&str, &str)] = &[
     ),
 ];
 
-/// HTML that must never reach a reader.
+/// HTML that must never reach a reader (sanitized attributes are written in double quotes, so
+/// a dangerous URL would start one; the words alone may well be in the text).
 const UNSAFE: &[&str] = &[
     "<script",
-    "javascript:",
-    "data:",
+    "=\"javascript:",
+    "=\"data:",
     "<form",
     "<iframe",
     "<frame",
