@@ -21,7 +21,36 @@ pub struct Config {
     pub server: Server,
     pub storage: Storage,
     pub polling: Polling,
+    pub dedup: Dedup,
     pub outlets: Vec<Outlet>,
+}
+
+/// How the same story from several outlets (or re-published by one) becomes one item.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dedup {
+    /// Merge copies across outlets; re-publications within an outlet are merged regardless.
+    pub enabled: bool,
+    /// How far apart two copies may be, in publication time and in when they were first seen.
+    pub window_hours: u32,
+    /// The score (0 to 1) from which two items are one story.
+    pub threshold: f64,
+    pub prefer: Prefer,
+}
+
+/// Which copy of a story the merged feed shows, the others being "also reported by".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prefer {
+    FirstSeen,
+    /// The outlet listed first in `feeds.toml`.
+    ConfigOrder,
+}
+
+impl Default for Dedup {
+    fn default() -> Self {
+        RawDedup::default()
+            .validate()
+            .expect("the defaults are valid")
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -157,6 +186,8 @@ struct RawConfig {
     storage: RawStorage,
     #[serde(default)]
     polling: RawPolling,
+    #[serde(default)]
+    dedup: RawDedup,
     #[serde(default, rename = "outlet")]
     outlets: Vec<RawOutlet>,
 }
@@ -191,6 +222,15 @@ struct RawPolling {
     proxy: Option<Spanned<String>>,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDedup {
+    enabled: Option<bool>,
+    window_hours: Option<Spanned<u32>>,
+    threshold: Option<Spanned<f64>>,
+    prefer: Option<Spanned<String>>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawOutlet {
@@ -218,7 +258,39 @@ impl RawConfig {
             server: self.server.validate()?,
             storage: self.storage.validate(state_dir.unwrap_or(config_dir))?,
             polling,
+            dedup: self.dedup.validate()?,
             outlets,
+        })
+    }
+}
+
+impl RawDedup {
+    fn validate(self) -> Result<Dedup, Invalid> {
+        let threshold = match self.threshold {
+            Some(t) if !(0.0..=1.0).contains(t.get_ref()) => {
+                let message = format!("threshold = {} must be between 0 and 1", t.get_ref());
+                return Err((t.span(), message));
+            }
+            Some(t) => t.into_inner(),
+            None => 0.49,
+        };
+        let prefer = match self.prefer {
+            None => Prefer::FirstSeen,
+            Some(p) => match p.get_ref().as_str() {
+                "first-seen" => Prefer::FirstSeen,
+                "config-order" => Prefer::ConfigOrder,
+                other => {
+                    let message =
+                        format!("prefer = {other:?} is not \"first-seen\" or \"config-order\"");
+                    return Err((p.span(), message));
+                }
+            },
+        };
+        Ok(Dedup {
+            enabled: self.enabled.unwrap_or(true),
+            window_hours: at_least_one(self.window_hours, "window_hours", 48)?,
+            threshold,
+            prefer,
         })
     }
 }

@@ -27,6 +27,7 @@ pub fn open(config: &Config) -> anyhow::Result<Poller> {
     let path = &config.storage.path;
     let store = Store::open(path)
         .with_context(|| format!("cannot open the database {}", path.display()))?;
+    store.set_dedup(config.dedup.clone());
     let fetcher =
         Fetcher::new(Settings::from(&config.polling)).context("cannot build the HTTP client")?;
     Ok(Poller::new(

@@ -40,6 +40,11 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Print the story an item belongs to and why each of its items joined it.
+    Explain {
+        /// The item's id (as in `tributary parse`, or the tail of a feed entry's id).
+        item: String,
+    },
     /// Print how polling goes for every feed, from the database (the daemon need not run).
     Status {
         /// Print JSON, as `GET /status` does, instead of a table.
@@ -77,6 +82,7 @@ fn main() -> ExitCode {
             Command::Check => check(&cli.config),
             Command::Poll { outlet, force } => poll(&cli.config, outlet.as_deref(), force).await,
             Command::Status { json } => status(&cli.config, json).map(|()| true),
+            Command::Explain { item } => explain(&cli.config, &item),
             Command::Parse { source, outlet } => parse_one(&source, &outlet).await.map(|()| true),
         }
     });
@@ -157,11 +163,27 @@ async fn poll(path: &Path, only: Option<&str>, force: bool) -> anyhow::Result<bo
     Ok(all_ok)
 }
 
-fn status(path: &Path, json: bool) -> anyhow::Result<()> {
+fn open_store(path: &Path) -> anyhow::Result<(Config, Store)> {
     let config = config::load(path)?;
     let db = &config.storage.path;
     let store = Store::open_existing(db)
         .with_context(|| format!("cannot open the database {}", db.display()))?;
+    Ok((config, store))
+}
+
+/// Prints the story of `item` and why each member joined; fails for an unknown id.
+fn explain(path: &Path, item: &str) -> anyhow::Result<bool> {
+    let (_, store) = open_store(path)?;
+    let id = item.trim_start_matches("urn:tributary:item:");
+    let Some(explanation) = store.explain(id)? else {
+        anyhow::bail!("no stored item has the id {id:?}");
+    };
+    print!("{explanation}");
+    Ok(true)
+}
+
+fn status(path: &Path, json: bool) -> anyhow::Result<()> {
+    let (config, store) = open_store(path)?;
     let report = status::build(&config, &store, chrono::Utc::now())?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -50,6 +50,9 @@ pub struct Channel<'a> {
     pub path: String,
     /// Outlet id → display name, for each item's source.
     pub outlet_names: &'a HashMap<String, String>,
+    /// The merged feed, one entry per story under the story's id; an outlet's own feed has
+    /// one entry per item under the item's id.
+    pub merged: bool,
 }
 
 impl Channel<'_> {
@@ -76,9 +79,15 @@ impl Channel<'_> {
     }
 }
 
-/// The id every format gives an item; also what a downstream aggregator keys on.
-fn entry_id(stored: &StoredItem) -> String {
-    format!("urn:tributary:item:{}", stored.item.id)
+/// The id every format gives an entry; also what a downstream aggregator keys on. A story's
+/// id is the id of its first item, so it never changes whichever copy is shown.
+fn entry_id(channel: &Channel<'_>, stored: &StoredItem) -> String {
+    let id = if channel.merged {
+        &stored.story
+    } else {
+        &stored.item.id
+    };
+    format!("urn:tributary:item:{id}")
 }
 
 pub fn render(format: Format, channel: &Channel<'_>, items: &[Arc<StoredItem>]) -> Vec<u8> {

@@ -3,17 +3,21 @@
 //! poll or none of it.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, RwLock};
 
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OpenFlags};
 
+use crate::config::Dedup;
 use crate::model::{Item, ItemId};
 
 mod feeds;
+mod items;
 mod schema;
+mod stories;
 
 pub use feeds::{Attempt, FeedState, FeedStatus};
+pub use stories::{AlsoReported, Explanation, Member};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -73,6 +77,11 @@ impl Ingested {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredItem {
     pub item: Item,
+    /// The story it belongs to: the id of the first item of the story, which stays its id in
+    /// the merged feed whichever copy is shown.
+    pub story: ItemId,
+    /// In the merged feed, the other outlets' copies of the story.
+    pub also: Vec<AlsoReported>,
     pub feed_url: String,
     /// The item's place in the merged feed: its publication date, or when it was first seen
     /// if it has none (or claims one in the future).
@@ -84,6 +93,8 @@ pub struct StoredItem {
 
 pub struct Store {
     conn: Mutex<Connection>,
+    /// How items become stories; the daemon sets it from `[dedup]`.
+    dedup: RwLock<Dedup>,
 }
 
 impl Store {
@@ -111,7 +122,13 @@ impl Store {
         schema::migrate(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            dedup: RwLock::new(Dedup::default()),
         })
+    }
+
+    /// Sets how items become stories from now on (`[dedup]`).
+    pub fn set_dedup(&self, dedup: Dedup) {
+        *self.dedup.write().unwrap_or_else(|p| p.into_inner()) = dedup;
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -135,67 +152,22 @@ impl Store {
         let tx = conn.transaction()?;
         let mut ingested = Ingested::default();
         if let Some(body) = &poll.body {
+            let dedup = self.dedup.read().unwrap_or_else(|p| p.into_inner()).clone();
+            stories::forget_old_candidates(&tx, now, &dedup)?;
+            let rules = items::Rules {
+                feed_url: poll.feed_url,
+                retention_cutoff,
+                now,
+                dedup: &dedup,
+            };
             for item in body.items {
-                upsert(
-                    &tx,
-                    item,
-                    poll.feed_url,
-                    retention_cutoff,
-                    now,
-                    &mut ingested,
-                )?;
+                items::upsert(&tx, item, &rules, &mut ingested)?;
             }
             feeds::record_body(&tx, poll.outlet, poll.feed_url, body)?;
         }
         feeds::record_attempt(&tx, poll.outlet, poll.feed_url, &poll.attempt)?;
         tx.commit()?;
         Ok(ingested)
-    }
-
-    /// The newest items, of one outlet or of all, newest first.
-    pub fn recent(
-        &self,
-        outlet: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<StoredItem>, StoreError> {
-        let conn = self.conn();
-        let columns = "SELECT id, feed_url, sort_at, first_seen, modified_at, data FROM items";
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut statement;
-        let rows = match outlet {
-            Some(outlet) => {
-                statement = conn.prepare_cached(&format!(
-                    "{columns} WHERE outlet = ?1 ORDER BY sort_at DESC, id LIMIT ?2"
-                ))?;
-                statement.query(params![outlet, limit])?
-            }
-            None => {
-                statement =
-                    conn.prepare_cached(&format!("{columns} ORDER BY sort_at DESC, id LIMIT ?1"))?;
-                statement.query(params![limit])?
-            }
-        };
-        rows.mapped(|row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                [row.get::<_, i64>(2)?, row.get(3)?, row.get(4)?],
-                row.get::<_, String>(5)?,
-            ))
-        })
-        .map(|row| {
-            let (id, feed_url, [sort_at, first_seen, modified_at], data) = row?;
-            let item =
-                serde_json::from_str(&data).map_err(|source| StoreError::Corrupt { id, source })?;
-            Ok(StoredItem {
-                item,
-                feed_url,
-                sort_at: timestamp(sort_at),
-                first_seen: timestamp(first_seen),
-                modified_at: timestamp(modified_at),
-            })
-        })
-        .collect()
     }
 
     pub fn item_count(&self) -> Result<u64, StoreError> {
@@ -218,80 +190,6 @@ impl Store {
 /// Inserts `item`, or updates the stored copy it matches by id or, failing that, by canonical
 /// link within its outlet (the same story under another GUID in another of the outlet's feeds).
 /// The stored id always wins, so an item's id never changes.
-/// How far ahead of the clock an item may be dated before its date is taken for a mistake.
-const FUTURE_TOLERANCE_SECS: i64 = 3600;
-
-fn upsert(
-    tx: &Transaction<'_>,
-    item: &Item,
-    feed_url: &str,
-    retention_cutoff: DateTime<Utc>,
-    now: DateTime<Utc>,
-    ingested: &mut Ingested,
-) -> Result<(), StoreError> {
-    let existing: Option<(String, String, i64)> = tx
-        .prepare_cached(
-            "SELECT id, content_hash, first_seen FROM items WHERE id = ?1
-             UNION ALL
-             SELECT id, content_hash, first_seen FROM items WHERE outlet = ?2 AND url = ?3
-             LIMIT 1",
-        )?
-        .query_row(params![item.id.as_str(), item.outlet, item.url], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .optional()?;
-    let first_seen = existing
-        .as_ref()
-        .map_or(now, |(_, _, seen)| timestamp(*seen));
-    let mut item = item.clone();
-    // An undated item is dated when it was first seen; one dated far ahead (a wrong zone, a
-    // scheduled post) is not news from the future, and is dated the same way.
-    match item.published {
-        None => item.published = Some(first_seen),
-        Some(date) if date > now + chrono::Duration::seconds(FUTURE_TOLERANCE_SECS) => {
-            item.published = Some(first_seen);
-            ingested.clamped += 1;
-        }
-        Some(_) => {}
-    }
-    let sort_at = item.published.unwrap_or(first_seen).min(now);
-    if sort_at < retention_cutoff {
-        ingested.expired += 1;
-        return Ok(());
-    }
-    if let Some((id, _, _)) = &existing {
-        item.id = ItemId::from(id.clone());
-    }
-    let hash = item.content_hash();
-    let data = serde_json::to_string(&item).expect("an Item always serializes to JSON");
-    match &existing {
-        Some((_, stored_hash, _)) if *stored_hash == hash => {
-            ingested.unchanged += 1;
-            return Ok(());
-        }
-        Some(_) => ingested.updated += 1,
-        None => ingested.new += 1,
-    }
-    tx.prepare_cached(
-        "INSERT INTO items (id, outlet, url, feed_url, sort_at, first_seen, modified_at, content_hash, data)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)
-         ON CONFLICT (id) DO UPDATE SET url = excluded.url, feed_url = excluded.feed_url,
-             sort_at = excluded.sort_at, modified_at = excluded.modified_at,
-             content_hash = excluded.content_hash, data = excluded.data",
-    )?
-    .execute(params![
-        item.id.as_str(),
-        item.outlet,
-        item.url,
-        feed_url,
-        sort_at.timestamp(),
-        now.timestamp(),
-        hash,
-        data
-    ])?;
-    Ok(())
-}
-
 fn timestamp(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
 }

@@ -20,7 +20,10 @@ pub fn best_image(entry: &Entry, defaults: &HashSet<String>) -> Option<String> {
         images()
             .rev()
             .max_by_key(|m| {
-                let (w, h) = (u64::from(m.width.unwrap_or(0)), u64::from(m.height.unwrap_or(0)));
+                let (w, h) = (
+                    u64::from(m.width.unwrap_or(0)),
+                    u64::from(m.height.unwrap_or(0)),
+                );
                 (w * h, w)
             })
             .and_then(url)

@@ -17,6 +17,7 @@ mod text;
 mod xml;
 
 pub use canonical::canonical_url;
+pub use text::plain_text;
 
 use std::time::Duration;
 

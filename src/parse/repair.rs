@@ -261,7 +261,11 @@ fn retyped(tag: &str) -> String {
         return tag.to_owned();
     };
     let value_start = start + 7;
-    let Some(quote) = tag[start + 6..].chars().next() else {
+    let Some(quote) = tag[start + 6..]
+        .chars()
+        .next()
+        .filter(|q| matches!(q, '"' | '\''))
+    else {
         return tag.to_owned();
     };
     let Some(value_len) = tag[value_start..].find(quote) else {
@@ -341,8 +345,13 @@ mod tests {
     fn only_stylesheets_survive_among_declarations() {
         let text = "<?xml version=\"1.0\"?><?xml-stylesheet href=\"s.xsl\"?><rss><?xml version=\"1.0\" encoding=\"UTF-16\"?></rss>";
         let repaired = repair(text);
-        assert_eq!(repaired.text, "<?xml-stylesheet href=\"s.xsl\"?><rss version=\"2.0\"></rss>");
-        assert!(repaired.notes.contains("a misplaced XML declaration was dropped"));
+        assert_eq!(
+            repaired.text,
+            "<?xml-stylesheet href=\"s.xsl\"?><rss version=\"2.0\"></rss>"
+        );
+        assert!(repaired
+            .notes
+            .contains("a misplaced XML declaration was dropped"));
     }
 
     #[test]
@@ -386,6 +395,9 @@ mod tests {
             typed.text,
             "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title type=\"html\" mode=\"escaped\">a</title><summary>b</summary><link type=\"text/html\"/></feed>"
         );
+        // Found by fuzzing: an unquoted value that starts with a multi-byte character.
+        let odd = "<feed xmlns=\"http://purl.org/atom/ns#\"><title type=¦x>a</title></feed>";
+        assert!(repair(odd).text.contains("<title type=¦x>"));
     }
 
     #[test]

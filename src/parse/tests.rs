@@ -196,5 +196,8 @@ fn what_the_fuzzer_found_stays_fixed() {
         include_bytes!("../../tests/fixtures/fuzz/misplaced-declaration.xml");
     let parsed = parse_feed(misplaced_declaration, None, None, "x").unwrap();
     assert!(!parsed.items.is_empty());
-    assert!(parsed.notes.iter().any(|n| n.contains("misplaced XML declaration")));
+    assert!(parsed
+        .notes
+        .iter()
+        .any(|n| n.contains("misplaced XML declaration")));
 }

@@ -59,6 +59,17 @@ fn entry(channel: &Channel<'_>, stored: &StoredItem) -> Entry {
         length: e.length.map(|l| l.to_string()),
         ..link(e.url.clone(), "enclosure", e.mime_type.as_deref())
     }));
+    // The other outlets' copies of the story: "also reported by".
+    links.extend(stored.also.iter().filter_map(|also| {
+        Some(Link {
+            title: Some(format!(
+                "{}: {}",
+                channel.outlet_name(&also.outlet),
+                also.title
+            )),
+            ..link(also.url.clone()?, "related", Some("text/html"))
+        })
+    }));
     let html = |value: &String| Text::html(value.clone());
     // An entry without a link to its page must carry its text (RFC 4287 §4.1.2).
     let body = item.content.as_ref().or(if item.url.is_none() {
@@ -68,7 +79,7 @@ fn entry(channel: &Channel<'_>, stored: &StoredItem) -> Entry {
     });
     Entry {
         title: Text::plain(item.title.clone()),
-        id: entry_id(stored),
+        id: entry_id(channel, stored),
         updated: fixed(item.updated.unwrap_or(stored.sort_at)),
         published: Some(fixed(stored.sort_at)),
         authors: item

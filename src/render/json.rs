@@ -59,6 +59,18 @@ struct Extension<'a> {
     outlet: &'a str,
     outlet_name: &'a str,
     feed_url: &'a str,
+    /// The other outlets that carried the story (merged feed only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    also: Vec<Also<'a>>,
+}
+
+#[derive(Serialize)]
+struct Also<'a> {
+    outlet: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+    title: &'a str,
+    score: f64,
 }
 
 pub fn render(channel: &Channel<'_>, items: &[Arc<StoredItem>]) -> Vec<u8> {
@@ -76,7 +88,7 @@ fn item<'a>(channel: &'a Channel<'_>, stored: &'a StoredItem) -> JsonItem<'a> {
     let item = &stored.item;
     let html = item.content.as_deref().or(item.summary.as_deref());
     JsonItem {
-        id: entry_id(stored),
+        id: entry_id(channel, stored),
         url: item.url.as_deref(),
         title: &item.title,
         content_html: html,
@@ -104,6 +116,16 @@ fn item<'a>(channel: &'a Channel<'_>, stored: &'a StoredItem) -> JsonItem<'a> {
             outlet: &item.outlet,
             outlet_name: channel.outlet_name(&item.outlet),
             feed_url: &stored.feed_url,
+            also: stored
+                .also
+                .iter()
+                .map(|a| Also {
+                    outlet: &a.outlet,
+                    url: a.url.as_deref(),
+                    title: &a.title,
+                    score: (a.score * 100.0).round() / 100.0,
+                })
+                .collect(),
         },
     }
 }

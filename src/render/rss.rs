@@ -39,10 +39,14 @@ fn item(channel: &Channel<'_>, stored: &StoredItem) -> rss::Item {
     rss::Item {
         title: Some(item.title.clone()),
         link: item.url.clone(),
-        description: item.summary.clone().or_else(|| item.content.clone()),
+        description: with_also(
+            channel,
+            stored,
+            item.summary.as_ref().or(item.content.as_ref()),
+        ),
         content: item.content.clone(),
         guid: Some(rss::Guid {
-            value: entry_id(stored),
+            value: entry_id(channel, stored),
             permalink: false,
         }),
         pub_date: Some(stored.sort_at.to_rfc2822()),
@@ -73,4 +77,34 @@ fn item(channel: &Channel<'_>, stored: &StoredItem) -> rss::Item {
         }),
         ..Default::default()
     }
+}
+
+/// The description, ending with a line that links the other outlets' copies of the story.
+fn with_also(
+    channel: &Channel<'_>,
+    stored: &StoredItem,
+    description: Option<&String>,
+) -> Option<String> {
+    let links: Vec<String> = stored
+        .also
+        .iter()
+        .map(|also| {
+            let name = html_escape::encode_text(channel.outlet_name(&also.outlet)).into_owned();
+            match &also.url {
+                Some(url) => format!(
+                    "<a href=\"{}\">{name}</a>",
+                    html_escape::encode_double_quoted_attribute(url)
+                ),
+                None => name,
+            }
+        })
+        .collect();
+    if links.is_empty() {
+        return description.cloned();
+    }
+    let line = format!("<p>Also reported by: {}</p>", links.join(", "));
+    Some(match description {
+        Some(description) => format!("{description}\n{line}"),
+        None => line,
+    })
 }

@@ -26,6 +26,8 @@ fn stored(n: u32, title: &str) -> Arc<StoredItem> {
         guid: Some(n.to_string()),
     };
     Arc::new(StoredItem {
+        story: item.id.clone(),
+        also: Vec::new(),
         item,
         feed_url: "https://www.abc.net.au/news/feed/51120/rss.xml".into(),
         sort_at: at,
@@ -42,6 +44,7 @@ fn render_all(items: &[Arc<StoredItem>]) -> Vec<(Format, feed_rs::model::Feed)> 
         base_url: &base,
         path: String::new(),
         outlet_names: &names,
+        merged: true,
     };
     Format::ALL
         .into_iter()
@@ -106,6 +109,7 @@ fn the_same_items_render_to_the_same_bytes() {
         base_url: &base,
         path: "outlets/abc/".into(),
         outlet_names: &names,
+        merged: true,
     };
     let items = vec![stored(1, "One")];
     for format in Format::ALL {
@@ -144,6 +148,7 @@ fn json_feed_carries_the_outlet_and_attachments() {
         base_url: &base,
         path: String::new(),
         outlet_names: &names,
+        merged: true,
     };
     let json: serde_json::Value =
         serde_json::from_slice(&render(Format::Json, &channel, &[stored(1, "One")])).unwrap();

@@ -28,6 +28,8 @@ type ScopeKey = Option<String>;
 struct Scope {
     title: String,
     path: String,
+    /// The merged feed: one entry per story.
+    merged: bool,
     items: Vec<Arc<StoredItem>>,
     rendered: HashMap<Format, RenderedFeed>,
 }
@@ -53,10 +55,11 @@ impl Published {
             item_count: store.item_count()?,
         };
         let title = &config.server.title;
-        let merged = store.recent(None, MAX_LIMIT)?;
+        let order: Vec<&str> = config.outlets.iter().map(|o| o.id.as_str()).collect();
+        let merged = store.recent_stories(MAX_LIMIT, &order)?;
         published.add_scope(None, title.clone(), String::new(), merged);
         for outlet in &config.outlets {
-            let items = store.recent(Some(&outlet.id), MAX_LIMIT)?;
+            let items = store.recent(&outlet.id, MAX_LIMIT)?;
             let scope_title = format!("{title}: {}", outlet.name);
             let path = format!("outlets/{}/", outlet.id);
             published.add_scope(Some(outlet.id.clone()), scope_title, path, items);
@@ -66,6 +69,7 @@ impl Published {
 
     fn add_scope(&mut self, key: ScopeKey, title: String, path: String, items: Vec<StoredItem>) {
         let mut scope = Scope {
+            merged: key.is_none(),
             title,
             path,
             items: items.into_iter().map(Arc::new).collect(),
@@ -84,6 +88,7 @@ impl Published {
             base_url: &self.base_url,
             path: scope.path.clone(),
             outlet_names: &self.outlet_names,
+            merged: scope.merged,
         };
         let items = &scope.items[..limit.min(scope.items.len())];
         let body = render::render(format, &channel, items);

@@ -5,7 +5,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use super::StoreError;
 
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     "CREATE TABLE feeds (
         outlet        TEXT NOT NULL,
         url           TEXT NOT NULL,
@@ -44,6 +44,32 @@ const MIGRATIONS: [&str; 3] = [
     CREATE INDEX items_by_feed ON items (outlet, feed_url);",
     // What was wrong with the last document parsed, so that a malformed feed shows as such.
     "ALTER TABLE feeds ADD COLUMN document_problems TEXT;",
+    // Stories: the item each story began with, each item's dedup signature, the MinHash band
+    // index over the window, re-published GUIDs merged into stored items, and every decision.
+    "ALTER TABLE items ADD COLUMN story TEXT;
+    ALTER TABLE items ADD COLUMN signature TEXT;
+    CREATE INDEX items_by_story ON items (story);
+    CREATE TABLE bands (band INTEGER NOT NULL, item_id TEXT NOT NULL, seen_at INTEGER NOT NULL);
+    CREATE INDEX bands_by_band ON bands (band);
+    CREATE INDEX bands_by_item ON bands (item_id);
+    CREATE INDEX bands_by_time ON bands (seen_at);
+    CREATE TABLE aliases (alias TEXT PRIMARY KEY, item_id TEXT NOT NULL);
+    CREATE INDEX aliases_by_item ON aliases (item_id);
+    CREATE TABLE decisions (
+        item_id    TEXT PRIMARY KEY,
+        story      TEXT NOT NULL,
+        matched    TEXT NOT NULL,
+        score      REAL NOT NULL,
+        features   TEXT NOT NULL,
+        decided_at INTEGER NOT NULL
+    );
+    CREATE INDEX decisions_by_story ON decisions (story);
+    CREATE TRIGGER items_forgotten AFTER DELETE ON items BEGIN
+        DELETE FROM bands WHERE item_id = old.id;
+        DELETE FROM decisions WHERE item_id = old.id
+            OR item_id IN (SELECT alias FROM aliases WHERE item_id = old.id);
+        DELETE FROM aliases WHERE item_id = old.id;
+    END;",
 ];
 
 /// Brings the schema up to date. Each migration runs in an immediate transaction that reads

@@ -79,7 +79,7 @@ fn new_unchanged_and_updated_items_are_told_apart() {
     let retitled = item("g1", "https://abc.example/1", "First, retitled");
     let counts = record(&store, &[retitled]);
     assert_eq!((counts.new, counts.updated), (0, 1));
-    let stored = store.recent(None, 10).unwrap();
+    let stored = store.recent("abc", 10).unwrap();
     assert_eq!(stored.len(), 2);
     assert!(stored
         .iter()
@@ -97,7 +97,7 @@ fn the_same_link_under_another_guid_updates_the_stored_item() {
         &[item("other-guid", "https://abc.example/1", "Story again")],
     );
     assert_eq!((counts.new, counts.updated), (0, 1));
-    let stored = store.recent(Some("abc"), 10).unwrap();
+    let stored = store.recent("abc", 10).unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].item.id, original.id, "the stored id wins");
 }
@@ -124,7 +124,7 @@ fn everything_survives_reopening() {
     record(&Store::open(&path).unwrap(), std::slice::from_ref(&a));
 
     let store = Store::open(&path).unwrap();
-    assert_eq!(store.recent(None, 10).unwrap()[0].item, a);
+    assert_eq!(store.recent("abc", 10).unwrap()[0].item, a);
     let state = store.feed_state("abc", "https://abc.example/rss").unwrap();
     assert_eq!(state.validators.etag.as_deref(), Some("\"v1\""));
     assert_eq!(state.body_hash.as_deref(), Some("hash-\"v1\""));
@@ -172,7 +172,7 @@ fn future_and_missing_dates_become_the_first_sighting_and_stay_so() {
     let items = [future, soon.clone(), undated];
     let counts = record(&store, &items);
     assert_eq!((counts.new, counts.clamped), (3, 1));
-    let stored = store.recent(None, 10).unwrap();
+    let stored = store.recent("abc", 10).unwrap();
     let date_of = |title: &str| {
         let s = stored.iter().find(|s| s.item.title == title).unwrap();
         (s.item.published, s.sort_at)

@@ -1,7 +1,15 @@
-//! Identity within an outlet: one item per story, however many times a document lists it.
+//! One story, one item: identity within an outlet (a document that lists a story twice) and,
+//! across outlets and re-publications, clustering by similarity.
 //!
-//! The store completes this across documents and polls: an incoming item that matches a
-//! stored one by id or by canonical link updates it instead of adding another.
+//! [`signature`] reduces an item to what is compared and to MinHash band keys, so that
+//! candidates come from an index lookup; [`score`] compares two items in features a person can
+//! check. The store keeps the index, the clusters and every decision.
+
+mod score;
+mod signature;
+
+pub use score::{score, Features};
+pub use signature::Signature;
 
 use std::collections::HashSet;
 

@@ -1,0 +1,191 @@
+//! The `items` table: one row per story as one outlet published it, matched on every poll by
+//! id, by an alias (a re-publication's GUID) or by canonical link, so that its id never changes.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension, Row, Transaction};
+
+use super::{stories, timestamp, Ingested, Store, StoreError, StoredItem};
+use crate::config::Dedup;
+use crate::dedup::Signature;
+use crate::model::{Item, ItemId};
+
+/// How far ahead of the clock an item may be dated before its date is taken for a mistake.
+const FUTURE_TOLERANCE_SECS: i64 = 3600;
+
+/// The columns [`stored_item`] reads, in its order.
+pub(super) const STORED_COLUMNS: &str =
+    "id, feed_url, sort_at, first_seen, modified_at, data, story";
+
+/// What one poll's items are stored under.
+pub(super) struct Rules<'a> {
+    pub feed_url: &'a str,
+    pub retention_cutoff: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+    pub dedup: &'a Dedup,
+}
+
+/// The stored copy an incoming item matches.
+struct Existing {
+    id: String,
+    content_hash: String,
+    first_seen: DateTime<Utc>,
+}
+
+/// Inserts `item`, or updates the stored copy it matches: by id, by alias, by canonical link
+/// within its outlet, or — a re-publication under a new GUID — by similarity within the
+/// outlet. A new item joins the story of a similar item from another outlet (unless `[dedup]`
+/// is off) or starts its own. The stored id always wins, so an item's id never changes.
+pub(super) fn upsert(
+    tx: &Transaction<'_>,
+    item: &Item,
+    rules: &Rules<'_>,
+    ingested: &mut Ingested,
+) -> Result<(), StoreError> {
+    let now = rules.now;
+    let mut item = item.clone();
+    let signature = Signature::of(&item);
+    let mut story = item.id.to_string();
+    let mut existing = find_existing(tx, &item)?;
+    if existing.is_none() && item.published.is_some_and(|p| p < rules.retention_cutoff) {
+        ingested.expired += 1;
+        return Ok(());
+    }
+    if existing.is_none() {
+        let dated = item.published.unwrap_or(now).min(now);
+        match stories::find_match(tx, &item, &signature, dated, now, rules.dedup)? {
+            Some(found) if found.outlet == item.outlet => {
+                stories::record_republication(tx, &item.id, &found, now)?;
+                existing = find_by_id(tx, &found.id)?;
+            }
+            Some(found) if rules.dedup.enabled => {
+                stories::record_decision(tx, &item.id, &found, now)?;
+                story = found.story;
+            }
+            _ => {}
+        }
+    }
+    let first_seen = existing.as_ref().map_or(now, |e| e.first_seen);
+    // An undated item is dated when it was first seen; one dated far ahead (a wrong zone, a
+    // scheduled post) is not news from the future, and is dated the same way.
+    match item.published {
+        None => item.published = Some(first_seen),
+        Some(date) if date > now + chrono::Duration::seconds(FUTURE_TOLERANCE_SECS) => {
+            item.published = Some(first_seen);
+            ingested.clamped += 1;
+        }
+        Some(_) => {}
+    }
+    let sort_at = item.published.unwrap_or(first_seen).min(now);
+    if sort_at < rules.retention_cutoff {
+        ingested.expired += 1;
+        return Ok(());
+    }
+    if let Some(existing) = &existing {
+        item.id = ItemId::from(existing.id.clone());
+    }
+    let hash = item.content_hash();
+    let data = serde_json::to_string(&item).expect("an Item always serializes to JSON");
+    match &existing {
+        Some(e) if e.content_hash == hash => {
+            ingested.unchanged += 1;
+            return Ok(());
+        }
+        Some(_) => ingested.updated += 1,
+        None => ingested.new += 1,
+    }
+    let signature_json = serde_json::to_string(&signature).expect("a signature serializes");
+    tx.prepare_cached(
+        "INSERT INTO items (id, outlet, url, feed_url, sort_at, first_seen, modified_at,
+                            content_hash, data, story, signature)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (id) DO UPDATE SET url = excluded.url, feed_url = excluded.feed_url,
+             sort_at = excluded.sort_at, modified_at = excluded.modified_at,
+             content_hash = excluded.content_hash, data = excluded.data,
+             signature = excluded.signature",
+    )?
+    .execute(params![
+        item.id.as_str(),
+        item.outlet,
+        item.url,
+        rules.feed_url,
+        sort_at.timestamp(),
+        first_seen.timestamp(),
+        now.timestamp(),
+        hash,
+        data,
+        story,
+        signature_json
+    ])?;
+    stories::index(tx, item.id.as_str(), &signature, first_seen)?;
+    Ok(())
+}
+
+fn find_existing(tx: &Transaction<'_>, item: &Item) -> Result<Option<Existing>, StoreError> {
+    let found = tx
+        .prepare_cached(
+            "SELECT id, content_hash, first_seen FROM items WHERE id = ?1
+             UNION ALL
+             SELECT i.id, i.content_hash, i.first_seen FROM aliases a JOIN items i ON i.id = a.item_id
+             WHERE a.alias = ?1
+             UNION ALL
+             SELECT id, content_hash, first_seen FROM items WHERE outlet = ?2 AND url = ?3
+             LIMIT 1",
+        )?
+        .query_row(params![item.id.as_str(), item.outlet, item.url], existing)
+        .optional()?;
+    Ok(found)
+}
+
+fn find_by_id(tx: &Transaction<'_>, id: &str) -> Result<Option<Existing>, StoreError> {
+    let found = tx
+        .prepare_cached("SELECT id, content_hash, first_seen FROM items WHERE id = ?1")?
+        .query_row(params![id], existing)
+        .optional()?;
+    Ok(found)
+}
+
+fn existing(row: &Row<'_>) -> rusqlite::Result<Existing> {
+    Ok(Existing {
+        id: row.get(0)?,
+        content_hash: row.get(1)?,
+        first_seen: timestamp(row.get(2)?),
+    })
+}
+
+/// Reads a row of [`STORED_COLUMNS`].
+pub(super) fn stored_item(row: &Row<'_>) -> Result<StoredItem, StoreError> {
+    let id: String = row.get(0)?;
+    let data: String = row.get(5)?;
+    let story: Option<String> = row.get(6)?;
+    let item: Item = serde_json::from_str(&data).map_err(|source| StoreError::Corrupt {
+        id: id.clone(),
+        source,
+    })?;
+    Ok(StoredItem {
+        story: ItemId::from(story.unwrap_or(id)),
+        item,
+        feed_url: row.get(1)?,
+        sort_at: timestamp(row.get(2)?),
+        first_seen: timestamp(row.get(3)?),
+        modified_at: timestamp(row.get(4)?),
+        also: Vec::new(),
+    })
+}
+
+impl Store {
+    /// The newest items of one outlet, newest first: every story the outlet carried, whoever
+    /// else carried it too.
+    pub fn recent(&self, outlet: &str, limit: usize) -> Result<Vec<StoredItem>, StoreError> {
+        let conn = self.conn();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut statement = conn.prepare_cached(&format!(
+            "SELECT {STORED_COLUMNS} FROM items WHERE outlet = ?1 ORDER BY sort_at DESC, id LIMIT ?2"
+        ))?;
+        let mut rows = statement.query(params![outlet, limit])?;
+        let mut items = Vec::new();
+        while let Some(row) = rows.next()? {
+            items.push(stored_item(row)?);
+        }
+        Ok(items)
+    }
+}

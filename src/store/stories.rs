@@ -1,0 +1,391 @@
+//! Stories: the items that are one story — copies from several outlets (one story, several
+//! items) or a re-publication within an outlet (merged into the stored item, its GUID kept as
+//! an alias) — with the band index that finds candidates in O(1) per item, and every decision,
+//! kept so that `tributary explain` can say why.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use super::items::{stored_item, STORED_COLUMNS};
+use super::{timestamp, Store, StoreError, StoredItem};
+use crate::config::{Dedup, Prefer};
+use crate::dedup::{score, Features, Signature};
+use crate::model::{Item, ItemId};
+
+/// A stored item similar enough to an incoming one to be the same story.
+pub(super) struct Found {
+    pub id: String,
+    pub outlet: String,
+    pub story: String,
+    pub score: f64,
+    pub features: Features,
+}
+
+/// Another outlet's copy of a story, shown with the one the merged feed carries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlsoReported {
+    pub outlet: String,
+    pub url: Option<String>,
+    pub title: String,
+    pub score: f64,
+}
+
+/// A story and why each of its items is in it.
+#[derive(Debug)]
+pub struct Explanation {
+    pub story: String,
+    pub members: Vec<Member>,
+}
+
+#[derive(Debug)]
+pub struct Member {
+    pub id: String,
+    pub outlet: String,
+    pub title: String,
+    pub url: Option<String>,
+    pub first_seen: DateTime<Utc>,
+    /// The decision that brought it into the story: the item it matched, the score, why.
+    pub joined: Option<(String, f64, Features)>,
+    /// Re-publications merged into it: their item id, score and why.
+    pub republications: Vec<(String, f64, Features)>,
+}
+
+/// The best-scoring stored item that is the same story as `item`, if any reaches the
+/// threshold: candidates share a MinHash band, were first seen within the window and are
+/// dated within it.
+pub(super) fn find_match(
+    tx: &Transaction<'_>,
+    item: &Item,
+    signature: &Signature,
+    dated: DateTime<Utc>,
+    now: DateTime<Utc>,
+    dedup: &Dedup,
+) -> Result<Option<Found>, StoreError> {
+    let keys = signature.keys();
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    let window = chrono::Duration::hours(dedup.window_hours.into());
+    let placeholders = vec!["?"; keys.len()].join(",");
+    let mut statement = tx.prepare_cached(&format!(
+        "SELECT i.id, i.outlet, coalesce(i.story, i.id), i.signature, i.url, i.sort_at FROM items i
+         WHERE i.id IN (SELECT item_id FROM bands WHERE band IN ({placeholders}) AND seen_at >= ?)
+           AND i.signature IS NOT NULL"
+    ))?;
+    let mut values: Vec<i64> = keys;
+    values.push((now - window).timestamp());
+    let mut rows = statement.query(rusqlite::params_from_iter(values))?;
+    let mut best: Option<Found> = None;
+    while let Some(row) = rows.next()? {
+        let id: String = row.get(0)?;
+        let candidate_url: Option<String> = row.get(4)?;
+        let candidate_dated = timestamp(row.get(5)?);
+        let hours_apart = (dated - candidate_dated).num_seconds().abs() as f64 / 3600.0;
+        if id == item.id.as_str() || hours_apart > f64::from(dedup.window_hours) {
+            continue;
+        }
+        let Ok(other) = serde_json::from_str::<Signature>(&row.get::<_, String>(3)?) else {
+            continue;
+        };
+        let same_link = item.url.is_some() && item.url == candidate_url;
+        let (score, features) = score(signature, &other, hours_apart, same_link);
+        let better = best.as_ref().is_none_or(|b| score > b.score);
+        if score >= dedup.threshold && better {
+            best = Some(Found {
+                id,
+                outlet: row.get(1)?,
+                story: row.get(2)?,
+                score,
+                features,
+            });
+        }
+    }
+    Ok(best)
+}
+
+/// Records why `item` joined the story of `found`.
+pub(super) fn record_decision(
+    tx: &Transaction<'_>,
+    item: &ItemId,
+    found: &Found,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let features = serde_json::to_string(&found.features).expect("features serialize");
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO decisions (item_id, story, matched, score, features, decided_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        item.as_str(),
+        found.story,
+        found.id,
+        found.score,
+        features,
+        now.timestamp()
+    ])?;
+    Ok(())
+}
+
+/// Records that `alias` (a new GUID's item id) is a re-publication of `found`, so that it
+/// updates `found` now and on every later poll.
+pub(super) fn record_republication(
+    tx: &Transaction<'_>,
+    alias: &ItemId,
+    found: &Found,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    tx.prepare_cached("INSERT OR REPLACE INTO aliases (alias, item_id) VALUES (?1, ?2)")?
+        .execute(params![alias.as_str(), found.id])?;
+    record_decision(tx, alias, found, now)
+}
+
+/// Puts `item`'s band keys in the index (again, if its text changed).
+pub(super) fn index(
+    tx: &Transaction<'_>,
+    item: &str,
+    signature: &Signature,
+    first_seen: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    tx.prepare_cached("DELETE FROM bands WHERE item_id = ?1")?
+        .execute(params![item])?;
+    let mut insert =
+        tx.prepare_cached("INSERT INTO bands (band, item_id, seen_at) VALUES (?1, ?2, ?3)")?;
+    for key in signature.keys() {
+        insert.execute(params![key, item, first_seen.timestamp()])?;
+    }
+    Ok(())
+}
+
+/// Drops band keys of items first seen before the window: they can no longer be candidates,
+/// and the index stays the size of the window, not of the store.
+pub(super) fn forget_old_candidates(
+    tx: &Transaction<'_>,
+    now: DateTime<Utc>,
+    dedup: &Dedup,
+) -> Result<(), StoreError> {
+    let cutoff = now - chrono::Duration::hours(dedup.window_hours.into());
+    tx.prepare_cached("DELETE FROM bands WHERE seen_at < ?1")?
+        .execute(params![cutoff.timestamp()])?;
+    Ok(())
+}
+
+impl Store {
+    /// The newest stories, newest first: one item each (the first seen, or the copy of the
+    /// outlet that comes first in `outlet_order` under `prefer = "config-order"`), with the
+    /// other outlets' copies as [`AlsoReported`].
+    pub fn recent_stories(
+        &self,
+        limit: usize,
+        outlet_order: &[&str],
+    ) -> Result<Vec<StoredItem>, StoreError> {
+        let prefer = self.dedup.read().unwrap_or_else(|p| p.into_inner()).prefer;
+        let conn = self.conn();
+        // The stories of the newest items, in order, until there are `limit` of them.
+        let mut stories: Vec<String> = Vec::new();
+        {
+            let mut statement = conn.prepare_cached(
+                "SELECT coalesce(story, id) FROM items ORDER BY sort_at DESC, id",
+            )?;
+            let mut rows = statement.query([])?;
+            while let Some(row) = rows.next()? {
+                let story: String = row.get(0)?;
+                if !stories.contains(&story) {
+                    stories.push(story);
+                    if stories.len() == limit {
+                        break;
+                    }
+                }
+            }
+        }
+        let mut members: HashMap<String, Vec<StoredItem>> = HashMap::new();
+        let mut scores: HashMap<String, f64> = HashMap::new();
+        for chunk in stories.chunks(500) {
+            let placeholders = vec!["?"; chunk.len()].join(",");
+            let mut statement = conn.prepare(&format!(
+                "SELECT {STORED_COLUMNS} FROM items WHERE coalesce(story, id) IN ({placeholders})"
+            ))?;
+            let mut rows = statement.query(rusqlite::params_from_iter(chunk))?;
+            while let Some(row) = rows.next()? {
+                let item = stored_item(row)?;
+                members
+                    .entry(item.story.to_string())
+                    .or_default()
+                    .push(item);
+            }
+            let mut statement = conn.prepare(&format!(
+                "SELECT item_id, score FROM decisions WHERE story IN ({placeholders})"
+            ))?;
+            let mut rows = statement.query(rusqlite::params_from_iter(chunk))?;
+            while let Some(row) = rows.next()? {
+                scores.insert(row.get(0)?, row.get(1)?);
+            }
+        }
+        let rank = |outlet: &str| {
+            outlet_order
+                .iter()
+                .position(|o| *o == outlet)
+                .unwrap_or(usize::MAX)
+        };
+        let mut out: Vec<StoredItem> = stories
+            .into_iter()
+            .filter_map(|story| {
+                let mut copies = members.remove(&story)?;
+                copies.sort_by(|a, b| match prefer {
+                    Prefer::FirstSeen => (a.first_seen, rank(&a.item.outlet))
+                        .cmp(&(b.first_seen, rank(&b.item.outlet))),
+                    Prefer::ConfigOrder => (rank(&a.item.outlet), a.first_seen)
+                        .cmp(&(rank(&b.item.outlet), b.first_seen)),
+                });
+                let mut primary = copies.remove(0);
+                let primary_score = scores.get(primary.item.id.as_str()).copied();
+                primary.also = copies
+                    .into_iter()
+                    .map(|copy| AlsoReported {
+                        score: scores
+                            .get(copy.item.id.as_str())
+                            .copied()
+                            .or(primary_score)
+                            .unwrap_or(1.0),
+                        outlet: copy.item.outlet,
+                        url: copy.item.url,
+                        title: copy.item.title,
+                    })
+                    .collect();
+                Some(primary)
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.sort_at
+                .cmp(&a.sort_at)
+                .then_with(|| a.story.cmp(&b.story))
+        });
+        Ok(out)
+    }
+
+    /// The story of the item `id`, or of the item the re-publication `id` was merged into.
+    pub fn story_of(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let story = self
+            .conn()
+            .query_row(
+                "SELECT coalesce(i.story, i.id) FROM items i
+                 WHERE i.id = ?1 OR i.id = (SELECT item_id FROM aliases WHERE alias = ?1)",
+                params![id],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(story)
+    }
+
+    /// The story of the item `id` (or of the item a re-publication `id` was merged into), and
+    /// why each of its items is in it.
+    pub fn explain(&self, id: &str) -> Result<Option<Explanation>, StoreError> {
+        let Some(story) = self.story_of(id)? else {
+            return Ok(None);
+        };
+        let conn = self.conn();
+        let mut statement = conn.prepare(
+            "SELECT id, outlet, data, first_seen FROM items WHERE coalesce(story, id) = ?1
+             ORDER BY first_seen, id",
+        )?;
+        let rows: Vec<(String, String, String, i64)> = statement
+            .query_map(params![story], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        let decision =
+            |sql: &str, key: &str| -> Result<Vec<(String, String, f64, Features)>, StoreError> {
+                let mut statement = conn.prepare(sql)?;
+                let found = statement
+                    .query_map(params![key], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, f64>(2)?,
+                            r.get::<_, String>(3)?,
+                        ))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(found
+                    .into_iter()
+                    .map(|(a, b, score, features)| {
+                        (
+                            a,
+                            b,
+                            score,
+                            serde_json::from_str(&features).unwrap_or_default(),
+                        )
+                    })
+                    .collect())
+            };
+        let mut members = Vec::new();
+        for (id, outlet, data, first_seen) in rows {
+            let item: Item = serde_json::from_str(&data).map_err(|source| StoreError::Corrupt {
+                id: id.clone(),
+                source,
+            })?;
+            let joined = decision(
+                "SELECT item_id, matched, score, features FROM decisions WHERE item_id = ?1",
+                &id,
+            )?
+            .into_iter()
+            .next()
+            .map(|(_, matched, score, features)| (matched, score, features));
+            let republications = decision(
+                "SELECT d.item_id, d.matched, d.score, d.features FROM decisions d
+                 JOIN aliases a ON a.alias = d.item_id WHERE a.item_id = ?1",
+                &id,
+            )?
+            .into_iter()
+            .map(|(alias, _, score, features)| (alias, score, features))
+            .collect();
+            members.push(Member {
+                id,
+                outlet,
+                title: item.title,
+                url: item.url,
+                first_seen: timestamp(first_seen),
+                joined,
+                republications,
+            });
+        }
+        Ok(Some(Explanation { story, members }))
+    }
+}
+
+/// The story as `tributary explain` prints it: each member, and why it joined.
+impl std::fmt::Display for Explanation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "story {} ({} items)", self.story, self.members.len())?;
+        for member in &self.members {
+            writeln!(
+                f,
+                "- {} [{}] {}\n  first seen {}{}",
+                member.id,
+                member.outlet,
+                member.title,
+                member.first_seen.format("%Y-%m-%d %H:%M UTC"),
+                member
+                    .url
+                    .as_deref()
+                    .map(|u| format!(", {u}"))
+                    .unwrap_or_default()
+            )?;
+            match &member.joined {
+                Some((matched, score, features)) => writeln!(
+                    f,
+                    "  joined the story through {matched}: score {score:.2} ({features})"
+                )?,
+                None => writeln!(f, "  began the story")?,
+            }
+            for (alias, score, features) in &member.republications {
+                writeln!(
+                    f,
+                    "  re-published as {alias}, merged into it: score {score:.2} ({features})"
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
