@@ -119,6 +119,9 @@ impl Store {
         // transaction to a process crash, only (at worst) the last ones to a power cut.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // 16 MiB of page cache at most (the default is 2): the dedup index is read on every
+        // new item, and re-reading it from the OS costs more than keeping it.
+        conn.pragma_update(None, "cache_size", -16_384)?;
         schema::migrate(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),

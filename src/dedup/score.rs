@@ -97,7 +97,7 @@ fn weigh(f: &Features) -> f64 {
 }
 
 fn jaccard(a: &[String], b: &[String]) -> f64 {
-    let shared = intersection(a, b).len();
+    let shared = shared_count(a, b);
     let union = a.len() + b.len() - shared;
     match union {
         0 => 0.0,
@@ -111,4 +111,21 @@ fn intersection(a: &[String], b: &[String]) -> Vec<String> {
         .filter(|x| b.binary_search(x).is_ok())
         .cloned()
         .collect()
+}
+
+/// How many values two sorted lists share, in one walk and without copying any.
+fn shared_count(a: &[String], b: &[String]) -> usize {
+    let (mut i, mut j, mut shared) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                shared += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    shared
 }

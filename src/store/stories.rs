@@ -14,6 +14,9 @@ use crate::config::{Dedup, Prefer};
 use crate::dedup::{score, Features, Signature};
 use crate::model::{Item, ItemId};
 
+/// The most candidates scored per incoming item.
+const MAX_CANDIDATES: usize = 16;
+
 /// A stored item similar enough to an incoming one to be the same story.
 pub(super) struct Found {
     pub id: String,
@@ -69,10 +72,14 @@ pub(super) fn find_match(
     }
     let window = chrono::Duration::hours(dedup.window_hours.into());
     let placeholders = vec!["?"; keys.len()].join(",");
+    // The candidates sharing the most keys first, and at most MAX_CANDIDATES of them: scoring
+    // costs the same per item however large the window, and the true copy shares many keys.
     let mut statement = tx.prepare_cached(&format!(
         "SELECT i.id, i.outlet, coalesce(i.story, i.id), i.signature, i.url, i.sort_at FROM items i
-         WHERE i.id IN (SELECT item_id FROM bands WHERE band IN ({placeholders}) AND seen_at >= ?)
-           AND i.signature IS NOT NULL"
+         JOIN (SELECT item_id, count(*) AS shared FROM bands
+               WHERE band IN ({placeholders}) AND seen_at >= ?
+               GROUP BY item_id ORDER BY shared DESC LIMIT {MAX_CANDIDATES}) c ON c.item_id = i.id
+         WHERE i.signature IS NOT NULL"
     ))?;
     let mut values: Vec<i64> = keys;
     values.push((now - window).timestamp());

@@ -1,0 +1,153 @@
+//! Ingest cost per item, deduplication included, as the store grows: 10k, 100k and 1M stored
+//! items. Items arrive as outlets publish them — two outlets, together an item a minute of
+//! simulated time (about what ABC and News.com.au publish), a third of them stories both carry
+//! — so once the first 48 hours have passed the dedup window always holds about the same
+//! number of items (2,880), and the cost per item should stay flat however many are stored.
+//!
+//! Run: `cargo bench --bench dedup_scale` (add a number to stop at that many items, e.g.
+//! `cargo bench --bench dedup_scale -- 100000`).
+
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, Utc};
+use tributary::model::{Item, ItemId};
+use tributary::store::{Attempt, FeedPoll, FeedState, PolledBody, Store};
+
+/// Items per poll: one feed document.
+const BATCH: usize = 50;
+/// Items timed at each mark.
+const MEASURED: usize = 5_000;
+
+fn main() {
+    let stop_at: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    let marks: Vec<usize> = [10_000, 100_000, 1_000_000]
+        .into_iter()
+        .filter(|m| *m <= stop_at)
+        .collect();
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let store = Store::open(&dir.path().join("bench.db")).expect("a database");
+    let start = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+        .expect("a date")
+        .to_utc();
+    let mut words = Words::new(7);
+    let mut stored = 0usize;
+    println!("stored items  µs per item (ingest + dedup)  merged");
+    for mark in marks {
+        while stored < mark - MEASURED {
+            stored += ingest(&store, &mut words, start, stored).0;
+        }
+        let clock = Instant::now();
+        let mut merged = 0;
+        let first = stored;
+        while stored < mark {
+            let (count, joined) = ingest(&store, &mut words, start, stored);
+            stored += count;
+            merged += joined;
+        }
+        let per_item = clock.elapsed().as_secs_f64() * 1e6 / (stored - first) as f64;
+        println!("{mark:>12}  {per_item:>30.1}  {merged:>6}");
+    }
+}
+
+/// Stores one poll's worth of items; returns how many, and how many joined another's story.
+fn ingest(store: &Store, words: &mut Words, start: DateTime<Utc>, n: usize) -> (usize, usize) {
+    let now = start + Duration::seconds(60 * n as i64);
+    let outlet = if (n / BATCH) % 2 == 0 { "abc" } else { "newscomau" };
+    let items: Vec<Item> = (n..n + BATCH).map(|i| words.item(outlet, i, now)).collect();
+    let poll = FeedPoll {
+        outlet,
+        feed_url: "https://bench.example/feed",
+        attempt: Attempt {
+            at: now,
+            duration_ms: 1,
+            status: Some(200),
+            error: None,
+            failures: 0,
+            next_poll_at: now,
+            next_poll_reason: "interval".into(),
+            current_url: None,
+        },
+        body: Some(PolledBody {
+            state: FeedState::default(),
+            items: &items,
+            problems: None,
+        }),
+    };
+    let cutoff = now - Duration::days(36_500);
+    let ingested = store.record_poll(&poll, cutoff, now).expect("stored");
+    let merged = items
+        .iter()
+        .filter(|i| store.story_of(i.id.as_str()).ok().flatten().as_deref() != Some(i.id.as_str()))
+        .count();
+    (ingested.new + ingested.updated, merged)
+}
+
+/// A deterministic generator of news-like text: a vocabulary with a long tail, names, numbers.
+struct Words {
+    state: u64,
+}
+
+impl Words {
+    fn new(seed: u64) -> Self {
+        Self { state: seed }
+    }
+
+    fn next(&mut self) -> u64 {
+        self.state = self.state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.state >> 33
+    }
+
+    /// A content word from a vocabulary of 20,000, the first ones far more common (roughly
+    /// Zipf, without the head that stop words take in real text).
+    fn word(&mut self) -> String {
+        let r = (self.next() % 1_000_000) as f64 / 1_000_000.0;
+        format!("w{}", (20_000f64.powf(0.3 + 0.7 * r)) as u64)
+    }
+
+    fn name(&mut self) -> String {
+        format!("Name{}", self.next() % 5_000)
+    }
+
+    /// Item `i`; every third item retells (in other words) the story of item `i - 50`, the same
+    /// slot in the other outlet's previous poll.
+    fn item(&mut self, outlet: &str, i: usize, now: DateTime<Utc>) -> Item {
+        let story = if i % 3 == 0 && i >= BATCH { i - BATCH } else { i };
+        let mut seeded = Words::new(story as u64 * 7919 + 1);
+        let mut title: Vec<String> = (0..8).map(|_| seeded.word()).collect();
+        let names: Vec<String> = (0..3).map(|_| seeded.name()).collect();
+        let mut summary: Vec<String> = (0..25).map(|_| seeded.word()).collect();
+        if story != i {
+            // Another outlet's telling: some words changed.
+            for w in title.iter_mut().step_by(3).chain(summary.iter_mut().step_by(4)) {
+                *w = self.word();
+            }
+        }
+        let mut item = Item {
+            id: ItemId::from(String::new()),
+            outlet: outlet.to_owned(),
+            title: format!("{} {}", title.join(" "), names[0]),
+            url: Some(format!("https://{outlet}.example/story/{i}")),
+            summary: Some(format!(
+                "<p>Officials in {} said {} met {} about {} items. {}.</p>",
+                names[0],
+                names[1],
+                names[2],
+                story % 97,
+                summary.join(" ")
+            )),
+            content: None,
+            published: Some(now),
+            updated: None,
+            authors: vec![],
+            categories: vec![],
+            image: None,
+            enclosures: vec![],
+            guid: Some(format!("{outlet}-{i}")),
+        };
+        item.id = ItemId::derive(outlet, &item.identity_key());
+        item
+    }
+}

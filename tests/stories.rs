@@ -1,0 +1,175 @@
+//! One story carried by both outlets, end to end: once in each merged feed with the other
+//! outlet as "also reported by", once in each outlet's own feed, explained by `tributary
+//! explain`, and under the same id whichever copy the merged feed shows.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+const ABC_LANDSLIDE: &str = "https://www.abc.net.au/news/2026-11-19/landslide-in-pngs-enga-province-kills-at-least-14-dozens-missing/105992001";
+const NEWS_LANDSLIDE: &str = "https://www.news.com.au/world/pacific/png-landslide-14-dead-dozens-missing-after-hillside-collapses/news-story/84320b52f9b936cd7eeda1c31f6bd7a9";
+
+fn rss(items: &[(&str, &str, &str, &str)]) -> Vec<u8> {
+    let items: String = items
+        .iter()
+        .map(|(link, title, summary, date)| {
+            format!(
+                "<item><title>{title}</title><link>{link}</link><guid>{link}</guid>\
+                 <description><![CDATA[<p>{summary}</p>]]></description><pubDate>{date}</pubDate></item>"
+            )
+        })
+        .collect();
+    format!("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>")
+        .into_bytes()
+}
+
+/// ABC's and News.com.au's feeds, each with the landslide and a story of its own.
+fn serve_outlets(server: &FixtureServer) -> (String, String) {
+    let abc = rss(&[
+        (
+            ABC_LANDSLIDE,
+            "Landslide in PNG&#039;s Enga province kills at least 14, dozens missing",
+            "At least 14 people have been killed and dozens are missing after a landslide buried homes in a village in Papua New Guinea's Enga province, local officials say.",
+            "Thu, 19 Nov 2026 17:10:00 +1100",
+        ),
+        (
+            "https://www.abc.net.au/news/2026-11-19/tasmanian-devil-joeys-born-at-mainland-sanctuary/105978196",
+            "Tasmanian devil joeys born at mainland sanctuary in Barrington Tops",
+            "Conservationists say 11 Tasmanian devil joeys have been born at a sanctuary in the Barrington Tops, the largest number since devils were reintroduced to the mainland.",
+            "Thu, 19 Nov 2026 08:30:00 +1100",
+        ),
+    ]);
+    let news = rss(&[
+        (
+            NEWS_LANDSLIDE,
+            "PNG landslide: 14 dead, dozens missing after hillside collapses",
+            "A landslide has buried homes in a remote village in Papua New Guinea's Enga province, killing at least 14 people and leaving dozens more missing, officials say.",
+            "Thu, 19 Nov 2026 07:50:00 GMT",
+        ),
+        (
+            "https://www.news.com.au/lifestyle/parenting/aussie-mums-12-kmart-hack/news-story/77f1248a4017e3b8",
+            "Aussie mum's $12 Kmart hack ends back-seat fights for good",
+            "A Melbourne mum has gone viral after sharing how she used a $12 Kmart storage caddy to end back-seat fights between her three kids on long road trips.",
+            "Thu, 19 Nov 2026 03:20:00 GMT",
+        ),
+    ]);
+    let doc = |body: Vec<u8>, etag: &str| Doc {
+        etag: Some(format!("\"{etag}\"")),
+        ..Doc::body(200, body)
+    };
+    server.serve("/abc.xml", doc(abc, "a"));
+    server.serve("/news.xml", doc(news, "n"));
+    (server.url("/abc.xml"), server.url("/news.xml"))
+}
+
+fn landslide(feed: &Value) -> Vec<&Value> {
+    feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["title"].as_str().unwrap().contains("andslide"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_story_from_both_outlets_is_one_entry_with_the_other_as_also_reported_by() {
+    let server = FixtureServer::start().await;
+    let (abc, news) = serve_outlets(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(free_port(), &[("abc", &[abc]), ("newscomau", &[news])]);
+    let daemon = Daemon::start(dir.path(), &config).await;
+    daemon.wait_for_items(4).await;
+
+    let merged: Value = daemon.json("/feed.json").await;
+    assert_eq!(merged["items"].as_array().unwrap().len(), 3, "{merged}");
+    let story = landslide(&merged);
+    assert_eq!(story.len(), 1, "the story is in the merged feed once");
+    let also = story[0]["_tributary"]["also"].as_array().unwrap();
+    assert_eq!(also.len(), 1);
+    let (shown, other) = match story[0]["_tributary"]["outlet"].as_str().unwrap() {
+        "abc" => (ABC_LANDSLIDE, NEWS_LANDSLIDE),
+        _ => (NEWS_LANDSLIDE, ABC_LANDSLIDE),
+    };
+    assert_eq!(story[0]["url"], shown);
+    assert_eq!(also[0]["url"], other);
+    assert!(also[0]["score"].as_f64().unwrap() >= 0.49);
+
+    let atom_bytes = daemon.get("/feed.atom").await.bytes().await.unwrap();
+    let atom = atom_syndication::Feed::read_from(&atom_bytes[..]).unwrap();
+    assert_eq!(atom.entries().len(), 3);
+    let related: Vec<_> = atom
+        .entries()
+        .iter()
+        .flat_map(|e| e.links())
+        .filter(|l| l.rel() == "related")
+        .collect();
+    assert_eq!(related.len(), 1);
+    assert_eq!(related[0].href(), other);
+
+    let rss_bytes = daemon.get("/feed.xml").await.bytes().await.unwrap();
+    let rss = rss::Channel::read_from(&rss_bytes[..]).unwrap();
+    assert_eq!(rss.items().len(), 3);
+    let with_also: Vec<_> = rss
+        .items()
+        .iter()
+        .filter_map(|i| i.description())
+        .filter(|d| d.contains("Also reported by"))
+        .collect();
+    assert_eq!(with_also.len(), 1);
+    assert!(with_also[0].contains(other), "{}", with_also[0]);
+
+    for outlet in ["abc", "newscomau"] {
+        let own: Value = daemon.json(&format!("/outlets/{outlet}/feed.json")).await;
+        assert_eq!(own["items"].as_array().unwrap().len(), 2, "{outlet} keeps its copy");
+        assert_eq!(landslide(&own).len(), 1);
+    }
+
+    let id = story[0]["id"].as_str().unwrap().to_owned();
+    let output = binary()
+        .args(["explain", &id, "--config"])
+        .arg(dir.path().join("feeds.toml"))
+        .output()
+        .unwrap();
+    let explained = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success(), "{explained}");
+    assert!(explained.contains("(2 items)"), "{explained}");
+    assert!(explained.contains("began the story"), "{explained}");
+    assert!(explained.contains("joined the story through"), "{explained}");
+    assert!(explained.contains("enga"), "shared names are listed: {explained}");
+    let unknown = binary()
+        .args(["explain", "nope", "--config"])
+        .arg(dir.path().join("feeds.toml"))
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no stored item"));
+}
+
+#[tokio::test]
+async fn the_preferred_outlet_is_shown_and_the_story_keeps_its_id() {
+    let server = FixtureServer::start().await;
+    let (abc, news) = serve_outlets(&server);
+    let dir = tempfile::tempdir().unwrap();
+    // News.com.au is listed first, so its copy is shown under config-order.
+    let port = free_port();
+    let first_seen = config(port, &[("newscomau", &[news.clone()]), ("abc", &[abc.clone()])]);
+    let daemon = Daemon::start(dir.path(), &first_seen).await;
+    daemon.wait_for_items(4).await;
+    let before = landslide(&daemon.json("/feed.json").await)[0].clone();
+    daemon.stop("TERM");
+
+    let preferring = format!("{first_seen}\n[dedup]\nprefer = \"config-order\"\n");
+    let daemon = Daemon::start(dir.path(), &preferring).await;
+    let after = landslide(&daemon.json("/feed.json").await)[0].clone();
+    assert_eq!(after["_tributary"]["outlet"], "newscomau");
+    assert_eq!(after["id"], before["id"], "a story's id never changes");
+
+    let separate = format!("{first_seen}\n[dedup]\nenabled = false\n");
+    daemon.stop("TERM");
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path(), &separate).await;
+    daemon.wait_for_items(4).await;
+    let merged: Value = daemon.json("/feed.json").await;
+    assert_eq!(landslide(&merged).len(), 2, "with [dedup] enabled = false");
+}
