@@ -55,7 +55,11 @@ fn main() {
 /// Stores one poll's worth of items; returns how many, and how many joined another's story.
 fn ingest(store: &Store, words: &mut Words, start: DateTime<Utc>, n: usize) -> (usize, usize) {
     let now = start + Duration::seconds(60 * n as i64);
-    let outlet = if (n / BATCH) % 2 == 0 { "abc" } else { "newscomau" };
+    let outlet = if (n / BATCH) % 2 == 0 {
+        "abc"
+    } else {
+        "newscomau"
+    };
     let items: Vec<Item> = (n..n + BATCH).map(|i| words.item(outlet, i, now)).collect();
     let poll = FeedPoll {
         outlet,
@@ -96,7 +100,10 @@ impl Words {
     }
 
     fn next(&mut self) -> u64 {
-        self.state = self.state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.state = self
+            .state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.state >> 33
     }
 
@@ -114,14 +121,22 @@ impl Words {
     /// Item `i`; every third item retells (in other words) the story of item `i - 50`, the same
     /// slot in the other outlet's previous poll.
     fn item(&mut self, outlet: &str, i: usize, now: DateTime<Utc>) -> Item {
-        let story = if i % 3 == 0 && i >= BATCH { i - BATCH } else { i };
+        let story = if i % 3 == 0 && i >= BATCH {
+            i - BATCH
+        } else {
+            i
+        };
         let mut seeded = Words::new(story as u64 * 7919 + 1);
         let mut title: Vec<String> = (0..8).map(|_| seeded.word()).collect();
         let names: Vec<String> = (0..3).map(|_| seeded.name()).collect();
         let mut summary: Vec<String> = (0..25).map(|_| seeded.word()).collect();
         if story != i {
             // Another outlet's telling: some words changed.
-            for w in title.iter_mut().step_by(3).chain(summary.iter_mut().step_by(4)) {
+            for w in title
+                .iter_mut()
+                .step_by(3)
+                .chain(summary.iter_mut().step_by(4))
+            {
                 *w = self.word();
             }
         }

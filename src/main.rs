@@ -219,7 +219,11 @@ async fn parse_one(source: &str, outlet: &str) -> anyhow::Result<()> {
     for problem in &parsed.notes {
         eprintln!("note: {source}: {problem}");
     }
-    let items = parsed.items;
+    let mut items = parsed.items;
+    if let Some(reason) = dedup::unreliable_guids(&items) {
+        eprintln!("note: {source}: {reason}; items are identified by link");
+        dedup::identify_by_link(&mut items);
+    }
     let mut out = std::io::stdout().lock();
     let written = dedup::within_document(items).iter().try_for_each(|item| {
         serde_json::to_writer(&mut out, item)?;

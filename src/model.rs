@@ -89,9 +89,15 @@ impl Item {
     /// feed gives one, else the canonical link, else the title and date. Each is deterministic,
     /// so the same document always yields the same keys.
     pub fn identity_key(&self) -> String {
-        if let Some(guid) = &self.guid {
-            return format!("guid:{guid}");
+        match &self.guid {
+            Some(guid) => format!("guid:{guid}"),
+            None => self.link_identity_key(),
         }
+    }
+
+    /// The identity of an item whose feed's GUIDs cannot be trusted: the canonical link, else
+    /// the title and date.
+    pub fn link_identity_key(&self) -> String {
         if let Some(url) = &self.url {
             return format!("url:{url}");
         }

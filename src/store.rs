@@ -65,6 +65,11 @@ pub struct Ingested {
     pub expired: usize,
     /// Dated too far in the future, so dated when first seen instead.
     pub clamped: usize,
+    /// Matched a stored item by link but not by id: the feed changed its GUID.
+    pub relinked: usize,
+    /// Most of the feed's GUIDs changed since the last poll: from now on its items are
+    /// identified by link.
+    pub guids_changed: bool,
 }
 
 impl Ingested {
@@ -166,7 +171,16 @@ impl Store {
             for item in body.items {
                 items::upsert(&tx, item, &rules, &mut ingested)?;
             }
-            feeds::record_body(&tx, poll.outlet, poll.feed_url, body)?;
+            // GUIDs that change on every fetch: most items found only by their link.
+            let changing = ingested.relinked >= 3 && ingested.relinked * 2 >= body.items.len();
+            ingested.guids_changed = changing && !body.state.by_link;
+            feeds::record_body(
+                &tx,
+                poll.outlet,
+                poll.feed_url,
+                body,
+                ingested.guids_changed,
+            )?;
         }
         feeds::record_attempt(&tx, poll.outlet, poll.feed_url, &poll.attempt)?;
         tx.commit()?;

@@ -121,7 +121,11 @@ async fn a_story_from_both_outlets_is_one_entry_with_the_other_as_also_reported_
 
     for outlet in ["abc", "newscomau"] {
         let own: Value = daemon.json(&format!("/outlets/{outlet}/feed.json")).await;
-        assert_eq!(own["items"].as_array().unwrap().len(), 2, "{outlet} keeps its copy");
+        assert_eq!(
+            own["items"].as_array().unwrap().len(),
+            2,
+            "{outlet} keeps its copy"
+        );
         assert_eq!(landslide(&own).len(), 1);
     }
 
@@ -135,8 +139,14 @@ async fn a_story_from_both_outlets_is_one_entry_with_the_other_as_also_reported_
     assert!(output.status.success(), "{explained}");
     assert!(explained.contains("(2 items)"), "{explained}");
     assert!(explained.contains("began the story"), "{explained}");
-    assert!(explained.contains("joined the story through"), "{explained}");
-    assert!(explained.contains("enga"), "shared names are listed: {explained}");
+    assert!(
+        explained.contains("joined the story through"),
+        "{explained}"
+    );
+    assert!(
+        explained.contains("enga"),
+        "shared names are listed: {explained}"
+    );
     let unknown = binary()
         .args(["explain", "nope", "--config"])
         .arg(dir.path().join("feeds.toml"))
@@ -153,7 +163,13 @@ async fn the_preferred_outlet_is_shown_and_the_story_keeps_its_id() {
     let dir = tempfile::tempdir().unwrap();
     // News.com.au is listed first, so its copy is shown under config-order.
     let port = free_port();
-    let first_seen = config(port, &[("newscomau", &[news.clone()]), ("abc", &[abc.clone()])]);
+    let first_seen = config(
+        port,
+        &[
+            ("newscomau", std::slice::from_ref(&news)),
+            ("abc", std::slice::from_ref(&abc)),
+        ],
+    );
     let daemon = Daemon::start(dir.path(), &first_seen).await;
     daemon.wait_for_items(4).await;
     let before = landslide(&daemon.json("/feed.json").await)[0].clone();
@@ -172,4 +188,99 @@ async fn the_preferred_outlet_is_shown_and_the_story_keeps_its_id() {
     daemon.wait_for_items(4).await;
     let merged: Value = daemon.json("/feed.json").await;
     assert_eq!(landslide(&merged).len(), 2, "with [dedup] enabled = false");
+}
+
+/// Four distinct local stories, under the given GUIDs.
+fn with_guids(guids: &[&str]) -> Vec<u8> {
+    let stories = [
+        (
+            "Council votes to double green bin collections",
+            "Ratepayers in Marrickville will get fortnightly green waste pickups from March.",
+        ),
+        (
+            "Swimming pool reopens after $4m refurbishment",
+            "The Leichhardt Park Aquatic Centre has reopened with a new learn-to-swim pool.",
+        ),
+        (
+            "Library hours cut as budget tightens",
+            "Three branch libraries in the inner west will close on Sundays from January.",
+        ),
+        (
+            "Residents fight plan for 12-storey tower",
+            "More than 400 objections were lodged against the Dulwich Hill apartment proposal.",
+        ),
+    ];
+    let items: String = guids
+        .iter()
+        .zip(stories)
+        .enumerate()
+        .map(|(n, (guid, (title, summary)))| {
+            format!(
+                "<item><title>{title}</title><link>https://council.example/news/{n}</link>\
+                 <guid isPermaLink=\"false\">{guid}</guid><description>{summary}</description>\
+                 <pubDate>Thu, 19 Nov 2026 0{n}:00:00 GMT</pubDate></item>"
+            )
+        })
+        .collect();
+    format!("<rss version=\"2.0\"><channel><title>Council</title>{items}</channel></rss>")
+        .into_bytes()
+}
+
+#[tokio::test]
+async fn a_feed_with_unreliable_guids_is_identified_by_link() {
+    let server = FixtureServer::start().await;
+    server.serve("/same.xml", Doc::body(200, with_guids(&["x", "x", "x"])));
+    server.serve(
+        "/changing.xml",
+        Doc::body(200, with_guids(&["a0", "a1", "a2", "a3"])),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let feeds = [server.url("/same.xml")];
+    let changing = [server.url("/changing.xml")];
+    let config = config(free_port(), &[("same", &feeds), ("changing", &changing)]);
+    let daemon = Daemon::start(dir.path(), &config).await;
+    daemon.wait_for_items(3 + 4).await;
+    let before: Value = daemon.json("/outlets/changing/feed.json").await;
+
+    server.serve(
+        "/changing.xml",
+        Doc::body(200, with_guids(&["b0", "b1", "b2", "b3"])),
+    );
+    eventually("a poll of the new GUIDs", 15, || {
+        daemon.log().contains("GUIDs changed since the last poll")
+    })
+    .await;
+    server.serve(
+        "/changing.xml",
+        Doc::body(200, with_guids(&["c0", "c1", "c2", "c3"])),
+    );
+    let seen = server.seen("/changing.xml").len();
+    eventually("another poll", 15, || {
+        server.seen("/changing.xml").len() >= seen + 2
+    })
+    .await;
+
+    let health: Value = daemon.json("/healthz").await;
+    assert_eq!(health["items"], 3 + 4, "no story stored twice");
+    let after: Value = daemon.json("/outlets/changing/feed.json").await;
+    let ids = |feed: &Value| -> Vec<String> {
+        feed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&after), ids(&before), "ids do not change");
+    let log = daemon.log();
+    assert_eq!(
+        log.matches("every item has the same GUID").count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("GUIDs changed since the last poll").count(),
+        1,
+        "{log}"
+    );
 }

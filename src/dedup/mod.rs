@@ -5,9 +5,11 @@
 //! candidates come from an index lookup; [`score`] compares two items in features a person can
 //! check. The store keeps the index, the clusters and every decision.
 
+mod identity;
 mod score;
 mod signature;
 
+pub use identity::{identify_by_link, unreliable_guids};
 pub use score::{score, Features};
 pub use signature::Signature;
 

@@ -180,7 +180,10 @@ fn with_known_rss_version(text: String) -> String {
         return text;
     }
     let version = tag.find("version=").and_then(|at| {
-        let quote = tag[at + 8..].chars().next().filter(|q| matches!(q, '"' | '\''))?;
+        let quote = tag[at + 8..]
+            .chars()
+            .next()
+            .filter(|q| matches!(q, '"' | '\''))?;
         let value_end = tag[at + 9..].find(quote)?;
         Some((at, at + 9 + value_end + 1, &tag[at + 9..at + 9 + value_end]))
     });
@@ -381,7 +384,10 @@ mod tests {
         assert_eq!(repair("<rssfeed>").text, "<rssfeed>");
         // Found by fuzzing: an unquoted version that starts with a multi-byte character is
         // no version the parser knows (and no panic).
-        assert_eq!(repair("<rss version=͹ x>").text, "<rss version=\"2.0\" version=͹ x>");
+        assert_eq!(
+            repair("<rss version=͹ x>").text,
+            "<rss version=\"2.0\" version=͹ x>"
+        );
     }
 
     #[test]

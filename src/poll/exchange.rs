@@ -87,6 +87,7 @@ fn read_body(
         validators: body.validators,
         body_hash: Some(hex(&Sha256::digest(&body.bytes)[..16])),
         ttl: state.ttl,
+        by_link: state.by_link,
         ..FeedState::default()
     };
     if new_state.body_hash == state.body_hash {
@@ -97,9 +98,17 @@ fn read_body(
     let parsed = parse::parse_feed(&body.bytes, content_type, Some(base), outlet)
         .map_err(|source| PollError::Parse { status, source })?;
     new_state.ttl = parsed.ttl;
+    let mut items = parsed.items;
+    if let Some(reason) = dedup::unreliable_guids(&items).filter(|_| !state.by_link) {
+        tracing::warn!(%outlet, feed = %base, reason, "the feed's GUIDs are unreliable; identifying its items by link from now on");
+        new_state.by_link = true;
+    }
+    if new_state.by_link {
+        dedup::identify_by_link(&mut items);
+    }
     Ok(Answer::New(NewBody {
         state: new_state,
-        items: dedup::within_document(parsed.items),
+        items: dedup::within_document(items),
         problems: Some(parsed.notes),
     }))
 }

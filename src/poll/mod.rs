@@ -181,6 +181,9 @@ impl Poller {
             }
             Answer::New(body) => {
                 let ingested = self.record(outlet, feed, attempt, Some(body)).await?;
+                if ingested.guids_changed {
+                    tracing::warn!(%outlet, %feed, relinked = ingested.relinked, "the feed's GUIDs changed since the last poll; identifying its items by link from now on");
+                }
                 Outcome::Stored { status, ingested }
             }
         };

@@ -23,6 +23,8 @@ pub struct FeedState {
     pub next_poll_at: Option<DateTime<Utc>>,
     /// The RSS `<ttl>` of the last body parsed, honoured after `304`s too.
     pub ttl: Option<Duration>,
+    /// The feed's GUIDs proved unreliable: its items are identified by link.
+    pub by_link: bool,
 }
 
 /// What one poll of a feed came to, whatever it brought.
@@ -69,7 +71,7 @@ impl Store {
             .conn()
             .query_row(
                 "SELECT etag, last_modified, body_hash, current_url, failures, next_poll_at_ms,
-                        ttl_secs
+                        ttl_secs, identity_by_link
                  FROM feeds WHERE outlet = ?1 AND url = ?2",
                 params![outlet, feed_url],
                 |row| {
@@ -85,6 +87,7 @@ impl Store {
                             .get::<_, Option<i64>>(5)?
                             .and_then(DateTime::from_timestamp_millis),
                         ttl: row.get::<_, Option<u64>>(6)?.map(Duration::from_secs),
+                        by_link: row.get(7)?,
                     })
                 },
             )
@@ -135,18 +138,21 @@ pub(super) fn record_body(
     outlet: &str,
     url: &str,
     body: &PolledBody<'_>,
+    guids_changed: bool,
 ) -> Result<(), StoreError> {
     let state = &body.state;
+    let by_link = state.by_link || guids_changed;
     let problems = body
         .problems
         .map(|notes| notes.join("; "))
         .filter(|joined| !joined.is_empty());
     tx.execute(
         "INSERT INTO feeds (outlet, url, etag, last_modified, body_hash, ttl_secs,
-                            document_problems, last_attempt)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?8, 0)
+                            document_problems, identity_by_link, last_attempt)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?8, ?9, 0)
          ON CONFLICT (outlet, url) DO UPDATE SET etag = ?3, last_modified = ?4, body_hash = ?5,
-             ttl_secs = ?6, document_problems = CASE WHEN ?7 THEN ?8 ELSE document_problems END",
+             ttl_secs = ?6, document_problems = CASE WHEN ?7 THEN ?8 ELSE document_problems END,
+             identity_by_link = ?9",
         params![
             outlet,
             url,
@@ -156,6 +162,7 @@ pub(super) fn record_body(
             state.ttl.map(|ttl| ttl.as_secs()),
             body.problems.is_some(),
             problems,
+            by_link,
         ],
     )?;
     Ok(())

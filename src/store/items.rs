@@ -29,6 +29,8 @@ struct Existing {
     id: String,
     content_hash: String,
     first_seen: DateTime<Utc>,
+    /// Found by link alone: the incoming item's GUID is not the one stored.
+    by_link: bool,
 }
 
 /// Inserts `item`, or updates the stored copy it matches: by id, by alias, by canonical link
@@ -63,6 +65,9 @@ pub(super) fn upsert(
             }
             _ => {}
         }
+    }
+    if existing.as_ref().is_some_and(|e| e.by_link) {
+        ingested.relinked += 1;
     }
     let first_seen = existing.as_ref().map_or(now, |e| e.first_seen);
     // An undated item is dated when it was first seen; one dated far ahead (a wrong zone, a
@@ -123,12 +128,12 @@ pub(super) fn upsert(
 fn find_existing(tx: &Transaction<'_>, item: &Item) -> Result<Option<Existing>, StoreError> {
     let found = tx
         .prepare_cached(
-            "SELECT id, content_hash, first_seen FROM items WHERE id = ?1
+            "SELECT id, content_hash, first_seen, 0 FROM items WHERE id = ?1
              UNION ALL
-             SELECT i.id, i.content_hash, i.first_seen FROM aliases a JOIN items i ON i.id = a.item_id
+             SELECT i.id, i.content_hash, i.first_seen, 0 FROM aliases a JOIN items i ON i.id = a.item_id
              WHERE a.alias = ?1
              UNION ALL
-             SELECT id, content_hash, first_seen FROM items WHERE outlet = ?2 AND url = ?3
+             SELECT id, content_hash, first_seen, 1 FROM items WHERE outlet = ?2 AND url = ?3
              LIMIT 1",
         )?
         .query_row(params![item.id.as_str(), item.outlet, item.url], existing)
@@ -138,7 +143,7 @@ fn find_existing(tx: &Transaction<'_>, item: &Item) -> Result<Option<Existing>, 
 
 fn find_by_id(tx: &Transaction<'_>, id: &str) -> Result<Option<Existing>, StoreError> {
     let found = tx
-        .prepare_cached("SELECT id, content_hash, first_seen FROM items WHERE id = ?1")?
+        .prepare_cached("SELECT id, content_hash, first_seen, 0 FROM items WHERE id = ?1")?
         .query_row(params![id], existing)
         .optional()?;
     Ok(found)
@@ -149,6 +154,7 @@ fn existing(row: &Row<'_>) -> rusqlite::Result<Existing> {
         id: row.get(0)?,
         content_hash: row.get(1)?,
         first_seen: timestamp(row.get(2)?),
+        by_link: row.get(3)?,
     })
 }
 

@@ -5,7 +5,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use super::StoreError;
 
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     "CREATE TABLE feeds (
         outlet        TEXT NOT NULL,
         url           TEXT NOT NULL,
@@ -70,6 +70,8 @@ const MIGRATIONS: [&str; 4] = [
             OR item_id IN (SELECT alias FROM aliases WHERE item_id = old.id);
         DELETE FROM aliases WHERE item_id = old.id;
     END;",
+    // Feeds whose GUIDs proved unreliable, identified by link from then on.
+    "ALTER TABLE feeds ADD COLUMN identity_by_link INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Brings the schema up to date. Each migration runs in an immediate transaction that reads

@@ -1,0 +1,107 @@
+//! Identity that survives bad feeds. Some feeds give every item the same GUID, put the
+//! headline in the GUID (so a corrected headline is a new item), or change every GUID on every
+//! fetch; trusting them would merge distinct stories or repeat the same one. Such a feed's
+//! items are identified by their canonical link instead (then by title and date).
+
+use std::collections::HashSet;
+
+use crate::model::{Item, ItemId};
+
+/// Why a document's GUIDs cannot identify its items, if they cannot.
+pub fn unreliable_guids(items: &[Item]) -> Option<&'static str> {
+    let guids: Vec<&str> = items.iter().filter_map(|i| i.guid.as_deref()).collect();
+    if guids.len() >= 2 && guids.iter().collect::<HashSet<_>>().len() == 1 {
+        return Some("every item has the same GUID");
+    }
+    let with_headline = items
+        .iter()
+        .filter(|i| i.guid.as_deref().is_some_and(|g| embeds(g, &i.title)))
+        .count();
+    if with_headline >= 3 && with_headline * 2 >= items.len() {
+        return Some("the GUIDs embed the headlines");
+    }
+    None
+}
+
+/// Whether `guid` carries `title` (spelled as words or as a slug): alphanumerics compared.
+fn embeds(guid: &str, title: &str) -> bool {
+    let letters = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let title = letters(title);
+    title.chars().count() >= 12 && letters(guid).contains(&title)
+}
+
+/// Gives `items` ids from their links (then title and date), for a feed whose GUIDs are
+/// unreliable.
+pub fn identify_by_link(items: &mut [Item]) {
+    for item in items {
+        item.id = ItemId::derive(&item.outlet, &item.link_identity_key());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(n: usize, guid: &str, title: &str) -> Item {
+        let mut item = Item {
+            id: ItemId::from(String::new()),
+            outlet: "o".into(),
+            title: title.into(),
+            url: Some(format!("https://o.example/{n}")),
+            summary: None,
+            content: None,
+            published: None,
+            updated: None,
+            authors: vec![],
+            categories: vec![],
+            image: None,
+            enclosures: vec![],
+            guid: Some(guid.into()),
+        };
+        item.id = ItemId::derive("o", &item.identity_key());
+        item
+    }
+
+    #[test]
+    fn one_guid_for_all_or_headlines_in_guids_are_unreliable() {
+        let same = [
+            item(1, "g", "First story here"),
+            item(2, "g", "Second story here"),
+        ];
+        assert_eq!(
+            unreliable_guids(&same),
+            Some("every item has the same GUID")
+        );
+        let headlines: Vec<Item> = (0..4)
+            .map(|n| {
+                let title = format!("Council approves new bike lanes number {n}");
+                item(n, &format!("site-{}-2026", title.replace(' ', "-")), &title)
+            })
+            .collect();
+        assert_eq!(
+            unreliable_guids(&headlines),
+            Some("the GUIDs embed the headlines")
+        );
+        let fine: Vec<Item> = (0..4)
+            .map(|n| item(n, &format!("urn:{n}"), "A story"))
+            .collect();
+        assert_eq!(unreliable_guids(&fine), None);
+    }
+
+    #[test]
+    fn items_identified_by_link_stay_apart_and_stable() {
+        let mut items = [
+            item(1, "g", "First story here"),
+            item(2, "g", "Second story here"),
+        ];
+        assert_eq!(items[0].id, items[1].id);
+        identify_by_link(&mut items);
+        assert_ne!(items[0].id, items[1].id);
+        assert_eq!(items[0].id, ItemId::derive("o", "url:https://o.example/1"));
+    }
+}
