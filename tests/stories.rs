@@ -284,3 +284,45 @@ async fn a_feed_with_unreliable_guids_is_identified_by_link() {
         "{log}"
     );
 }
+
+#[tokio::test]
+async fn a_tributary_subscribed_to_another_shows_each_story_once() {
+    let server = FixtureServer::start().await;
+    let (abc, news) = serve_outlets(&server);
+    let upstream_dir = tempfile::tempdir().unwrap();
+    let upstream_config = config(
+        free_port(),
+        &[("abc", std::slice::from_ref(&abc)), ("newscomau", &[news])],
+    );
+    let upstream = Daemon::start(upstream_dir.path(), &upstream_config).await;
+    upstream.wait_for_items(4).await;
+
+    // A second tributary reads ABC directly and the first one's merged feed.
+    let downstream_dir = tempfile::tempdir().unwrap();
+    let merged_feed = format!("{}/feed.xml", upstream.base);
+    let downstream_config = config(free_port(), &[("abc", &[abc]), ("river", &[merged_feed])]);
+    let downstream = Daemon::start(downstream_dir.path(), &downstream_config).await;
+    downstream.wait_for_items(2 + 3).await;
+    let merged: Value = downstream.json("/feed.json").await;
+    assert_eq!(landslide(&merged).len(), 1, "{merged}");
+    assert_eq!(merged["items"].as_array().unwrap().len(), 3, "{merged}");
+    let ids: Vec<Value> = merged["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].clone())
+        .collect();
+    let seen = server.seen("/abc.xml").len();
+    eventually("more polls", 15, || {
+        server.seen("/abc.xml").len() >= seen + 2
+    })
+    .await;
+    let again: Value = downstream.json("/feed.json").await;
+    let again_ids: Vec<Value> = again["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].clone())
+        .collect();
+    assert_eq!(ids, again_ids, "ids are stable across polls");
+}
