@@ -51,6 +51,15 @@ pub fn repair(text: &str) -> Repaired {
         };
     }
     out.push_str(rest);
+    if out.contains("<?xml") {
+        // One left inside a section that was never closed, say, where a broken document ran
+        // into another: the parser must still never see a second declaration.
+        out = ["<?xml ", "<?xml\t", "<?xml\n", "<?xml\r", "<?xml?"]
+            .iter()
+            .fold(out, |text, declaration| {
+                text.replace(declaration, "<?xml-dropped ")
+            });
+    }
     Repaired {
         text: with_current_namespaces(with_known_rss_version(out)),
         notes,
