@@ -12,6 +12,9 @@ use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
 
+/// The longest dedup window: a year.
+const MAX_WINDOW_HOURS: u32 = 24 * 365;
+
 /// Where the daemon looks when `--config` is not given and `$TRIBUTARY_CONFIG` is unset.
 pub const DEFAULT_PATH: &str = "feeds.toml";
 
@@ -288,7 +291,14 @@ impl RawDedup {
         };
         Ok(Dedup {
             enabled: self.enabled.unwrap_or(true),
-            window_hours: at_least_one(self.window_hours, "window_hours", 48)?,
+            window_hours: match self.window_hours {
+                Some(hours) if *hours.get_ref() > MAX_WINDOW_HOURS => {
+                    let message =
+                        format!("window_hours must be at most {MAX_WINDOW_HOURS} (a year)");
+                    return Err((hours.span(), message));
+                }
+                hours => at_least_one(hours, "window_hours", 48)?,
+            },
             threshold,
             prefer,
         })

@@ -2,6 +2,7 @@
 //! mode, and each feed poll is written in one transaction, so a crash keeps either the whole
 //! poll or none of it.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, RwLock};
 
@@ -162,11 +163,20 @@ impl Store {
         if let Some(body) = &poll.body {
             let dedup = self.dedup.read().unwrap_or_else(|p| p.into_inner()).clone();
             stories::forget_old_candidates(&tx, now, &dedup)?;
+            // The document's own items are never re-publications of each other: a story and
+            // its live blog, say, are both in the feed at once.
+            let siblings: HashSet<&str> = body
+                .items
+                .iter()
+                .flat_map(|i| [Some(i.id.as_str()), i.url.as_deref()])
+                .flatten()
+                .collect();
             let rules = items::Rules {
                 feed_url: poll.feed_url,
                 retention_cutoff,
                 now,
                 dedup: &dedup,
+                siblings: &siblings,
             };
             for item in body.items {
                 items::upsert(&tx, item, &rules, &mut ingested)?;
@@ -204,9 +214,7 @@ impl Store {
     }
 }
 
-/// Inserts `item`, or updates the stored copy it matches by id or, failing that, by canonical
-/// link within its outlet (the same story under another GUID in another of the outlet's feeds).
-/// The stored id always wins, so an item's id never changes.
+/// A stored Unix time; the epoch for a value out of range (which the store never writes).
 fn timestamp(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
 }

@@ -160,26 +160,36 @@ async fn a_story_from_both_outlets_is_one_entry_with_the_other_as_also_reported_
 async fn the_preferred_outlet_is_shown_and_the_story_keeps_its_id() {
     let server = FixtureServer::start().await;
     let (abc, news) = serve_outlets(&server);
+    // ABC's copy comes first: News.com.au's feed is down at first.
+    let news_doc = server.take("/news.xml");
+    server.serve("/news.xml", Doc::status(503));
     let dir = tempfile::tempdir().unwrap();
-    // News.com.au is listed first, so its copy is shown under config-order.
     let port = free_port();
-    let first_seen = config(
-        port,
-        &[
-            ("newscomau", std::slice::from_ref(&news)),
-            ("abc", std::slice::from_ref(&abc)),
-        ],
-    );
+    let news_first = [
+        ("newscomau", std::slice::from_ref(&news)),
+        ("abc", std::slice::from_ref(&abc)),
+    ];
+    let first_seen = config(port, &news_first);
     let daemon = Daemon::start(dir.path(), &first_seen).await;
+    daemon.wait_for_items(2).await;
+    server.serve("/news.xml", news_doc);
     daemon.wait_for_items(4).await;
     let before = landslide(&daemon.json("/feed.json").await)[0].clone();
+    assert_eq!(before["_tributary"]["outlet"], "abc", "the first seen copy");
     daemon.stop("TERM");
 
+    // News.com.au is listed first, so under config-order its copy is shown.
     let preferring = format!("{first_seen}\n[dedup]\nprefer = \"config-order\"\n");
     let daemon = Daemon::start(dir.path(), &preferring).await;
     let after = landslide(&daemon.json("/feed.json").await)[0].clone();
     assert_eq!(after["_tributary"]["outlet"], "newscomau");
     assert_eq!(after["id"], before["id"], "a story's id never changes");
+    let own = daemon.json("/outlets/newscomau/feed.json").await;
+    assert_ne!(
+        landslide(&own)[0]["id"],
+        after["id"],
+        "an outlet's feed names its own item, the merged feed the story"
+    );
 
     let separate = format!("{first_seen}\n[dedup]\nenabled = false\n");
     daemon.stop("TERM");

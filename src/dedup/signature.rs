@@ -30,8 +30,18 @@ pub struct Signature {
 }
 
 impl Signature {
+    /// The most keys an item has: its bands and the pairs of its first names.
+    pub const MAX_KEYS: usize = BANDS + MAX_NAMES_PAIRED * (MAX_NAMES_PAIRED - 1) / 2;
+
     pub fn of(item: &Item) -> Self {
-        let summary = item.summary.as_deref().map(plain_text).unwrap_or_default();
+        // The summary, or for an item without one the start of its content.
+        let summary = item
+            .summary
+            .as_deref()
+            .or(item.content.as_deref())
+            .map(plain_text)
+            .map(|text| text.chars().take(600).collect::<String>())
+            .unwrap_or_default();
         let text = format!("{}. {summary}", item.title);
         Signature {
             words: sorted(tokens(&text).filter_map(|t| content_word(&t))),
@@ -348,7 +358,6 @@ const STOP_WORDS: &[&str] = &[
     "ten",
     "first",
     "last",
-    "than",
     "amid",
     "per",
     "cent",

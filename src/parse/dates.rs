@@ -75,10 +75,15 @@ fn iso8601(text: &str) -> Option<DateTime<Utc>> {
 fn rfc822_like(text: &str) -> Option<DateTime<Utc>> {
     let (mut day, mut month, mut year) = (None, None, None);
     let (mut time, mut offset, mut afternoon) = (None, None, None);
-    for token in text
+    let tokens: Vec<&str> = text
         .split(|c: char| c.is_whitespace() || c == ',')
         .filter(|t| !t.is_empty())
-    {
+        .collect();
+    // A first token that reads as a month while another month follows is a weekday ("mar."
+    // is Tuesday in Spanish and French, "Mar" March in English).
+    let months = tokens.iter().filter(|t| month_number(t).is_some()).count();
+    let skip_first = months > 1 && tokens.first().is_some_and(|t| month_number(t).is_some());
+    for token in tokens.into_iter().skip(usize::from(skip_first)) {
         if let Some(m) = month_number(token) {
             month.get_or_insert(m);
         } else if let Some(pm) = meridiem(token) {
@@ -258,6 +263,7 @@ mod tests {
             ("03 Apr 02 1500 GMT", "2002-04-03T15:00:00Z"),
             ("Thu, 01 Jan 98 00:00:00 GMT", "1998-01-01T00:00:00Z"),
             ("Seg, 24 Set 2018 19:18:49 -0300", "2018-09-24T22:18:49Z"),
+            ("mar., 16 oct. 2017 10:00:00 +0200", "2017-10-16T08:00:00Z"),
             ("Sat, Dec 16 2023 02:02:33 PM", "2023-12-16T14:02:33Z"),
             ("2003-12-13T18:30:02Z", "2003-12-13T18:30:02Z"),
             ("2019-10-12T07:20:50.52Z", "2019-10-12T07:20:50Z"),

@@ -43,15 +43,17 @@ pub fn decode(bytes: &[u8], http_charset: Option<&str>) -> Decoded {
         .map(|label| ("HTTP charset", label))
         .or_else(|| declared_encoding(bytes).map(|label| ("XML declaration", label)));
     let claimed = match declared {
-        Some((source, label)) => match Encoding::for_label(label.trim().as_bytes()) {
-            // Bytes that reach here are ASCII-compatible: a UTF-16 claim is a leftover.
-            Some(encoding) if encoding == UTF_16LE || encoding == UTF_16BE => None,
-            Some(encoding) => Some(encoding),
-            None => {
-                notes.push(format!("unknown encoding {label:?} in the {source}"));
-                None
+        Some((source, label)) => {
+            match Encoding::for_label_no_replacement(label.trim().as_bytes()) {
+                // Bytes that reach here are ASCII-compatible: a UTF-16 claim is a leftover.
+                Some(encoding) if encoding == UTF_16LE || encoding == UTF_16BE => None,
+                Some(encoding) => Some(encoding),
+                None => {
+                    notes.push(format!("unknown encoding {label:?} in the {source}"));
+                    None
+                }
             }
-        },
+        }
         None => None,
     };
     let valid_utf8 = std::str::from_utf8(bytes).ok();

@@ -57,26 +57,40 @@ impl Hints {
         reader.config_mut().check_end_names = false;
         // The xml:base in scope at each open element.
         let mut bases: Vec<Option<Url>> = Vec::new();
-        let mut capture: Option<Capture> = None;
+        // The depth of the item being read, if one is.
+        let mut item_depth: Option<usize> = None;
+        // What the open element's text is wanted for, and the text so far (text, CDATA and
+        // references arrive as separate events).
+        let mut capture: Option<(Capture, String)> = None;
         loop {
             match reader.read_event() {
                 Ok(Event::Start(e)) => {
                     let base = scoped_base(&e, bases.last().cloned().flatten());
-                    capture = hints.open(&e, base.as_ref());
+                    if is_item(&e) {
+                        item_depth = Some(bases.len());
+                    }
+                    let wanted = hints.open(&e, base.as_ref(), item_depth.is_some());
+                    capture = wanted.map(|c| (c, String::new()));
                     bases.push(base);
                 }
                 Ok(Event::Empty(e)) => {
                     let base = scoped_base(&e, bases.last().cloned().flatten());
-                    hints.open(&e, base.as_ref());
+                    hints.open(&e, base.as_ref(), item_depth.is_some());
                 }
-                Ok(Event::Text(t)) => {
-                    let raw = t.into_inner();
-                    hints.take(capture.take(), &html_escape::decode_html_entities(&raw));
+                Ok(Event::Text(t)) => append(&mut capture, &t.into_inner()),
+                Ok(Event::CData(t)) => append(&mut capture, &t.into_inner()),
+                Ok(Event::GeneralRef(r)) => {
+                    let reference = format!("&{};", r.into_inner());
+                    append(&mut capture, &html_escape::decode_html_entities(&reference));
                 }
-                Ok(Event::CData(t)) => hints.take(capture.take(), &t.into_inner()),
                 Ok(Event::End(_)) => {
                     bases.pop();
-                    capture = None;
+                    if let Some((wanted, text)) = capture.take() {
+                        hints.take(wanted, text.trim());
+                    }
+                    if item_depth == Some(bases.len()) {
+                        item_depth = None;
+                    }
                 }
                 Ok(Event::Eof) | Err(_) => break,
                 Ok(_) => {}
@@ -85,11 +99,18 @@ impl Hints {
         hints
     }
 
-    /// Notes what an element says in its attributes; returns what its text is wanted for.
-    fn open(&mut self, e: &BytesStart<'_>, base: Option<&Url>) -> Option<Capture> {
+    /// Notes what an element says in its attributes; returns what its text is wanted for
+    /// (only inside an item: a channel's `pubDate` is no item's).
+    fn open(&mut self, e: &BytesStart<'_>, base: Option<&Url>, in_item: bool) -> Option<Capture> {
         let name = e.name().into_inner();
+        if is_item(e) {
+            self.items.push(ItemHints::default());
+            return None;
+        }
+        if !in_item {
+            return None;
+        }
         match e.local_name().into_inner() {
-            "item" | "entry" => self.items.push(ItemHints::default()),
             "content" if name.starts_with("media:") => {
                 let is_default = attribute(e, "isDefault").as_deref() == Some("true");
                 if let Some(url) = attribute(e, "url").filter(|_| is_default) {
@@ -121,16 +142,26 @@ impl Hints {
         None
     }
 
-    fn take(&mut self, capture: Option<Capture>, text: &str) {
-        let text = text.trim().to_owned();
+    fn take(&mut self, capture: Capture, text: &str) {
+        let text = text.to_owned();
         match (capture, self.items.last_mut()) {
-            (Some(Capture::PlainGuid), _) => {
+            (Capture::PlainGuid, _) => {
                 self.not_permalinks.insert(text);
             }
-            (Some(Capture::PubDate), Some(item)) => item.pub_date = Some(text),
-            (Some(Capture::ItunesAuthor), Some(item)) => item.itunes_author = Some(text),
+            (Capture::PubDate, Some(item)) => item.pub_date = Some(text),
+            (Capture::ItunesAuthor, Some(item)) => item.itunes_author = Some(text),
             _ => {}
         }
+    }
+}
+
+fn is_item(e: &BytesStart<'_>) -> bool {
+    matches!(e.local_name().into_inner(), "item" | "entry")
+}
+
+fn append(capture: &mut Option<(Capture, String)>, text: &str) {
+    if let Some((_, so_far)) = capture {
+        so_far.push_str(text);
     }
 }
 
@@ -183,6 +214,22 @@ mod tests {
         assert!(hints.not_permalinks.contains("urn:1"));
         assert!(!hints.not_permalinks.contains("https://b.example/2"));
         assert!(hints.default_images.contains("https://i.example/d.jpg"));
+        let entities = Hints::scan(
+            "<rss><channel><item><itunes:author>Tom &#38; Jerry</itunes:author>\
+             <guid isPermaLink=\"false\">https://x.example/?a=1&amp;b=2</guid></item>\
+             <pubDate>Mon, 16 Oct 2017 15:10:00 GMT</pubDate></channel></rss>",
+        );
+        assert_eq!(
+            entities.items[0].itunes_author.as_deref(),
+            Some("Tom & Jerry")
+        );
+        assert!(entities
+            .not_permalinks
+            .contains("https://x.example/?a=1&b=2"));
+        assert_eq!(
+            entities.items[0].pub_date, None,
+            "a channel date is no item's"
+        );
         let thumbnail = Hints::scan(
             r#"<rss><item><media:thumbnail url="https://i.example/t.jpg"/></item></rss>"#,
         );

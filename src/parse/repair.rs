@@ -38,11 +38,11 @@ pub fn repair(text: &str) -> Repaired {
             .is_some_and(|s| s.eq_ignore_ascii_case("<!DOCTYPE"))
         {
             skip_doctype(rest, &mut notes)
-        } else if is_declaration(rest) {
+        } else if let Some(end) = declaration_end(rest) {
             // Only the first line may declare the document, and that one is gone already;
             // another one further down would make the parser switch encodings mid-stream.
             notes.insert("a misplaced XML declaration was dropped");
-            rest.find("?>").map_or("", |end| &rest[end + 2..])
+            &rest[end..]
         } else if let Some(body) = rest.strip_prefix("<?") {
             copy_through(body, "<?", "?>", &mut out, &mut notes)
         } else {
@@ -51,15 +51,6 @@ pub fn repair(text: &str) -> Repaired {
         };
     }
     out.push_str(rest);
-    if out.contains("<?xml") {
-        // One left inside a section that was never closed, say, where a broken document ran
-        // into another: the parser must still never see a second declaration.
-        out = ["<?xml ", "<?xml\t", "<?xml\n", "<?xml\r", "<?xml?"]
-            .iter()
-            .fold(out, |text, declaration| {
-                text.replace(declaration, "<?xml-dropped ")
-            });
-    }
     Repaired {
         text: with_current_namespaces(with_known_rss_version(out)),
         notes,
@@ -69,10 +60,32 @@ pub fn repair(text: &str) -> Repaired {
 /// The text is UTF-8 now: a declaration naming its old encoding would make the parser decode
 /// it a second time.
 fn without_declaration(text: &str) -> &str {
-    match text.find("?>") {
-        Some(end) if is_declaration(text) => text[end + 2..].trim_start(),
-        _ => text,
+    match declaration_end(text) {
+        Some(end) => text[end..].trim_start(),
+        None => text,
     }
+}
+
+/// Where the declaration `text` starts with ends: at its `?>`, which must come before the
+/// next `<` (a declaration left unclosed must not swallow the document).
+fn declaration_end(text: &str) -> Option<usize> {
+    if !is_declaration(text) {
+        return None;
+    }
+    let end = text.find("?>")?;
+    let next_tag = text[1..].find('<').map_or(text.len(), |at| at + 1);
+    (end < next_tag).then_some(end + 2)
+}
+
+/// The text with every `<?xml` declaration, wherever it stands, made a plain processing
+/// instruction: the last resort when the parser stumbled on one left inside a section that
+/// was never closed (where a broken document ran into another).
+pub fn without_any_declaration(text: &str) -> String {
+    ["<?xml ", "<?xml\t", "<?xml\n", "<?xml\r", "<?xml?"]
+        .iter()
+        .fold(text.to_owned(), |text, declaration| {
+            text.replace(declaration, "<?xml-dropped ")
+        })
 }
 
 /// Whether `text` starts with an XML declaration (`<?xml` and a space or `?>`; not a
@@ -364,6 +377,16 @@ mod tests {
         assert!(repaired
             .notes
             .contains("a misplaced XML declaration was dropped"));
+    }
+
+    #[test]
+    fn an_unclosed_declaration_does_not_swallow_the_document() {
+        let text = "<?xml version=\"1.0\" encoding=\"UTF-8\">\n<rss version=\"2.0\"><?pi x?></rss>";
+        assert!(
+            repair(text).text.contains("<rss version=\"2.0\">"),
+            "{}",
+            repair(text).text
+        );
     }
 
     #[test]

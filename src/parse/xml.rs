@@ -53,7 +53,26 @@ pub(super) fn read(
     })
 }
 
+/// Parses with `feed-rs`. Its XML layer panics on a declaration it meets mid-stream (one left
+/// inside a section that was never closed); that is caught and the text read again with every
+/// declaration neutralized.
 fn parse(text: &str, feed_url: Option<&Url>) -> Result<Feed, feed_rs::parser::ParseFeedError> {
+    let attempt = |text: &str| std::panic::catch_unwind(|| parse_unguarded(text, feed_url));
+    match attempt(text) {
+        Ok(result) => result,
+        Err(_) => match attempt(&repair::without_any_declaration(text)) {
+            Ok(result) => result,
+            Err(_) => Err(feed_rs::parser::ParseFeedError::ParseError(
+                feed_rs::parser::ParseErrorKind::NoFeedRoot,
+            )),
+        },
+    }
+}
+
+fn parse_unguarded(
+    text: &str,
+    feed_url: Option<&Url>,
+) -> Result<Feed, feed_rs::parser::ParseFeedError> {
     feed_rs::parser::Builder::new()
         .base_uri(feed_url.map(Url::as_str))
         // An empty id marks "the feed gave none": feed-rs would otherwise invent one that is not

@@ -1,6 +1,8 @@
 //! The `items` table: one row per story as one outlet published it, matched on every poll by
 //! id, by an alias (a re-publication's GUID) or by canonical link, so that its id never changes.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
@@ -22,6 +24,8 @@ pub(super) struct Rules<'a> {
     pub retention_cutoff: DateTime<Utc>,
     pub now: DateTime<Utc>,
     pub dedup: &'a Dedup,
+    /// Ids and links of the items of the document being stored.
+    pub siblings: &'a HashSet<&'a str>,
 }
 
 /// The stored copy an incoming item matches.
@@ -54,7 +58,7 @@ pub(super) fn upsert(
     }
     if existing.is_none() {
         let dated = item.published.unwrap_or(now).min(now);
-        match stories::find_match(tx, &item, &signature, dated, now, rules.dedup)? {
+        match stories::find_match(tx, &item, &signature, dated, rules)? {
             Some(found) if found.outlet == item.outlet => {
                 stories::record_republication(tx, &item.id, &found, now)?;
                 existing = find_by_id(tx, &found.id)?;
@@ -66,8 +70,9 @@ pub(super) fn upsert(
             _ => {}
         }
     }
-    if existing.as_ref().is_some_and(|e| e.by_link) {
+    if let Some(found) = existing.as_ref().filter(|e| e.by_link) {
         ingested.relinked += 1;
+        stories::record_alias(tx, &item.id, &found.id)?;
     }
     let first_seen = existing.as_ref().map_or(now, |e| e.first_seen);
     // An undated item is dated when it was first seen; one dated far ahead (a wrong zone, a
@@ -162,13 +167,13 @@ fn existing(row: &Row<'_>) -> rusqlite::Result<Existing> {
 pub(super) fn stored_item(row: &Row<'_>) -> Result<StoredItem, StoreError> {
     let id: String = row.get(0)?;
     let data: String = row.get(5)?;
-    let story: Option<String> = row.get(6)?;
+    let story: String = row.get(6)?;
     let item: Item = serde_json::from_str(&data).map_err(|source| StoreError::Corrupt {
         id: id.clone(),
         source,
     })?;
     Ok(StoredItem {
-        story: ItemId::from(story.unwrap_or(id)),
+        story: ItemId::from(story),
         item,
         feed_url: row.get(1)?,
         sort_at: timestamp(row.get(2)?),

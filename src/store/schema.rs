@@ -47,6 +47,7 @@ const MIGRATIONS: [&str; 5] = [
     // Stories: the item each story began with, each item's dedup signature, the MinHash band
     // index over the window, re-published GUIDs merged into stored items, and every decision.
     "ALTER TABLE items ADD COLUMN story TEXT;
+    UPDATE items SET story = id;
     ALTER TABLE items ADD COLUMN signature TEXT;
     CREATE INDEX items_by_story ON items (story);
     CREATE TABLE bands (band INTEGER NOT NULL, item_id TEXT NOT NULL, seen_at INTEGER NOT NULL);

@@ -3,16 +3,19 @@
 //! an alias) — with the band index that finds candidates in O(1) per item, and every decision,
 //! kept so that `tributary explain` can say why.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use super::items::{stored_item, STORED_COLUMNS};
+use super::items::{stored_item, Rules, STORED_COLUMNS};
 use super::{timestamp, Store, StoreError, StoredItem};
 use crate::config::{Dedup, Prefer};
 use crate::dedup::{score, Features, Signature};
 use crate::model::{Item, ItemId};
+
+/// Fills the key list up to its fixed length; no real key is expected to equal it.
+const PADDING_KEY: i64 = i64::MIN;
 
 /// The most candidates scored per incoming item.
 const MAX_CANDIDATES: usize = 16;
@@ -63,19 +66,21 @@ pub(super) fn find_match(
     item: &Item,
     signature: &Signature,
     dated: DateTime<Utc>,
-    now: DateTime<Utc>,
-    dedup: &Dedup,
+    rules: &Rules<'_>,
 ) -> Result<Option<Found>, StoreError> {
-    let keys = signature.keys();
+    let (now, dedup) = (rules.now, rules.dedup);
+    let mut keys = signature.keys();
     if keys.is_empty() {
         return Ok(None);
     }
+    // Always as many placeholders, so that one prepared statement serves every item.
+    keys.resize(Signature::MAX_KEYS, PADDING_KEY);
     let window = chrono::Duration::hours(dedup.window_hours.into());
     let placeholders = vec!["?"; keys.len()].join(",");
     // The candidates sharing the most keys first, and at most MAX_CANDIDATES of them: scoring
     // costs the same per item however large the window, and the true copy shares many keys.
     let mut statement = tx.prepare_cached(&format!(
-        "SELECT i.id, i.outlet, coalesce(i.story, i.id), i.signature, i.url, i.sort_at FROM items i
+        "SELECT i.id, i.outlet, i.story, i.signature, i.url, i.sort_at FROM items i
          JOIN (SELECT item_id, count(*) AS shared FROM bands
                WHERE band IN ({placeholders}) AND seen_at >= ?
                GROUP BY item_id ORDER BY shared DESC LIMIT {MAX_CANDIDATES}) c ON c.item_id = i.id
@@ -90,7 +95,13 @@ pub(super) fn find_match(
         let candidate_url: Option<String> = row.get(4)?;
         let candidate_dated = timestamp(row.get(5)?);
         let hours_apart = (dated - candidate_dated).num_seconds().abs() as f64 / 3600.0;
-        if id == item.id.as_str() || hours_apart > f64::from(dedup.window_hours) {
+        let outlet: String = row.get(1)?;
+        let sibling = outlet == item.outlet
+            && (rules.siblings.contains(id.as_str())
+                || candidate_url
+                    .as_deref()
+                    .is_some_and(|u| rules.siblings.contains(u)));
+        if id == item.id.as_str() || sibling || hours_apart > f64::from(dedup.window_hours) {
             continue;
         }
         let Ok(other) = serde_json::from_str::<Signature>(&row.get::<_, String>(3)?) else {
@@ -102,7 +113,7 @@ pub(super) fn find_match(
         if score >= dedup.threshold && better {
             best = Some(Found {
                 id,
-                outlet: row.get(1)?,
+                outlet,
                 story: row.get(2)?,
                 score,
                 features,
@@ -143,9 +154,20 @@ pub(super) fn record_republication(
     found: &Found,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached("INSERT OR REPLACE INTO aliases (alias, item_id) VALUES (?1, ?2)")?
-        .execute(params![alias.as_str(), found.id])?;
+    record_alias(tx, alias, &found.id)?;
     record_decision(tx, alias, found, now)
+}
+
+/// Remembers that the item id `alias` (from another GUID, or from no GUID) is the stored item
+/// `id`, so that it is found again by id and `tributary explain` knows it.
+pub(super) fn record_alias(
+    tx: &Transaction<'_>,
+    alias: &ItemId,
+    id: &str,
+) -> Result<(), StoreError> {
+    tx.prepare_cached("INSERT OR REPLACE INTO aliases (alias, item_id) VALUES (?1, ?2)")?
+        .execute(params![alias.as_str(), id])?;
+    Ok(())
 }
 
 /// Puts `item`'s band keys in the index (again, if its text changed).
@@ -191,14 +213,14 @@ impl Store {
         let conn = self.conn();
         // The stories of the newest items, in order, until there are `limit` of them.
         let mut stories: Vec<String> = Vec::new();
+        let mut listed: HashSet<String> = HashSet::new();
         {
-            let mut statement = conn.prepare_cached(
-                "SELECT coalesce(story, id) FROM items ORDER BY sort_at DESC, id",
-            )?;
+            let mut statement =
+                conn.prepare_cached("SELECT story FROM items ORDER BY sort_at DESC, id")?;
             let mut rows = statement.query([])?;
             while let Some(row) = rows.next()? {
                 let story: String = row.get(0)?;
-                if !stories.contains(&story) {
+                if listed.insert(story.clone()) {
                     stories.push(story);
                     if stories.len() == limit {
                         break;
@@ -211,7 +233,7 @@ impl Store {
         for chunk in stories.chunks(500) {
             let placeholders = vec!["?"; chunk.len()].join(",");
             let mut statement = conn.prepare(&format!(
-                "SELECT {STORED_COLUMNS} FROM items WHERE coalesce(story, id) IN ({placeholders})"
+                "SELECT {STORED_COLUMNS} FROM items WHERE story IN ({placeholders})"
             ))?;
             let mut rows = statement.query(rusqlite::params_from_iter(chunk))?;
             while let Some(row) = rows.next()? {
@@ -276,7 +298,7 @@ impl Store {
         let story = self
             .conn()
             .query_row(
-                "SELECT coalesce(i.story, i.id) FROM items i
+                "SELECT i.story FROM items i
                  WHERE i.id = ?1 OR i.id = (SELECT item_id FROM aliases WHERE alias = ?1)",
                 params![id],
                 |row| row.get(0),
@@ -293,7 +315,7 @@ impl Store {
         };
         let conn = self.conn();
         let mut statement = conn.prepare(
-            "SELECT id, outlet, data, first_seen FROM items WHERE coalesce(story, id) = ?1
+            "SELECT id, outlet, data, first_seen FROM items WHERE story = ?1
              ORDER BY first_seen, id",
         )?;
         let rows: Vec<(String, String, String, i64)> = statement

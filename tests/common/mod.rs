@@ -127,6 +127,16 @@ impl FixtureServer {
         self.state.lock().unwrap().docs.insert(path.to_owned(), doc);
     }
 
+    /// The document served at `path`, which is no longer served.
+    pub fn take(&self, path: &str) -> Doc {
+        self.state
+            .lock()
+            .unwrap()
+            .docs
+            .remove(path)
+            .expect("a served document")
+    }
+
     pub fn seen(&self, path: &str) -> Vec<Seen> {
         let state = self.state.lock().unwrap();
         state
