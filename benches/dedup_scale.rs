@@ -10,7 +10,7 @@
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
-use tributary::model::{Item, ItemId};
+use tributary::model::Item;
 use tributary::store::{Attempt, FeedPoll, FeedState, PolledBody, Store};
 
 /// Items per poll: one feed document.
@@ -147,10 +147,7 @@ impl Words {
                 *w = self.word();
             }
         }
-        let mut item = Item {
-            id: ItemId::from(String::new()),
-            outlet: outlet.to_owned(),
-            title: format!("{} {}", title.join(" "), names[0]),
+        Item {
             url: Some(format!("https://{outlet}.example/story/{i}")),
             summary: Some(format!(
                 "<p>Officials in {} said {} met {} about {} items. {}.</p>",
@@ -160,16 +157,10 @@ impl Words {
                 story % 97,
                 summary.join(" ")
             )),
-            content: None,
             published: Some(now),
-            updated: None,
-            authors: vec![],
-            categories: vec![],
-            image: None,
-            enclosures: vec![],
             guid: Some(format!("{outlet}-{i}")),
-        };
-        item.id = ItemId::derive(outlet, &item.identity_key());
-        item
+            ..Item::new(outlet, &format!("{} {}", title.join(" "), names[0]))
+        }
+        .identified()
     }
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
-use tributary::model::{Item, ItemId};
+use tributary::model::Item;
 use tributary::store::{Attempt, FeedPoll, FeedState, PolledBody, Store};
 
 #[derive(Deserialize)]
@@ -40,23 +40,14 @@ struct Entry {
 
 impl Entry {
     fn item(&self) -> Item {
-        let mut item = Item {
-            id: ItemId::from(String::new()),
-            outlet: self.outlet.clone(),
-            title: self.title.clone(),
+        Item {
             url: Some(self.url.clone()),
             summary: Some(format!("<p>{}</p>", self.summary)),
-            content: None,
             published: Some(self.published),
-            updated: None,
-            authors: vec![],
-            categories: vec![],
-            image: None,
-            enclosures: vec![],
             guid: Some(self.guid.clone()),
-        };
-        item.id = ItemId::derive(&self.outlet, &item.identity_key());
-        item
+            ..Item::new(&self.outlet, &self.title)
+        }
+        .identified()
     }
 }
 

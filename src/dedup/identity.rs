@@ -55,23 +55,12 @@ mod tests {
     use super::*;
 
     fn item(n: usize, guid: &str, title: &str) -> Item {
-        let mut item = Item {
-            id: ItemId::from(String::new()),
-            outlet: "o".into(),
-            title: title.into(),
+        Item {
             url: Some(format!("https://o.example/{n}")),
-            summary: None,
-            content: None,
-            published: None,
-            updated: None,
-            authors: vec![],
-            categories: vec![],
-            image: None,
-            enclosures: vec![],
             guid: Some(guid.into()),
-        };
-        item.id = ItemId::derive("o", &item.identity_key());
-        item
+            ..Item::new("o", title)
+        }
+        .identified()
     }
 
     #[test]

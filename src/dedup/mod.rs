@@ -35,24 +35,14 @@ pub fn within_document(items: Vec<Item>) -> Vec<Item> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ItemId;
 
     fn item(key: &str, url: Option<&str>) -> Item {
         Item {
-            id: ItemId::derive("o", key),
-            outlet: "o".into(),
-            title: key.into(),
             url: url.map(str::to_owned),
-            summary: None,
-            content: None,
-            published: None,
-            updated: None,
-            authors: vec![],
-            categories: vec![],
-            image: None,
-            enclosures: vec![],
             guid: Some(key.into()),
+            ..Item::new("o", key)
         }
+        .identified()
     }
 
     #[test]

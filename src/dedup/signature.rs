@@ -366,23 +366,11 @@ const STOP_WORDS: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ItemId;
 
     fn item(title: &str, summary: &str) -> Item {
         Item {
-            id: ItemId::derive("t", title),
-            outlet: "t".into(),
-            title: title.into(),
-            url: None,
             summary: Some(format!("<p>{summary}</p>")),
-            content: None,
-            published: None,
-            updated: None,
-            authors: vec![],
-            categories: vec![],
-            image: None,
-            enclosures: vec![],
-            guid: None,
+            ..Item::new("t", title)
         }
     }
 
