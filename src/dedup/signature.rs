@@ -120,7 +120,7 @@ fn bare_word(token: &str) -> Option<String> {
         .strip_suffix("'s")
         .or_else(|| lower.strip_suffix("’s"))
         .unwrap_or(&lower);
-    if lower.chars().count() < 2 || STOP_WORDS.contains(&lower) {
+    if lower.chars().count() < 2 || STOP_WORDS.contains(&lower) || NUMBER_WORDS.contains(&lower) {
         return None;
     }
     Some(lower.to_owned())
@@ -178,32 +178,9 @@ fn number(token: &str) -> Option<String> {
         let trimmed = digits.trim_matches('.');
         return (!trimmed.is_empty()).then(|| trimmed.to_owned());
     }
-    const WORDS: [&str; 21] = [
-        "zero",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
-        "twenty",
-    ];
     let lower = token.to_lowercase();
     // "one" is too often not a count ("one of the", "no one") to say anything.
-    WORDS
+    NUMBER_WORDS
         .iter()
         .position(|w| *w == lower)
         .filter(|n| *n >= 2)
@@ -221,6 +198,31 @@ fn mix(mut x: u64) -> u64 {
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^ (x >> 31)
 }
+
+/// Numbers written as words, which count as numbers, not as words.
+const NUMBER_WORDS: [&str; 21] = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+];
 
 /// Words that say nothing about which story it is.
 const STOP_WORDS: &[&str] = &[
@@ -346,16 +348,6 @@ const STOP_WORDS: &[&str] = &[
     "aap",
     "afp",
     "reuters",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
     "first",
     "last",
     "amid",
