@@ -277,6 +277,11 @@ impl Daemon {
 
     /// Starts `tributary run` with `config` in `dir` and waits until it serves.
     pub async fn start(dir: &Path, config: &str) -> Self {
+        Self::start_with_env(dir, config, &[]).await
+    }
+
+    /// [`Daemon::start`] with more environment variables (`NOTIFY_SOCKET`, say).
+    pub async fn start_with_env(dir: &Path, config: &str, env: &[(&str, &str)]) -> Self {
         std::fs::write(dir.join("feeds.toml"), config).unwrap();
         let port = config
             .split("127.0.0.1:")
@@ -293,6 +298,7 @@ impl Daemon {
             .args(["run", "--config"])
             .arg(dir.join("feeds.toml"))
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -2,6 +2,7 @@
 //! a clean exit on SIGTERM or Ctrl-C.
 
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,10 +12,12 @@ use tokio::sync::{watch, Notify};
 
 use crate::config::{self, Config};
 use crate::fetch::{Fetcher, Settings};
-use crate::poll::{Poller, When};
+use crate::poll::{Outcome, Poller, When};
 use crate::schedule::{PollFn, Schedule};
 use crate::serve::{self, FeedCache, Published};
 use crate::store::Store;
+
+mod systemd;
 
 /// Retention runs hourly, off the round minutes when outlets are polled.
 const RETENTION_SCHEDULE: &str = "0 17 * * * *";
@@ -46,9 +49,13 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     purge_expired(&store, &config).await?;
     let cache = Arc::new(FeedCache::new(build_published(&store, &config).await?));
 
-    let listener = tokio::net::TcpListener::bind(config.server.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let listener = match systemd::inherited_listener().context("cannot take systemd's socket")? {
+        Some(inherited) => tokio::net::TcpListener::from_std(inherited)?,
+        None => tokio::net::TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.server.listen))?,
+    };
+    let address = listener.local_addr()?;
     let (stop_tx, mut stop_rx) = watch::channel(false);
     let app = serve::router(serve::AppState {
         cache: Arc::clone(&cache),
@@ -58,8 +65,21 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;
     });
-    let server = tokio::spawn(async move { server.await });
-    tracing::info!(listen = %config.server.listen, base_url = %config.server.base_url, "serving feeds");
+    let liveness = systemd::Liveness::default();
+    liveness.serving.store(true, Ordering::Relaxed);
+    liveness.beat();
+    let server = tokio::spawn({
+        let serving = Arc::clone(&liveness.serving);
+        async move {
+            let result = server.await;
+            serving.store(false, Ordering::Relaxed);
+            result
+        }
+    });
+    tracing::info!(listen = %address, base_url = %config.server.base_url, "serving feeds");
+    let served = cache.current().item_count();
+    systemd::ready(&format!("serving {served} items on {address}"));
+    let watchdog = systemd::watchdog(liveness.clone());
 
     let changed = Arc::new(Notify::new());
     let refresher = tokio::spawn(refresh_on_change(
@@ -92,12 +112,22 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
             }
         })
         .await?;
+    schedule
+        .add_task(systemd::HEARTBEAT_SCHEDULE, move || {
+            liveness.beat();
+            Box::pin(async {})
+        })
+        .await?;
     for outlet in &config.outlets {
         schedule.poll_now(&outlet.id);
     }
 
     shutdown_signal().await;
     tracing::info!("shutting down");
+    systemd::stopping();
+    if let Some(watchdog) = watchdog {
+        watchdog.abort();
+    }
     schedule.shutdown().await?;
     refresher.abort();
     let _ = stop_tx.send(true);
@@ -122,6 +152,17 @@ fn poll_fn(poller: Poller, config: &Arc<Config>, changed: &Arc<Notify>) -> PollF
             let reports = poller.poll_outlet(outlet, When::Due(tick)).await;
             if reports.iter().any(|r| r.changed()) {
                 changed.notify_one();
+            }
+            let asked = reports.iter().filter(|r| r.ms.is_some()).count();
+            if asked > 0 {
+                let failed = reports
+                    .iter()
+                    .filter(|r| matches!(r.outcome, Outcome::Failed { .. }))
+                    .count();
+                systemd::status(&format!(
+                    "polled {}: {asked} feeds asked, {failed} failed",
+                    outlet.id
+                ));
             }
         })
     })
