@@ -1,0 +1,77 @@
+//! Crashes lose nothing: the daemon is killed with SIGKILL at random moments, 100 times, while it
+//! polls feeds that change on every poll; after each restart the database passes SQLite's
+//! integrity check and every item served before the kill is served again.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::*;
+use serde_json::Value;
+
+/// ABC's Just In capture cut into overlapping windows of 40 items: each poll brings new items
+/// and drops old ones, as a live feed does.
+fn windows() -> Vec<Vec<u8>> {
+    let text = String::from_utf8(fixture(ABC_JUSTIN)).unwrap();
+    let start = text.find("<item>").unwrap();
+    let end = text.rfind("</item>").unwrap() + "</item>".len();
+    let items: Vec<&str> = text[start..end]
+        .split_inclusive("</item>")
+        .map(str::trim)
+        .collect();
+    (0..items.len() - 40)
+        .step_by(7)
+        .map(|first| {
+            format!(
+                "{}{}{}",
+                &text[..start],
+                items[first..first + 40].join("\n"),
+                &text[end..]
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
+fn served_ids(feed: &Value) -> HashSet<String> {
+    feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_hundred_kills_lose_nothing_that_was_served() {
+    let server = FixtureServer::start().await;
+    let windows = windows();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(free_port(), &[("abc", &[server.url("/top.xml")])]);
+    let mut random = 0x9e37_79b9_u64;
+    for kill in 0..100 {
+        let body = windows[kill % windows.len()].clone();
+        server.serve("/top.xml", Doc::body(200, body));
+        let daemon = Daemon::start(dir.path(), &config).await;
+        random ^= random << 13;
+        random ^= random >> 7;
+        random ^= random << 17;
+        tokio::time::sleep(std::time::Duration::from_millis(random % 400)).await;
+        let before = served_ids(&daemon.json("/feed.json?limit=1000").await);
+        let status = daemon.stop("KILL");
+        assert!(!status.success());
+
+        let db = rusqlite::Connection::open(dir.path().join("test.db")).unwrap();
+        let check: String = db
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok", "after kill {kill}");
+        drop(db);
+
+        let daemon = Daemon::start(dir.path(), &config).await;
+        let after = served_ids(&daemon.json("/feed.json?limit=1000").await);
+        let lost: Vec<_> = before.difference(&after).collect();
+        assert!(lost.is_empty(), "kill {kill} lost {lost:?}");
+        daemon.stop("KILL");
+    }
+}
