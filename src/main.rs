@@ -101,11 +101,16 @@ fn init_logging(default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!("{default_level},tokio_cron_scheduler=warn"))
     });
-    tracing_subscriber::fmt()
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    // journald (which sets JOURNAL_STREAM for a service's output) keeps its own timestamps and
+    // shows no colours: lines carry only the level, the target, the message and its fields.
+    if std::env::var_os("JOURNAL_STREAM").is_some() {
+        subscriber.with_ansi(false).without_time().init();
+    } else {
+        subscriber.with_ansi(std::io::stderr().is_terminal()).init();
+    }
 }
 
 fn check(path: &Path) -> anyhow::Result<bool> {

@@ -155,3 +155,25 @@ async fn the_daemon_serves_on_a_socket_systemd_opened() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[tokio::test]
+async fn under_journald_log_lines_have_no_timestamps_or_colours() {
+    let server = FixtureServer::start().await;
+    server.serve("/top.xml", Doc::feed(ABC_TOP_0706, "v1"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(free_port(), &[("abc", &[server.url("/top.xml")])]);
+    let daemon = Daemon::start_with_env(dir.path(), &config, &[("JOURNAL_STREAM", "8:1234")]).await;
+    daemon.wait_for_items(19).await;
+    eventually("a poll's log line", 10, || daemon.log().contains("polled")).await;
+    let log = daemon.log();
+    let polled = log.lines().find(|l| l.contains("polled")).unwrap();
+    assert!(
+        polled.starts_with(" INFO") || polled.starts_with("INFO"),
+        "{polled}"
+    );
+    assert!(!log.contains('\u{1b}'), "no ANSI colours: {log}");
+    assert!(
+        polled.contains("outlet=abc") && polled.contains("status=200"),
+        "{polled}"
+    );
+}
