@@ -75,3 +75,43 @@ async fn a_hundred_kills_lose_nothing_that_was_served() {
         daemon.stop("KILL");
     }
 }
+
+#[tokio::test]
+async fn sigterm_in_the_middle_of_a_poll_exits_cleanly_and_stores_all_or_nothing() {
+    let server = FixtureServer::start().await;
+    let windows = windows();
+    server.serve("/top.xml", Doc::body(200, windows[0].clone()));
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(free_port(), &[("abc", &[server.url("/top.xml")])]);
+    let daemon = Daemon::start(dir.path(), &config).await;
+    daemon.wait_for_items(40).await;
+
+    // The next answer takes seconds to come: the daemon is stopped while it waits for it.
+    server.serve(
+        "/top.xml",
+        Doc::body(200, windows[3].clone()).delayed(std::time::Duration::from_secs(4)),
+    );
+    let asked = server.seen("/top.xml").len();
+    eventually("a slow poll to start", 10, || {
+        server.seen("/top.xml").len() > asked
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let status = daemon.stop("TERM");
+    assert!(status.success(), "{status:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+
+    let db = rusqlite::Connection::open(dir.path().join("test.db")).unwrap();
+    let (items, polls): (i64, i64) = db
+        .query_row(
+            "SELECT (SELECT count(*) FROM items), (SELECT count(*) FROM feeds)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (items, polls),
+        (40, 1),
+        "the interrupted poll stored nothing"
+    );
+}
