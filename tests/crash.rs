@@ -34,12 +34,7 @@ fn windows() -> Vec<Vec<u8>> {
 }
 
 fn served_ids(feed: &Value) -> HashSet<String> {
-    feed["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_str().unwrap().to_owned())
-        .collect()
+    entry_ids(feed).into_iter().collect()
 }
 
 #[tokio::test]

@@ -273,15 +273,7 @@ async fn a_feed_with_unreliable_guids_is_identified_by_link() {
     let health: Value = daemon.json("/healthz").await;
     assert_eq!(health["items"], 3 + 4, "no story stored twice");
     let after: Value = daemon.json("/outlets/changing/feed.json").await;
-    let ids = |feed: &Value| -> Vec<String> {
-        feed["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["id"].as_str().unwrap().to_owned())
-            .collect()
-    };
-    assert_eq!(ids(&after), ids(&before), "ids do not change");
+    assert_eq!(entry_ids(&after), entry_ids(&before), "ids do not change");
     let log = daemon.log();
     assert_eq!(
         log.matches("every item has the same GUID").count(),
@@ -316,23 +308,12 @@ async fn a_tributary_subscribed_to_another_shows_each_story_once() {
     let merged: Value = downstream.json("/feed.json").await;
     assert_eq!(landslide(&merged).len(), 1, "{merged}");
     assert_eq!(merged["items"].as_array().unwrap().len(), 3, "{merged}");
-    let ids: Vec<Value> = merged["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].clone())
-        .collect();
+    let ids = entry_ids(&merged);
     let seen = server.seen("/abc.xml").len();
     eventually("more polls", 15, || {
         server.seen("/abc.xml").len() >= seen + 2
     })
     .await;
     let again: Value = downstream.json("/feed.json").await;
-    let again_ids: Vec<Value> = again["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].clone())
-        .collect();
-    assert_eq!(ids, again_ids, "ids are stable across polls");
+    assert_eq!(ids, entry_ids(&again), "ids are stable across polls");
 }

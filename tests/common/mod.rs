@@ -212,6 +212,16 @@ async fn answer(State(state): State<Arc<Mutex<Fixtures>>>, request: Request) -> 
     response
 }
 
+/// The ids of a JSON Feed's items, in order.
+pub fn entry_ids(feed: &serde_json::Value) -> Vec<String> {
+    feed["items"]
+        .as_array()
+        .expect("a JSON Feed has items")
+        .iter()
+        .map(|i| i["id"].as_str().expect("every item has an id").to_owned())
+        .collect()
+}
+
 /// Waits until `done` holds, or fails the test after `secs` seconds.
 pub async fn eventually(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
