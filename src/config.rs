@@ -12,6 +12,10 @@ use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
 
+mod live;
+
+pub use live::{LiveConfig, Refusal};
+
 /// The longest dedup window: a year.
 const MAX_WINDOW_HOURS: u32 = 24 * 365;
 
@@ -25,7 +29,15 @@ pub struct Config {
     pub storage: Storage,
     pub polling: Polling,
     pub dedup: Dedup,
+    pub log: Log,
     pub outlets: Vec<Outlet>,
+}
+
+/// What the daemon logs, unless `RUST_LOG` says otherwise.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Log {
+    /// A `tracing` filter: a level ("info") or per-module directives ("warn,tributary=debug").
+    pub level: String,
 }
 
 /// How the same story from several outlets (or re-published by one) becomes one item.
@@ -69,6 +81,8 @@ pub struct Storage {
     /// Absolute: resolved against `$STATE_DIRECTORY` or the config file's folder.
     pub path: PathBuf,
     pub retention_days: u32,
+    /// Delete an outlet's items as soon as it leaves the config, rather than at retention.
+    pub purge_removed: bool,
 }
 
 /// How politely to poll: see the README's "Polling" section for what each key means to an outlet.
@@ -191,6 +205,8 @@ struct RawConfig {
     polling: RawPolling,
     #[serde(default)]
     dedup: RawDedup,
+    #[serde(default)]
+    log: RawLog,
     #[serde(default, rename = "outlet")]
     outlets: Vec<RawOutlet>,
 }
@@ -208,6 +224,13 @@ struct RawServer {
 struct RawStorage {
     path: Option<String>,
     retention_days: Option<Spanned<u32>>,
+    purge_removed: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    level: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -262,6 +285,7 @@ impl RawConfig {
             storage: self.storage.validate(state_dir.unwrap_or(config_dir))?,
             polling,
             dedup: self.dedup.validate()?,
+            log: self.log.validate()?,
             outlets,
         })
     }
@@ -340,6 +364,43 @@ impl RawStorage {
         Ok(Storage {
             path: base_dir.join(path),
             retention_days,
+            purge_removed: self.purge_removed.unwrap_or(false),
+        })
+    }
+}
+
+impl RawLog {
+    fn validate(self) -> Result<Log, Invalid> {
+        let Some(level) = self.level else {
+            return Ok(Log {
+                level: "info".to_owned(),
+            });
+        };
+        let invalid = |why: String| {
+            let message = format!(
+                "level = {:?} is not a log filter such as \"info\" or \"warn,tributary=debug\": {why}",
+                level.get_ref()
+            );
+            (level.span(), message)
+        };
+        // A filter reads a bare word as a module name, so a misspelt level would silently log
+        // nothing at all: a directive without `=` must be a level.
+        const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+        let directives = level.get_ref().split(',').map(str::trim);
+        if let Some(word) = directives
+            .filter(|d| !d.contains(['=', '[']))
+            .find(|d| !LEVELS.contains(&d.to_ascii_lowercase().as_str()))
+        {
+            return Err(invalid(format!(
+                "{word:?} is not one of {}",
+                LEVELS.join(", ")
+            )));
+        }
+        tracing_subscriber::EnvFilter::builder()
+            .parse(level.get_ref())
+            .map_err(|e| invalid(e.to_string()))?;
+        Ok(Log {
+            level: level.into_inner(),
         })
     }
 }

@@ -12,13 +12,16 @@
 //! 8. [`serve`] answers readers from those pre-rendered bytes.
 //!
 //! [`poll`] strings stages 3–6 together for one outlet and decides when each feed may be asked
-//! again; [`status`] reports how polling goes; [`daemon`] wires the whole pipeline into a running
-//! service.
+//! again; [`status`] reports how polling goes; [`metrics`] counts what happens for Prometheus;
+//! [`daemon`] wires the whole pipeline into a running service, and reloads it when the config
+//! changes.
 
 pub mod config;
 pub mod daemon;
 pub mod dedup;
 pub mod fetch;
+pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod parse;
 pub mod poll;

@@ -1,6 +1,6 @@
 //! The `tributary` command line: parses arguments and calls into the library, nothing else.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -10,7 +10,7 @@ use tributary::config::{self, Config};
 use tributary::fetch::{Fetcher, Settings};
 use tributary::poll::When;
 use tributary::store::Store;
-use tributary::{daemon, dedup, parse, status};
+use tributary::{daemon, dedup, logging, parse, status};
 
 #[derive(Parser)]
 #[command(
@@ -28,7 +28,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the daemon: poll on schedule and serve the merged feed (the default).
-    Run,
+    Run {
+        /// Reload the config only on SIGHUP, not whenever its file changes (for deployments
+        /// that write the file in several steps).
+        #[arg(long)]
+        no_watch: bool,
+    },
     /// Validate the configuration and print what would be polled.
     Check,
     /// Poll the feeds that are due, store what is new, print one line per feed and exit.
@@ -64,11 +69,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
-        None | Some(Command::Run) => "info",
+        None | Some(Command::Run { .. }) => "info",
         // The other commands print what matters themselves.
         Some(_) => "error",
     };
-    init_logging(default_level);
+    let log = logging::init(default_level);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -77,8 +82,10 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Run) {
-            Command::Run => daemon::run(&cli.config).await.map(|()| true),
+        match cli.command.unwrap_or(Command::Run { no_watch: false }) {
+            Command::Run { no_watch } => daemon::run(&cli.config, log, !no_watch)
+                .await
+                .map(|()| true),
             Command::Check => check(&cli.config),
             Command::Poll { outlet, force } => poll(&cli.config, outlet.as_deref(), force).await,
             Command::Status { json } => status(&cli.config, json).map(|()| true),
@@ -93,23 +100,6 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-fn init_logging(default_level: &str) {
-    // The scheduler logs its own life cycle at info; operators need only its warnings.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("{default_level},tokio_cron_scheduler=warn"))
-    });
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // journald (which sets JOURNAL_STREAM for a service's output) keeps its own timestamps and
-    // shows no colours: lines carry only the level, the target, the message and its fields.
-    if std::env::var_os("JOURNAL_STREAM").is_some() {
-        subscriber.with_ansi(false).without_time().init();
-    } else {
-        subscriber.with_ansi(std::io::stderr().is_terminal()).init();
     }
 }
 

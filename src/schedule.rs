@@ -1,4 +1,5 @@
 //! When to poll: one cron job per outlet (`tokio-cron-scheduler`), plus housekeeping jobs.
+//! A config reload adds, removes and reschedules outlets' jobs while the scheduler runs.
 //!
 //! An outlet's poll can outlast its interval (a slow server, a short schedule). A tick that
 //! finds the previous poll of the same outlet still running is skipped rather than queued, so
@@ -14,6 +15,8 @@ use croner::parser::{CronParser, Seconds};
 use tokio::sync::Mutex;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 
+use uuid::Uuid;
+
 use crate::config::Outlet;
 
 pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -28,9 +31,15 @@ pub struct ScheduleError(#[from] JobSchedulerError);
 
 pub struct Schedule {
     scheduler: JobScheduler,
-    /// Held for the length of each outlet's poll.
-    running: HashMap<String, Arc<Mutex<()>>>,
+    outlets: HashMap<String, OutletJob>,
     poll: PollFn,
+}
+
+struct OutletJob {
+    job: Uuid,
+    /// Held for the length of each of the outlet's polls; kept when the outlet is
+    /// rescheduled, so that a poll still running is not overlapped by the new job's first.
+    running: Arc<Mutex<()>>,
 }
 
 impl Schedule {
@@ -38,30 +47,53 @@ impl Schedule {
     pub async fn start(outlets: &[Outlet], poll: PollFn) -> Result<Self, ScheduleError> {
         let mut schedule = Self {
             scheduler: JobScheduler::new().await?,
-            running: HashMap::new(),
+            outlets: HashMap::new(),
             poll,
         };
         for outlet in outlets {
-            let guard = Arc::new(Mutex::new(()));
-            schedule
-                .running
-                .insert(outlet.id.clone(), Arc::clone(&guard));
-            let (id, poll) = (outlet.id.clone(), Arc::clone(&schedule.poll));
-            let cron = outlet.schedule.clone();
-            let job = Job::new_async(outlet.schedule.as_str(), move |_, _| {
-                let now = Utc::now();
-                let tick = latest_tick(&cron, now).unwrap_or(now);
-                Box::pin(run_exclusive(
-                    Arc::clone(&guard),
-                    id.clone(),
-                    tick,
-                    Arc::clone(&poll),
-                ))
-            })?;
-            schedule.scheduler.add(job).await?;
+            schedule.add_outlet(outlet).await?;
         }
         schedule.scheduler.start().await?;
         Ok(schedule)
+    }
+
+    /// Polls `outlet` on its schedule from now on, replacing the job it had.
+    pub async fn add_outlet(&mut self, outlet: &Outlet) -> Result<(), ScheduleError> {
+        let running = match self.outlets.remove(&outlet.id) {
+            Some(old) => {
+                self.scheduler.remove(&old.job).await?;
+                old.running
+            }
+            None => Arc::new(Mutex::new(())),
+        };
+        let (id, poll, guard) = (
+            outlet.id.clone(),
+            Arc::clone(&self.poll),
+            Arc::clone(&running),
+        );
+        let cron = outlet.schedule.clone();
+        let job = Job::new_async(outlet.schedule.as_str(), move |_, _| {
+            let now = Utc::now();
+            let tick = latest_tick(&cron, now).unwrap_or(now);
+            Box::pin(run_exclusive(
+                Arc::clone(&guard),
+                id.clone(),
+                tick,
+                Arc::clone(&poll),
+            ))
+        })?;
+        let job = self.scheduler.add(job).await?;
+        self.outlets
+            .insert(outlet.id.clone(), OutletJob { job, running });
+        Ok(())
+    }
+
+    /// Stops polling `outlet`; a poll of it already running finishes.
+    pub async fn remove_outlet(&mut self, outlet: &str) -> Result<(), ScheduleError> {
+        if let Some(old) = self.outlets.remove(outlet) {
+            self.scheduler.remove(&old.job).await?;
+        }
+        Ok(())
     }
 
     /// Adds a housekeeping job (retention, say) that runs `task` on the cron schedule `cron`.
@@ -77,9 +109,9 @@ impl Schedule {
 
     /// Polls `outlet` now, unless a poll of it is already running.
     pub fn poll_now(&self, outlet: &str) {
-        if let Some(guard) = self.running.get(outlet) {
+        if let Some(job) = self.outlets.get(outlet) {
             tokio::spawn(run_exclusive(
-                Arc::clone(guard),
+                Arc::clone(&job.running),
                 outlet.to_owned(),
                 Utc::now(),
                 Arc::clone(&self.poll),

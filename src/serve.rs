@@ -1,6 +1,7 @@
 //! HTTP for readers: the merged feed and each outlet's feed in three formats, served from
-//! bytes rendered once per change; no feed request touches SQLite. `/status`, for operators,
-//! reads the store.
+//! bytes rendered once per change; no feed request touches SQLite. For operators, `/status`
+//! reads the store, `/healthz` says whether the daemon runs the config on disk, and `/metrics`
+//! is for Prometheus.
 
 mod conditional;
 mod published;
@@ -9,14 +10,16 @@ pub use published::Published;
 
 use std::sync::{Arc, RwLock};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use crate::config::Config;
+use crate::config::LiveConfig;
+use crate::metrics::{self, Metrics};
 use crate::render::Format;
 use crate::status;
 use crate::store::Store;
@@ -47,12 +50,14 @@ impl FeedCache {
     }
 }
 
-/// What the routes need: the published feeds, and for `/status` the store and the config.
+/// What the routes need: the published feeds; for operators the store, the config in force
+/// and the metrics.
 #[derive(Clone)]
 pub struct AppState {
     pub cache: Arc<FeedCache>,
     pub store: Arc<Store>,
-    pub config: Arc<Config>,
+    pub config: Arc<LiveConfig>,
+    pub metrics: Arc<Metrics>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -61,12 +66,28 @@ pub fn router(state: AppState) -> Router {
         .route("/feed.atom", get(|s, q, h| merged(s, q, h, Format::Atom)))
         .route("/feed.json", get(|s, q, h| merged(s, q, h, Format::Json)))
         .route("/outlets/{outlet}/{file}", get(outlet))
-        .route("/healthz", get(healthz))
         .with_state(Arc::clone(&state.cache));
     let operators = Router::new()
+        .route("/healthz", get(healthz))
         .route("/status", get(status))
-        .with_state(state);
-    feeds.merge(operators)
+        .route("/metrics", get(metrics))
+        .with_state(state.clone());
+    feeds
+        .merge(operators)
+        .layer(middleware::from_fn_with_state(state.metrics, count_request))
+}
+
+/// Counts each answered request by its route and status for `/metrics`.
+async fn count_request(
+    State(metrics): State<Arc<Metrics>>,
+    route: Option<MatchedPath>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(request).await;
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    metrics.observe_request(route, response.status().as_u16());
+    response
 }
 
 #[derive(Deserialize)]
@@ -163,15 +184,31 @@ fn respond(
     Ok(response)
 }
 
-async fn healthz(State(cache): State<Arc<FeedCache>>) -> Json<serde_json::Value> {
-    let published = cache.current();
-    Json(serde_json::json!({ "status": "ok", "items": published.item_count() }))
+/// Alive and serving; a refused config edit is a warning, not a failure: the daemon still
+/// serves, on the previous config, and a restart would not fix the file.
+async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let items = state.cache.current().item_count();
+    let mut health = serde_json::json!({ "status": "ok", "items": items });
+    if let Some(refused) = state.config.refused() {
+        health["warning"] = serde_json::Value::String(format!(
+            "the config file was refused, so the previous one is in force: {}",
+            refused.error
+        ));
+    }
+    Json(health)
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let content_type = [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)];
+    (content_type, state.metrics.encode()).into_response()
 }
 
 /// How polling goes, for every configured feed (see [`status::Status`]).
 async fn status(State(state): State<AppState>) -> Result<Json<status::Status>, HttpError> {
     let report = tokio::task::spawn_blocking(move || {
-        status::build(&state.config, &state.store, chrono::Utc::now())
+        let mut report = status::build(&state.config.get(), &state.store, chrono::Utc::now())?;
+        report.config_refused = state.config.refused();
+        Ok::<_, crate::store::StoreError>(report)
     })
     .await;
     let failed = |e: &dyn std::fmt::Display| {

@@ -8,13 +8,15 @@ use std::fmt;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 
-use crate::config::Config;
+use crate::config::{Config, Refusal};
 use crate::schedule;
 use crate::store::{FeedStatus, Store, StoreError};
 
 #[derive(Debug, Serialize)]
 pub struct Status {
     pub generated_at: DateTime<Utc>,
+    /// Set while the config file on disk was refused and the daemon runs the previous one.
+    pub config_refused: Option<Refusal>,
     pub outlets: Vec<OutletStatus>,
 }
 
@@ -79,6 +81,7 @@ pub fn build(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<Statu
         .collect();
     Ok(Status {
         generated_at: now,
+        config_refused: None,
         outlets,
     })
 }
@@ -136,6 +139,14 @@ impl fmt::Display for Status {
                 |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
             )
         };
+        if let Some(refused) = &self.config_refused {
+            writeln!(
+                f,
+                "warning: the config file was refused at {}; running the previous one: {}",
+                time(Some(refused.at)),
+                refused.error
+            )?;
+        }
         writeln!(
             f,
             "{:<12} {:>6} {:>5} {:>6} {:<19} {:<19} {:<13} FEED",

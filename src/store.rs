@@ -61,6 +61,8 @@ pub struct PolledBody<'a> {
 pub struct Ingested {
     pub new: usize,
     pub updated: usize,
+    /// New items that joined a story another outlet reported first.
+    pub merged: usize,
     pub unchanged: usize,
     /// Older than the retention period, so not stored at all.
     pub expired: usize,
@@ -202,6 +204,17 @@ impl Store {
             .conn()
             .query_row("SELECT count(*) FROM items", [], |r| r.get(0))?;
         Ok(count.unsigned_abs())
+    }
+
+    /// Deletes an outlet's items and what is known of its feeds (an outlet removed from the
+    /// config with `[storage] purge_removed`); returns how many items went.
+    pub fn forget_outlet(&self, outlet: &str) -> Result<usize, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let deleted = tx.execute("DELETE FROM items WHERE outlet = ?1", params![outlet])?;
+        tx.execute("DELETE FROM feeds WHERE outlet = ?1", params![outlet])?;
+        tx.commit()?;
+        Ok(deleted)
     }
 
     /// Deletes items whose place in the feed is older than `cutoff`; returns how many.

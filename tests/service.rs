@@ -112,8 +112,18 @@ async fn systemd_hears_ready_status_watchdog_and_stopping() {
         seen[ready + 1].starts_with("STATUS=serving 0 items on 127.0.0.1:"),
         "{seen:?}"
     );
-    let pid = daemon.child.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    // A reload, as `systemctl reload` asks for it: RELOADING=1 with the time, then READY=1.
+    daemon.signal("HUP");
+    let seen = notifications(&socket, |seen| has(seen, "STATUS=config reloaded"));
+    let reloading = seen.iter().position(|m| m == "RELOADING=1").unwrap();
+    assert!(
+        seen[reloading + 1].starts_with("MONOTONIC_USEC="),
+        "{seen:?}"
+    );
+    let ready = seen.iter().rposition(|m| m == "READY=1").unwrap();
+    assert!(ready > reloading, "{seen:?}");
+    assert_eq!(seen[ready + 1], "STATUS=config reloaded: nothing changed");
+    daemon.signal("TERM");
     notifications(&socket, |seen| has(seen, "STOPPING=1"));
     let status = daemon.stop("TERM");
     assert!(status.success(), "{status:?}");

@@ -146,3 +146,25 @@ fn polling_keys_have_polite_defaults_and_refuse_nonsense() {
     assert!(open.allow_private_networks);
     assert_eq!(open.proxy.unwrap().as_str(), "http://proxy.lan:3128/");
 }
+
+#[test]
+fn the_log_level_takes_a_filter_and_refuses_a_misspelt_level() {
+    assert_eq!(parse_str("").unwrap().log.level, "info");
+    let config = parse_str("[log]\nlevel = \"warn,tributary=debug\"\n").unwrap();
+    assert_eq!(config.log.level, "warn,tributary=debug");
+    let (line, column, message) = error_position("[log]\nlevel = \"infoo\"\n");
+    assert_eq!((line, column), (2, 9));
+    assert!(
+        message.contains("\"infoo\" is not one of off, error"),
+        "{message}"
+    );
+    let (_, _, message) = error_position("[log]\nlevel = \"tributary=loud\"\n");
+    assert!(message.contains("tributary=loud"), "{message}");
+}
+
+#[test]
+fn removed_outlets_keep_their_items_unless_asked() {
+    assert!(!parse_str("").unwrap().storage.purge_removed);
+    let config = parse_str("[storage]\npurge_removed = true\n").unwrap();
+    assert!(config.storage.purge_removed);
+}

@@ -1,28 +1,35 @@
 //! The running service: the pipeline's stages wired together, from the first bound socket to
-//! a clean exit on SIGTERM or Ctrl-C.
+//! a clean exit on SIGTERM or Ctrl-C, with the config reloaded on SIGHUP or when its file
+//! changes.
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::Utc;
 use tokio::sync::{watch, Notify};
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, LiveConfig};
 use crate::fetch::{Fetcher, Settings};
+use crate::logging::LogLevel;
+use crate::metrics::Metrics;
 use crate::poll::{Outcome, Poller, When};
 use crate::schedule::{PollFn, Schedule};
 use crate::serve::{self, FeedCache, Published};
 use crate::store::Store;
 
+mod config_file;
+mod reload;
+mod signals;
 mod systemd;
 
 /// Retention runs hourly, off the round minutes when outlets are polled.
 const RETENTION_SCHEDULE: &str = "0 17 * * * *";
 
-/// How long open connections get to finish once shutdown starts.
+/// How long polls under way and open connections get to finish once shutdown starts (both
+/// at once): well inside systemd's stop timeout, and the 10 s an operator waits at most.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Opens the store and builds the poller a configuration describes; shared with `tributary poll`.
@@ -31,24 +38,59 @@ pub fn open(config: &Config) -> anyhow::Result<Poller> {
     let store = Store::open(path)
         .with_context(|| format!("cannot open the database {}", path.display()))?;
     store.set_dedup(config.dedup.clone());
+    poller(config, Arc::new(store))
+}
+
+fn poller(config: &Config, store: Arc<Store>) -> anyhow::Result<Poller> {
     let fetcher =
         Fetcher::new(Settings::from(&config.polling)).context("cannot build the HTTP client")?;
     Ok(Poller::new(
         fetcher,
-        Arc::new(store),
+        store,
         &config.polling,
         config.storage.retention_days,
     ))
 }
 
-/// Runs the daemon until SIGTERM or Ctrl-C.
-pub async fn run(config_path: &Path) -> anyhow::Result<()> {
-    let config = Arc::new(config::load(config_path)?);
+/// What the daemon's tasks share. The config and the poller are replaced whole by a reload.
+#[derive(Clone)]
+struct Pipeline {
+    live: Arc<LiveConfig>,
+    store: Arc<Store>,
+    poller: Arc<RwLock<Poller>>,
+    cache: Arc<FeedCache>,
+    metrics: Arc<Metrics>,
+    log: LogLevel,
+    /// Asks for the published feeds to be rendered again.
+    changed: Arc<Notify>,
+    /// How many polls are under way: shutdown waits for none.
+    polls: Arc<watch::Sender<usize>>,
+}
+
+/// Runs the daemon until SIGTERM or Ctrl-C. The config is reloaded on SIGHUP, and when its
+/// file changes if `watch` is set.
+pub async fn run(config_path: &Path, log: LogLevel, watch: bool) -> anyhow::Result<()> {
+    let config = config::load(config_path)?;
+    log.set(&config.log.level);
     let poller = open(&config)?;
     let store = Arc::clone(&poller.store);
-    purge_expired(&store, &config).await?;
-    let cache = Arc::new(FeedCache::new(build_published(&store, &config).await?));
+    let live = Arc::new(LiveConfig::new(config));
+    let (published, _) = render(&store, &live.get()).await?;
+    let pipeline = Pipeline {
+        live,
+        store,
+        poller: Arc::new(RwLock::new(poller)),
+        cache: Arc::new(FeedCache::new(published)),
+        metrics: Arc::new(Metrics::default()),
+        log,
+        changed: Arc::new(Notify::new()),
+        polls: Arc::new(watch::Sender::new(0)),
+    };
+    pipeline.purge_expired().await?;
+    let mut signals = signals::Signals::listen().context("cannot listen for signals")?;
+    let mut config_file = config_file::ConfigFile::new(config_path).await;
 
+    let config = pipeline.live.get();
     let listener = match systemd::inherited_listener().context("cannot take systemd's socket")? {
         Some(inherited) => tokio::net::TcpListener::from_std(inherited)?,
         None => tokio::net::TcpListener::bind(config.server.listen)
@@ -56,11 +98,12 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", config.server.listen))?,
     };
     let address = listener.local_addr()?;
-    let (stop_tx, mut stop_rx) = watch::channel(false);
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let app = serve::router(serve::AppState {
-        cache: Arc::clone(&cache),
-        store: Arc::clone(&store),
-        config: Arc::clone(&config),
+        cache: Arc::clone(&pipeline.cache),
+        store: Arc::clone(&pipeline.store),
+        config: Arc::clone(&pipeline.live),
+        metrics: Arc::clone(&pipeline.metrics),
     });
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;
@@ -77,36 +120,20 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         }
     });
     tracing::info!(listen = %address, base_url = %config.server.base_url, "serving feeds");
-    let served = cache.current().item_count();
+    let served = pipeline.cache.current().item_count();
     systemd::ready(&format!("serving {served} items on {address}"));
     let watchdog = systemd::watchdog(liveness.clone());
 
-    let changed = Arc::new(Notify::new());
-    let refresher = tokio::spawn(refresh_on_change(
-        Arc::clone(&changed),
-        Arc::clone(&store),
-        Arc::clone(&config),
-        Arc::clone(&cache),
-    ));
-    let schedule = Schedule::start(&config.outlets, poll_fn(poller, &config, &changed)).await?;
+    let refresher = tokio::spawn(pipeline.clone().refresh_on_change());
+    let mut schedule = Schedule::start(&config.outlets, pipeline.poll_fn()).await?;
     schedule
         .add_task(RETENTION_SCHEDULE, {
-            let (store, config, changed) = (
-                Arc::clone(&store),
-                Arc::clone(&config),
-                Arc::clone(&changed),
-            );
+            let pipeline = pipeline.clone();
             move || {
-                let (store, config, changed) = (
-                    Arc::clone(&store),
-                    Arc::clone(&config),
-                    Arc::clone(&changed),
-                );
+                let pipeline = pipeline.clone();
                 Box::pin(async move {
-                    match purge_expired(&store, &config).await {
-                        Ok(0) => {}
-                        Ok(_) => changed.notify_one(),
-                        Err(e) => tracing::error!(error = %e, "retention failed"),
+                    if let Err(e) = pipeline.purge_expired().await {
+                        tracing::error!(error = %e, "retention failed");
                     }
                 })
             }
@@ -121,17 +148,49 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     for outlet in &config.outlets {
         schedule.poll_now(&outlet.id);
     }
+    drop(config);
 
-    shutdown_signal().await;
+    let mut check = tokio::time::interval(config_file::CHECK_EVERY);
+    loop {
+        tokio::select! {
+            request = signals.next() => match request {
+                signals::Request::Stop => break,
+                signals::Request::Reload => {
+                    tracing::info!("SIGHUP: reloading the config");
+                    reload::reload(config_path, &pipeline, &mut schedule).await;
+                    config_file.mark_loaded().await;
+                }
+            },
+            _ = check.tick(), if watch => {
+                if config_file.settled_change().await {
+                    tracing::info!(path = %config_path.display(), "the config file changed: reloading it");
+                    reload::reload(config_path, &pipeline, &mut schedule).await;
+                }
+            }
+        }
+    }
+
     tracing::info!("shutting down");
     systemd::stopping();
     if let Some(watchdog) = watchdog {
         watchdog.abort();
     }
     schedule.shutdown().await?;
-    refresher.abort();
     let _ = stop_tx.send(true);
-    match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+    let (polls, served) = tokio::join!(
+        tokio::time::timeout(SHUTDOWN_GRACE, pipeline.polls_finished()),
+        tokio::time::timeout(SHUTDOWN_GRACE, server),
+    );
+    refresher.abort();
+    if polls.is_err() {
+        let cut = *pipeline.polls.borrow();
+        // Each feed's result is one transaction: a cancelled poll stored all of it or nothing.
+        tracing::warn!(
+            polls = cut,
+            "polls still under way after the grace period; cancelling them"
+        );
+    }
+    match served {
         Ok(result) => result
             .context("server task failed")?
             .context("server failed")?,
@@ -140,92 +199,131 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What each scheduled tick runs: poll the outlet, and ask for new renderings if items changed.
-fn poll_fn(poller: Poller, config: &Arc<Config>, changed: &Arc<Notify>) -> PollFn {
-    let (config, changed) = (Arc::clone(config), Arc::clone(changed));
-    Arc::new(move |outlet_id, tick| {
-        let (poller, config, changed) = (poller.clone(), Arc::clone(&config), Arc::clone(&changed));
-        Box::pin(async move {
-            let Some(outlet) = config.outlet(&outlet_id) else {
-                return;
-            };
-            let reports = poller.poll_outlet(outlet, When::Due(tick)).await;
-            if reports.iter().any(|r| r.changed()) {
-                changed.notify_one();
-            }
-            let asked = reports.iter().filter(|r| r.ms.is_some()).count();
-            if asked > 0 {
-                let failed = reports
+impl Pipeline {
+    /// What each scheduled tick runs: poll the outlet as the config in force describes it,
+    /// and ask for new renderings if items changed.
+    fn poll_fn(&self) -> PollFn {
+        let pipeline = self.clone();
+        Arc::new(move |outlet_id, tick| {
+            let pipeline = pipeline.clone();
+            Box::pin(async move {
+                let _under_way = pipeline.poll_started();
+                let config = pipeline.live.get();
+                let Some(outlet) = config.outlet(&outlet_id) else {
+                    return;
+                };
+                let poller = pipeline.current_poller();
+                let reports = poller.poll_outlet(outlet, When::Due(tick)).await;
+                reports
                     .iter()
-                    .filter(|r| matches!(r.outcome, Outcome::Failed { .. }))
-                    .count();
-                systemd::status(&format!(
-                    "polled {}: {asked} feeds asked, {failed} failed",
-                    outlet.id
-                ));
-            }
+                    .for_each(|r| pipeline.metrics.observe_poll(r));
+                if reports.iter().any(|r| r.changed()) {
+                    pipeline.changed.notify_one();
+                }
+                let asked = reports.iter().filter(|r| r.ms.is_some()).count();
+                if asked > 0 {
+                    let failed = reports
+                        .iter()
+                        .filter(|r| matches!(r.outcome, Outcome::Failed { .. }))
+                        .count();
+                    systemd::status(&format!(
+                        "polled {}: {asked} feeds asked, {failed} failed",
+                        outlet.id
+                    ));
+                }
+            })
         })
-    })
-}
+    }
 
-/// Rebuilds the published feeds after each change. One task does it, so a slow rebuild can
-/// never overwrite a newer one; `Notify` folds a burst of changes into one rebuild that starts
-/// after the last of them was committed.
-async fn refresh_on_change(
-    changed: Arc<Notify>,
-    store: Arc<Store>,
-    config: Arc<Config>,
-    cache: Arc<FeedCache>,
-) {
-    loop {
-        changed.notified().await;
-        match build_published(&store, &config).await {
-            Ok(published) => cache.replace(published),
+    fn current_poller(&self) -> Poller {
+        self.poller
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Builds the poller for a new `[polling]` (or retention); polls under way keep theirs.
+    fn replace_poller(&self, config: &Config) -> anyhow::Result<()> {
+        let poller = poller(config, Arc::clone(&self.store))?;
+        *self.poller.write().unwrap_or_else(|p| p.into_inner()) = poller;
+        Ok(())
+    }
+
+    /// Counts a poll as under way until the returned guard drops.
+    fn poll_started(&self) -> PollUnderWay {
+        self.polls.send_modify(|n| *n += 1);
+        PollUnderWay(Arc::clone(&self.polls))
+    }
+
+    async fn polls_finished(&self) {
+        let mut polls = self.polls.subscribe();
+        let _ = polls.wait_for(|n| *n == 0).await;
+    }
+
+    /// Rebuilds the published feeds after each change. One task does it, so a slow rebuild
+    /// can never overwrite a newer one; `Notify` folds a burst of changes into one rebuild
+    /// that starts after the last of them was committed.
+    async fn refresh_on_change(self) {
+        loop {
+            self.changed.notified().await;
+            match render(&self.store, &self.live.get()).await {
+                Ok((published, took)) => {
+                    self.metrics.observe_render(took, published.item_count());
+                    self.cache.replace(published);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not render the feeds; serving the previous ones")
+                }
+            }
+        }
+    }
+
+    async fn purge_expired(&self) -> anyhow::Result<()> {
+        let days = self.live.get().storage.retention_days;
+        let cutoff = Utc::now() - chrono::Duration::days(days.into());
+        let store = Arc::clone(&self.store);
+        let deleted = tokio::task::spawn_blocking(move || store.purge_older_than(cutoff)).await??;
+        if deleted > 0 {
+            tracing::info!(deleted, "deleted items past retention");
+            self.metrics.observe_deleted(deleted);
+            self.changed.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Deletes what is stored of an outlet removed from the config (`purge_removed`).
+    async fn forget_outlet(&self, outlet: &str) {
+        let (store, id) = (Arc::clone(&self.store), outlet.to_owned());
+        match tokio::task::spawn_blocking(move || store.forget_outlet(&id)).await {
+            Ok(Ok(deleted)) => {
+                tracing::info!(%outlet, deleted, "deleted the items of a removed outlet");
+                self.metrics.observe_deleted(deleted);
+            }
+            Ok(Err(e)) => {
+                tracing::error!(%outlet, error = %e, "cannot delete a removed outlet's items")
+            }
             Err(e) => {
-                tracing::error!(error = %e, "could not render the feeds; serving the previous ones")
+                tracing::error!(%outlet, error = %e, "cannot delete a removed outlet's items")
             }
         }
     }
 }
 
-async fn build_published(store: &Arc<Store>, config: &Arc<Config>) -> anyhow::Result<Published> {
+struct PollUnderWay(Arc<watch::Sender<usize>>);
+
+impl Drop for PollUnderWay {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// Renders every published feed from the store, off the async workers; returns how long it took.
+async fn render(store: &Arc<Store>, config: &Arc<Config>) -> anyhow::Result<(Published, Duration)> {
     let (store, config) = (Arc::clone(store), Arc::clone(config));
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let published =
         tokio::task::spawn_blocking(move || Published::build(&store, &config)).await??;
-    tracing::debug!(ms = started.elapsed().as_millis() as u64, "rendered feeds");
-    Ok(published)
-}
-
-async fn purge_expired(store: &Arc<Store>, config: &Config) -> anyhow::Result<usize> {
-    let cutoff = Utc::now() - chrono::Duration::days(config.storage.retention_days.into());
-    let store = Arc::clone(store);
-    let deleted = tokio::task::spawn_blocking(move || store.purge_older_than(cutoff)).await??;
-    if deleted > 0 {
-        tracing::info!(deleted, "deleted items past retention");
-    }
-    Ok(deleted)
-}
-
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate = match tokio::signal::unix::signal(
-            tokio::signal::unix::SignalKind::terminate(),
-        ) {
-            Ok(signal) => signal,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the daemon");
-                let _ = interrupt.await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
+    let took = started.elapsed();
+    tracing::debug!(ms = took.as_millis() as u64, "rendered feeds");
+    Ok((published, took))
 }

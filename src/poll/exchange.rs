@@ -19,6 +19,14 @@ pub struct Exchange {
     pub body: Answer,
 }
 
+/// What one request cost: from its turn in the per-host queue to its body read, and the size
+/// of that body once decompressed.
+#[derive(Clone, Copy, Debug)]
+pub struct Cost {
+    pub duration: Duration,
+    pub bytes: u64,
+}
+
 pub enum Answer {
     NotModified,
     /// The same bytes as last time; the new validators if the server changed them.
@@ -37,13 +45,13 @@ pub struct NewBody {
 
 /// Asks for `feed` at its current address and reads what changed. The clock starts when the
 /// request's turn comes in the per-host queue, so waiting behind a slow neighbour is not
-/// counted as this feed's time; the result carries how long the exchange took.
+/// counted as this feed's time; the result carries what the exchange cost.
 pub async fn exchange(
     fetcher: &Fetcher,
     outlet: &str,
     feed: &Url,
     state: &FeedState,
-) -> (Result<Exchange, PollError>, Duration) {
+) -> (Result<Exchange, PollError>, Cost) {
     let current = state
         .current_url
         .as_deref()
@@ -51,6 +59,7 @@ pub async fn exchange(
         .unwrap_or_else(|| feed.clone());
     let slot = fetcher.slot(&current).await;
     let clock = Instant::now();
+    let mut bytes = 0;
     let result = async {
         let fetched = fetcher
             .fetch(slot, &current, feed, &state.validators)
@@ -62,6 +71,7 @@ pub async fn exchange(
             body: Answer::NotModified,
         };
         if let Some(body) = fetched.body {
+            bytes = body.bytes.len() as u64;
             // Hashing and parsing are CPU work: they run off the async workers.
             let (status, state, outlet) = (exchange.status, state.clone(), outlet.to_owned());
             let base = fetched.url;
@@ -73,7 +83,11 @@ pub async fn exchange(
         Ok(exchange)
     }
     .await;
-    (result, clock.elapsed())
+    let cost = Cost {
+        duration: clock.elapsed(),
+        bytes,
+    };
+    (result, cost)
 }
 
 fn read_body(

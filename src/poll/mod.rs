@@ -21,7 +21,7 @@ use crate::fetch::{FetchError, Fetcher};
 use crate::store::{Attempt, FeedPoll, FeedState, Ingested, PolledBody, Store, StoreError};
 use crate::{parse, schedule};
 use cadence::Cadence;
-use exchange::{Answer, Exchange, NewBody};
+use exchange::{Answer, Cost, Exchange, NewBody};
 
 /// Everything a poll needs; cheap to clone into each feed's task.
 #[derive(Clone)]
@@ -112,8 +112,8 @@ impl Poller {
         cadence: Cadence,
         when: When,
     ) -> FeedReport {
-        let (outcome, ms) = match self.try_poll_feed(&outlet, &feed, cadence, when).await {
-            Ok((outcome, duration)) => (outcome, duration.map(|d| d.as_millis() as u64)),
+        let (outcome, cost) = match self.try_poll_feed(&outlet, &feed, cadence, when).await {
+            Ok(done) => done,
             Err(e) => {
                 let (status, error) = (e.status(), e.to_string());
                 (Outcome::Failed { status, error }, None)
@@ -123,21 +123,22 @@ impl Poller {
             outlet,
             feed,
             outcome,
-            ms,
+            ms: cost.map(|c| c.duration.as_millis() as u64),
+            bytes: cost.map_or(0, |c| c.bytes),
         };
         report.log();
         report
     }
 
     /// Asks the feed if it is due, and records what came of it (success or failure) together
-    /// with any new items in one write. Returns the outcome and how long the exchange took.
+    /// with any new items in one write. Returns the outcome and what the exchange cost.
     async fn try_poll_feed(
         &self,
         outlet: &str,
         feed: &Url,
         cadence: Cadence,
         when: When,
-    ) -> Result<(Outcome, Option<Duration>), PollError> {
+    ) -> Result<(Outcome, Option<Cost>), PollError> {
         let state = self
             .blocking({
                 let (outlet, feed) = (outlet.to_owned(), feed.to_string());
@@ -152,8 +153,8 @@ impl Poller {
             When::Due(at) => at,
             When::Now => Utc::now(),
         };
-        let (exchange, duration) = exchange::exchange(&self.fetcher, outlet, feed, &state).await;
-        let attempt = self.attempt(outlet, feed, &state, cadence, at, duration, &exchange);
+        let (exchange, cost) = exchange::exchange(&self.fetcher, outlet, feed, &state).await;
+        let attempt = self.attempt(outlet, feed, &state, cadence, at, cost.duration, &exchange);
         let (status, written) = match exchange {
             Err(e) => {
                 self.record(outlet, feed, attempt, None).await?;
@@ -161,7 +162,7 @@ impl Poller {
                     status: e.status(),
                     error: e.to_string(),
                 };
-                return Ok((failed, Some(duration)));
+                return Ok((failed, Some(cost)));
             }
             Ok(Exchange { status, body, .. }) => (status, body),
         };
@@ -187,7 +188,7 @@ impl Poller {
                 Outcome::Stored { status, ingested }
             }
         };
-        Ok((outcome, Some(duration)))
+        Ok((outcome, Some(cost)))
     }
 
     /// What the store keeps of an attempt: its status or error, and when to ask next.

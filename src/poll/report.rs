@@ -16,6 +16,8 @@ pub struct FeedReport {
     /// How long the request took, from its turn in the per-host queue to the stored result;
     /// `None` when the feed was not asked.
     pub ms: Option<u64>,
+    /// The size of the body received, decompressed; 0 for a 304 or a failure before the body.
+    pub bytes: u64,
 }
 
 #[derive(Debug)]
@@ -57,7 +59,7 @@ impl FeedReport {
                 tracing::warn!(%outlet, %feed, %status, ms, %error, "poll failed")
             }
             Outcome::Stored { status, ingested } => tracing::info!(
-                %outlet, %feed, status, ms, new = ingested.new, updated = ingested.updated,
+                %outlet, %feed, status, ms, new = ingested.new, updated = ingested.updated, merged = ingested.merged,
                 unchanged = ingested.unchanged, future_dates = ingested.clamped, "polled"
             ),
             Outcome::NotModified => {

@@ -51,6 +51,7 @@ pub(super) fn upsert(
     let mut item = item.clone();
     let signature = Signature::of(&item);
     let mut story = item.id.to_string();
+    let mut joined = false;
     let mut existing = find_existing(tx, &item)?;
     if existing.is_none() && item.published.is_some_and(|p| p < rules.retention_cutoff) {
         ingested.expired += 1;
@@ -66,6 +67,7 @@ pub(super) fn upsert(
             Some(found) if rules.dedup.enabled => {
                 stories::record_decision(tx, &item.id, &found, now)?;
                 story = found.story;
+                joined = true;
             }
             _ => {}
         }
@@ -101,7 +103,10 @@ pub(super) fn upsert(
             return Ok(());
         }
         Some(_) => ingested.updated += 1,
-        None => ingested.new += 1,
+        None => {
+            ingested.new += 1;
+            ingested.merged += usize::from(joined);
+        }
     }
     let signature_json = serde_json::to_string(&signature).expect("a signature serializes");
     tx.prepare_cached(

@@ -217,3 +217,30 @@ fn a_malformed_document_is_recorded_until_a_clean_one_replaces_it() {
     record(&store, &items);
     assert_eq!(recorded(), None);
 }
+
+#[test]
+fn forgetting_an_outlet_deletes_its_items_and_feed_state_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    record(&store, &[item("a", "https://abc.example/a", "Alpha story")]);
+    let mut other = item("b", "https://news.example/b", "Beta story");
+    other.outlet = "news".into();
+    other.id = ItemId::derive("news", &other.identity_key());
+    let mut news_poll = poll(std::slice::from_ref(&other), "n1");
+    news_poll.outlet = "news";
+    news_poll.feed_url = "https://news.example/rss";
+    store
+        .record_poll(&news_poll, now() - Duration::days(30), now())
+        .unwrap();
+    assert_eq!(store.forget_outlet("abc").unwrap(), 1);
+    assert_eq!(store.item_count().unwrap(), 1);
+    assert!(store.recent("abc", 10).unwrap().is_empty());
+    assert_eq!(store.recent("news", 10).unwrap().len(), 1);
+    let feeds: Vec<_> = store
+        .feed_statuses()
+        .unwrap()
+        .into_iter()
+        .map(|f| f.outlet)
+        .collect();
+    assert_eq!(feeds, ["news"]);
+}

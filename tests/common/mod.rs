@@ -292,6 +292,15 @@ impl Daemon {
 
     /// [`Daemon::start`] with more environment variables (`NOTIFY_SOCKET`, say).
     pub async fn start_with_env(dir: &Path, config: &str, env: &[(&str, &str)]) -> Self {
+        Self::launch(dir, config, env, &[]).await
+    }
+
+    /// [`Daemon::start`] with more arguments to `tributary run`.
+    pub async fn start_with_args(dir: &Path, config: &str, args: &[&str]) -> Self {
+        Self::launch(dir, config, &[], args).await
+    }
+
+    async fn launch(dir: &Path, config: &str, env: &[(&str, &str)], args: &[&str]) -> Self {
         std::fs::write(dir.join("feeds.toml"), config).unwrap();
         let port = config
             .split("127.0.0.1:")
@@ -307,6 +316,7 @@ impl Daemon {
         let child = binary()
             .args(["run", "--config"])
             .arg(dir.join("feeds.toml"))
+            .args(args)
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
@@ -384,13 +394,18 @@ impl Daemon {
             .await;
     }
 
-    /// Sends `signal` (a `kill` name such as "TERM" or "KILL") and waits for the exit.
-    pub fn stop(mut self, signal: &str) -> std::process::ExitStatus {
+    /// Sends `signal` (a `kill` name such as "HUP").
+    pub fn signal(&self, signal: &str) {
         let pid = self.child.id().to_string();
         Command::new("kill")
             .args([&format!("-{signal}"), &pid])
             .status()
             .unwrap();
+    }
+
+    /// Sends `signal` (a `kill` name such as "TERM" or "KILL") and waits for the exit.
+    pub fn stop(mut self, signal: &str) -> std::process::ExitStatus {
+        self.signal(signal);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {

@@ -1,0 +1,206 @@
+//! What `GET /metrics` reports, in the Prometheus (OpenMetrics) text format: how polling goes
+//! per outlet, what the store gained and lost, how readers are served, and how reloads went.
+//!
+//! The stages do not know about metrics: the daemon and the server observe what the stages
+//! return (a poll's reports, a rebuild's duration) and count it here.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::poll::{FeedReport, Outcome};
+
+/// What a scraper is told the body is.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PollLabels {
+    outlet: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutletLabels {
+    outlet: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ItemLabels {
+    outlet: String,
+    change: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReloadLabels {
+    result: &'static str,
+}
+
+/// Fetches take from milliseconds to the time limit (30 s by default).
+fn fetch_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.01, 2.0, 13))
+}
+
+pub struct Metrics {
+    registry: Registry,
+    polls: Family<PollLabels, Counter>,
+    fetch_seconds: Family<OutletLabels, Histogram, fn() -> Histogram>,
+    fetched_bytes: Family<OutletLabels, Counter>,
+    items: Family<ItemLabels, Counter>,
+    items_stored: Gauge,
+    retention_deleted: Counter,
+    requests: Family<RequestLabels, Counter>,
+    render_seconds: Histogram,
+    reloads: Family<ReloadLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut metrics = Self {
+            registry: Registry::with_prefix("tributary"),
+            polls: Family::default(),
+            fetch_seconds: Family::new_with_constructor(fetch_histogram),
+            fetched_bytes: Family::default(),
+            items: Family::default(),
+            items_stored: Gauge::default(),
+            retention_deleted: Counter::default(),
+            requests: Family::default(),
+            render_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 12)),
+            reloads: Family::default(),
+        };
+        let r = &mut metrics.registry;
+        r.register(
+            "polls",
+            "Feed polls by outlet and outcome (stored, unchanged, not_modified, failed)",
+            metrics.polls.clone(),
+        );
+        r.register(
+            "fetch_duration_seconds",
+            "Time from a request's turn to its body read, by outlet",
+            metrics.fetch_seconds.clone(),
+        );
+        r.register(
+            "fetched_bytes",
+            "Feed body bytes received, decompressed, by outlet",
+            metrics.fetched_bytes.clone(),
+        );
+        r.register(
+            "items",
+            "Items stored by outlet and change (new, updated, merged into another outlet's story)",
+            metrics.items.clone(),
+        );
+        r.register(
+            "items_stored",
+            "Items in the store",
+            metrics.items_stored.clone(),
+        );
+        r.register(
+            "retention_deleted_items",
+            "Items deleted past retention or with their outlet",
+            metrics.retention_deleted.clone(),
+        );
+        r.register(
+            "http_requests",
+            "HTTP requests answered, by route and status",
+            metrics.requests.clone(),
+        );
+        r.register(
+            "render_duration_seconds",
+            "Time to render every published feed after a change",
+            metrics.render_seconds.clone(),
+        );
+        r.register(
+            "config_reloads",
+            "Configuration reloads by result (applied, refused)",
+            metrics.reloads.clone(),
+        );
+        metrics
+    }
+}
+
+impl Metrics {
+    /// Counts one feed's poll; a feed that was not due was not polled.
+    pub fn observe_poll(&self, report: &FeedReport) {
+        let outcome = match &report.outcome {
+            Outcome::Deferred { .. } => return,
+            Outcome::NotModified => "not_modified",
+            Outcome::Unchanged { .. } => "unchanged",
+            Outcome::Stored { .. } => "stored",
+            Outcome::Failed { .. } => "failed",
+        };
+        let outlet = report.outlet.clone();
+        self.polls
+            .get_or_create(&PollLabels {
+                outlet: outlet.clone(),
+                outcome,
+            })
+            .inc();
+        let by_outlet = OutletLabels {
+            outlet: outlet.clone(),
+        };
+        if let Some(ms) = report.ms {
+            self.fetch_seconds
+                .get_or_create(&by_outlet)
+                .observe(ms as f64 / 1000.0);
+        }
+        self.fetched_bytes
+            .get_or_create(&by_outlet)
+            .inc_by(report.bytes);
+        if let Outcome::Stored { ingested, .. } = &report.outcome {
+            for (change, count) in [
+                ("new", ingested.new),
+                ("updated", ingested.updated),
+                ("merged", ingested.merged),
+            ] {
+                let labels = ItemLabels {
+                    outlet: outlet.clone(),
+                    change,
+                };
+                self.items.get_or_create(&labels).inc_by(count as u64);
+            }
+        }
+    }
+
+    pub fn observe_render(&self, took: Duration, items_stored: u64) {
+        self.render_seconds.observe(took.as_secs_f64());
+        self.items_stored
+            .set(i64::try_from(items_stored).unwrap_or(i64::MAX));
+    }
+
+    pub fn observe_deleted(&self, items: usize) {
+        self.retention_deleted.inc_by(items as u64);
+    }
+
+    /// Counts an answered request by its route pattern (`/outlets/{outlet}/{file}`, not each
+    /// outlet's path: label values must stay few).
+    pub fn observe_request(&self, route: &str, status: u16) {
+        let labels = RequestLabels {
+            route: route.to_owned(),
+            status,
+        };
+        self.requests.get_or_create(&labels).inc();
+    }
+
+    pub fn observe_reload(&self, applied: bool) {
+        let result = if applied { "applied" } else { "refused" };
+        self.reloads.get_or_create(&ReloadLabels { result }).inc();
+    }
+
+    /// The exposition a scraper reads.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        text
+    }
+}
