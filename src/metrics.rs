@@ -11,7 +11,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 
 use crate::poll::{FeedReport, Outcome};
 
@@ -66,65 +66,62 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut metrics = Self {
-            registry: Registry::with_prefix("tributary"),
-            polls: Family::default(),
-            fetch_seconds: Family::new_with_constructor(fetch_histogram),
-            fetched_bytes: Family::default(),
-            items: Family::default(),
-            items_stored: Gauge::default(),
-            retention_deleted: Counter::default(),
-            requests: Family::default(),
-            render_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 12)),
-            reloads: Family::default(),
-        };
-        let r = &mut metrics.registry;
-        r.register(
-            "polls",
-            "Feed polls by outlet and outcome (stored, unchanged, not_modified, failed)",
-            metrics.polls.clone(),
-        );
-        r.register(
-            "fetch_duration_seconds",
-            "Time from a request's turn to its body read, by outlet",
-            metrics.fetch_seconds.clone(),
-        );
-        r.register(
-            "fetched_bytes",
-            "Feed body bytes received, decompressed, by outlet",
-            metrics.fetched_bytes.clone(),
-        );
-        r.register(
-            "items",
-            "Items stored by outlet and change (new, updated, merged into another outlet's story)",
-            metrics.items.clone(),
-        );
-        r.register(
-            "items_stored",
-            "Items in the store",
-            metrics.items_stored.clone(),
-        );
-        r.register(
-            "retention_deleted_items",
-            "Items deleted past retention or with their outlet",
-            metrics.retention_deleted.clone(),
-        );
-        r.register(
-            "http_requests",
-            "HTTP requests answered, by route and status",
-            metrics.requests.clone(),
-        );
-        r.register(
-            "render_duration_seconds",
-            "Time to render every published feed after a change",
-            metrics.render_seconds.clone(),
-        );
-        r.register(
-            "config_reloads",
-            "Configuration reloads by result (applied, refused)",
-            metrics.reloads.clone(),
-        );
-        metrics
+        let mut registry = Registry::with_prefix("tributary");
+        let mut add = Registering(&mut registry);
+        Self {
+            polls: add.metric(
+                "polls",
+                "Feed polls by outlet and outcome (stored, unchanged, not_modified, failed)",
+                Family::default(),
+            ),
+            fetch_seconds: add.metric(
+                "fetch_duration_seconds",
+                "Time from a request's turn to its body read, by outlet",
+                Family::new_with_constructor(fetch_histogram),
+            ),
+            fetched_bytes: add.metric(
+                "fetched_bytes",
+                "Feed body bytes received, decompressed, by outlet",
+                Family::default(),
+            ),
+            items: add.metric(
+                "items",
+                "Items stored by outlet and change (new, updated, merged into another outlet's story)",
+                Family::default(),
+            ),
+            items_stored: add.metric("items_stored", "Items in the store", Gauge::default()),
+            retention_deleted: add.metric(
+                "retention_deleted_items",
+                "Items deleted past retention or with their outlet",
+                Counter::default(),
+            ),
+            requests: add.metric(
+                "http_requests",
+                "HTTP requests answered, by route and status",
+                Family::default(),
+            ),
+            render_seconds: add.metric(
+                "render_duration_seconds",
+                "Time to render every published feed after a change",
+                Histogram::new(exponential_buckets(0.001, 2.0, 12)),
+            ),
+            reloads: add.metric(
+                "config_reloads",
+                "Configuration reloads by result (applied, refused)",
+                Family::default(),
+            ),
+            registry,
+        }
+    }
+}
+
+/// Registers each metric as it is created, so that a metric is named in one place.
+struct Registering<'a>(&'a mut Registry);
+
+impl Registering<'_> {
+    fn metric<M: Metric + Clone>(&mut self, name: &str, help: &str, metric: M) -> M {
+        self.0.register(name, help, metric.clone());
+        metric
     }
 }
 
