@@ -13,8 +13,10 @@ use toml::Spanned;
 use url::Url;
 
 mod live;
+mod view;
 
 pub use live::{LiveConfig, Refusal};
+pub use view::{Pattern, View};
 
 /// The longest dedup window: a year.
 const MAX_WINDOW_HOURS: u32 = 24 * 365;
@@ -31,6 +33,7 @@ pub struct Config {
     pub dedup: Dedup,
     pub log: Log,
     pub outlets: Vec<Outlet>,
+    pub views: Vec<View>,
 }
 
 /// What the daemon logs, unless `RUST_LOG` says otherwise.
@@ -74,6 +77,8 @@ pub struct Server {
     /// The public address readers use; self links in the feeds are built from it.
     pub base_url: Url,
     pub title: String,
+    /// A WebSub hub: the feeds advertise it, and it is told each time a feed changes.
+    pub websub_hub: Option<Url>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -209,6 +214,8 @@ struct RawConfig {
     log: RawLog,
     #[serde(default, rename = "outlet")]
     outlets: Vec<RawOutlet>,
+    #[serde(default, rename = "view")]
+    views: Vec<view::RawView>,
 }
 
 #[derive(Deserialize, Default)]
@@ -217,6 +224,7 @@ struct RawServer {
     listen: Option<Spanned<String>>,
     base_url: Option<Spanned<String>>,
     title: Option<String>,
+    websub_hub: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -286,6 +294,7 @@ impl RawConfig {
             polling,
             dedup: self.dedup.validate()?,
             log: self.log.validate()?,
+            views: view::validate(self.views, &outlets)?,
             outlets,
         })
     }
@@ -349,10 +358,17 @@ impl RawServer {
                 parse_http_url(&url).map_err(|m| (url.span(), format!("base_url: {m}")))?
             }
         };
+        let websub_hub = match self.websub_hub {
+            None => None,
+            Some(hub) => {
+                Some(parse_http_url(&hub).map_err(|m| (hub.span(), format!("websub_hub: {m}")))?)
+            }
+        };
         Ok(Server {
             listen,
             base_url,
             title: self.title.unwrap_or_else(|| "Tributary".to_owned()),
+            websub_hub,
         })
     }
 }
@@ -438,17 +454,8 @@ impl RawPolling {
 
 impl RawOutlet {
     fn validate(self, default_schedule: &str) -> Result<Outlet, Invalid> {
+        check_id("outlet", &self.id)?;
         let id = self.id.get_ref();
-        let id_is_valid = !id.is_empty()
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-        if !id_is_valid {
-            let message = format!(
-                "outlet id {id:?} must be lower-case letters, digits, '-' or '_' (it appears in URLs)"
-            );
-            return Err((self.id.span(), message));
-        }
         if self.feeds.get_ref().is_empty() {
             return Err((self.feeds.span(), format!("outlet {id:?} lists no feeds")));
         }
@@ -472,6 +479,23 @@ impl RawOutlet {
 }
 
 /// The value of `key`, or `default` when it is absent; zero is refused.
+/// Outlet and view ids appear in URLs: lower-case letters, digits, '-' and '_' only.
+fn check_id(kind: &str, id: &Spanned<String>) -> Result<(), Invalid> {
+    let valid = !id.get_ref().is_empty()
+        && id
+            .get_ref()
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if valid {
+        return Ok(());
+    }
+    let message = format!(
+        "{kind} id {:?} must be lower-case letters, digits, '-' or '_' (it appears in URLs)",
+        id.get_ref()
+    );
+    Err((id.span(), message))
+}
+
 fn at_least_one<T: Copy + PartialEq + From<u8>>(
     value: Option<Spanned<T>>,
     key: &str,

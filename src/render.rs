@@ -8,11 +8,18 @@ mod rss;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use url::Url;
 
 use crate::store::StoredItem;
+
+/// Where the server serves [`STYLESHEET`], below the base URL.
+pub const STYLESHEET_PATH: &str = "feed.xsl";
+
+/// Turns the RSS feed into a readable page when a browser opens it; readers ignore it.
+pub const STYLESHEET: &str = include_str!("render/feed.xsl");
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
@@ -53,6 +60,12 @@ pub struct Channel<'a> {
     /// The merged feed, one entry per story under the story's id; an outlet's own feed has
     /// one entry per item under the item's id.
     pub merged: bool,
+    /// How often the items can change: the shortest polling period among the feed's outlets.
+    /// Readers learn it from RSS `<ttl>` and `sy:updatePeriod`/`sy:updateFrequency`.
+    pub update_every: Option<Duration>,
+    /// The WebSub hub the feed advertises (`[server] websub_hub`), so that subscribers that
+    /// speak WebSub are pushed each change instead of polling.
+    pub hub: Option<&'a Url>,
 }
 
 impl Channel<'_> {
@@ -61,6 +74,14 @@ impl Channel<'_> {
         match self.base_url.join(&path) {
             Ok(url) => url.into(),
             Err(_) => format!("{}{path}", self.base_url),
+        }
+    }
+
+    /// The XSLT stylesheet that shows the RSS feed as a page in a browser.
+    fn stylesheet_url(&self) -> String {
+        match self.base_url.join(STYLESHEET_PATH) {
+            Ok(url) => url.into(),
+            Err(_) => format!("{}{STYLESHEET_PATH}", self.base_url),
         }
     }
 

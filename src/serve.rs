@@ -4,23 +4,25 @@
 //! is for Prometheus.
 
 mod conditional;
+mod encoding;
+mod feeds;
+mod filter;
 mod published;
 
-pub use published::Published;
+pub use published::{Published, ScopeKey};
 
 use std::sync::{Arc, RwLock};
 
-use axum::extract::{MatchedPath, Path, Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
 
 use crate::config::LiveConfig;
 use crate::metrics::{self, Metrics};
-use crate::render::Format;
+use crate::render::{Format, STYLESHEET, STYLESHEET_PATH};
 use crate::status;
 use crate::store::Store;
 
@@ -61,20 +63,22 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let feeds = Router::new()
-        .route("/feed.xml", get(|s, q, h| merged(s, q, h, Format::Rss)))
-        .route("/feed.atom", get(|s, q, h| merged(s, q, h, Format::Atom)))
-        .route("/feed.json", get(|s, q, h| merged(s, q, h, Format::Json)))
-        .route("/outlets/{outlet}/{file}", get(outlet))
-        .with_state(Arc::clone(&state.cache));
-    let operators = Router::new()
+    let merged = |format| move |s, q, h| feeds::merged(s, q, h, format);
+    Router::new()
+        .route("/feed.xml", get(merged(Format::Rss)))
+        .route("/feed.atom", get(merged(Format::Atom)))
+        .route("/feed.json", get(merged(Format::Json)))
+        .route("/outlets/{outlet}/{file}", get(feeds::outlet))
+        .route("/views/{view}/{file}", get(feeds::view))
+        .route(&format!("/{STYLESHEET_PATH}"), get(stylesheet))
         .route("/healthz", get(healthz))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
-        .with_state(state.clone());
-    feeds
-        .merge(operators)
-        .layer(middleware::from_fn_with_state(state.metrics, count_request))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state.metrics),
+            count_request,
+        ))
+        .with_state(state)
 }
 
 /// Counts each answered request by its route and status for `/metrics`.
@@ -90,13 +94,8 @@ async fn count_request(
     response
 }
 
-#[derive(Deserialize)]
-struct FeedQuery {
-    limit: Option<String>,
-}
-
 /// An error a reader can act on, as a plain-text response.
-struct HttpError(StatusCode, String);
+pub struct HttpError(StatusCode, String);
 
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
@@ -109,79 +108,13 @@ impl IntoResponse for HttpError {
     }
 }
 
-fn parse_limit(query: &FeedQuery) -> Result<usize, HttpError> {
-    let Some(raw) = &query.limit else {
-        return Ok(DEFAULT_LIMIT);
-    };
-    match raw.parse::<usize>() {
-        Ok(0) | Err(_) => Err(HttpError(
-            StatusCode::BAD_REQUEST,
-            format!("limit={raw:?} is not allowed: give a whole number from 1 to {MAX_LIMIT}"),
-        )),
-        Ok(n) => Ok(n.min(MAX_LIMIT)),
-    }
-}
-
-async fn merged(
-    State(cache): State<Arc<FeedCache>>,
-    Query(query): Query<FeedQuery>,
-    headers: HeaderMap,
-    format: Format,
-) -> Result<Response, HttpError> {
-    respond(&cache, None, format, &query, &headers)
-}
-
-async fn outlet(
-    State(cache): State<Arc<FeedCache>>,
-    Path((outlet, file)): Path<(String, String)>,
-    Query(query): Query<FeedQuery>,
-    headers: HeaderMap,
-) -> Result<Response, HttpError> {
-    let Some(format) = Format::ALL.into_iter().find(|f| f.file_name() == file) else {
-        return Err(HttpError(
-            StatusCode::NOT_FOUND,
-            format!("no feed named {file:?}"),
-        ));
-    };
-    respond(&cache, Some(&outlet), format, &query, &headers)
-}
-
-fn respond(
-    cache: &FeedCache,
-    outlet: Option<&str>,
-    format: Format,
-    query: &FeedQuery,
-    headers: &HeaderMap,
-) -> Result<Response, HttpError> {
-    let limit = parse_limit(query)?;
-    let published = cache.current();
-    let Some(feed) = published.feed(outlet, format, limit) else {
-        let outlet = outlet.unwrap_or_default();
-        return Err(HttpError(
-            StatusCode::NOT_FOUND,
-            format!("no outlet {outlet:?}"),
-        ));
-    };
-    let mut response = if conditional::not_modified(headers, &feed.etag, feed.last_modified) {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        let mut ok = feed.body.clone().into_response();
-        ok.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(format.content_type()),
-        );
-        ok
-    };
-    let response_headers = response.headers_mut();
-    if let Ok(etag) = HeaderValue::from_str(&feed.etag) {
-        response_headers.insert(header::ETAG, etag);
-    }
-    if let Some(date) = feed.last_modified {
-        if let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(date)) {
-            response_headers.insert(header::LAST_MODIFIED, value);
-        }
-    }
-    Ok(response)
+/// The XSLT stylesheet `/feed.xml` links, for browsers.
+async fn stylesheet() -> Response {
+    let headers = [
+        (header::CONTENT_TYPE, "text/xsl; charset=utf-8"),
+        (header::CACHE_CONTROL, "public, max-age=86400"),
+    ];
+    (headers, STYLESHEET).into_response()
 }
 
 /// Alive and serving; a refused config edit is a warning, not a failure: the daemon still

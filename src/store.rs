@@ -15,9 +15,11 @@ use crate::model::{Item, ItemId};
 mod feeds;
 mod items;
 mod schema;
+mod search;
 mod stories;
 
 pub use feeds::{Attempt, FeedState, FeedStatus};
+pub use search::{fts_query, Matches};
 pub use stories::{AlsoReported, Explanation, Member};
 
 #[derive(Debug, thiserror::Error)]

@@ -24,6 +24,7 @@ mod config_file;
 mod reload;
 mod signals;
 mod systemd;
+mod websub;
 
 /// Retention runs hourly, off the round minutes when outlets are polled.
 const RETENTION_SCHEDULE: &str = "0 17 * * * *";
@@ -260,16 +261,27 @@ impl Pipeline {
         let _ = polls.wait_for(|n| *n == 0).await;
     }
 
-    /// Rebuilds the published feeds after each change. One task does it, so a slow rebuild
-    /// can never overwrite a newer one; `Notify` folds a burst of changes into one rebuild
-    /// that starts after the last of them was committed.
+    /// Rebuilds the published feeds after each change (and tells the WebSub hub which feeds
+    /// changed). One task does it, so a slow rebuild can never overwrite a newer one;
+    /// `Notify` folds a burst of changes into one rebuild that starts after the last of them
+    /// was committed.
     async fn refresh_on_change(self) {
+        let client = reqwest::Client::builder()
+            .user_agent(self.live.get().polling.user_agent.clone())
+            .build()
+            .unwrap_or_default();
         loop {
             self.changed.notified().await;
-            match render(&self.store, &self.live.get()).await {
+            let config = self.live.get();
+            match render(&self.store, &config).await {
                 Ok((published, took)) => {
                     self.metrics.observe_render(took, published.item_count());
+                    let changed = published.changed_since(&self.cache.current());
                     self.cache.replace(published);
+                    if let Some(hub) = config.server.websub_hub.clone() {
+                        let client = client.clone();
+                        tokio::spawn(async move { websub::publish(&client, &hub, &changed).await });
+                    }
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "could not render the feeds; serving the previous ones")

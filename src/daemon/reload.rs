@@ -60,6 +60,11 @@ impl Diff {
                     != (&new.server.base_url, &new.server.title),
             ),
             (
+                "[server] websub_hub",
+                old.server.websub_hub != new.server.websub_hub,
+            ),
+            ("[[view]]", old.views != new.views),
+            (
                 "[storage] retention_days",
                 old.storage.retention_days != new.storage.retention_days,
             ),

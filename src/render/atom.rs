@@ -32,10 +32,18 @@ pub fn render(channel: &Channel<'_>, items: &[Arc<StoredItem>]) -> Vec<u8> {
             name: channel.title.clone(),
             ..Default::default()
         }],
-        links: vec![
-            link(self_url, "self", Some("application/atom+xml")),
-            link(channel.base_url.to_string(), "alternate", Some("text/html")),
-        ],
+        links: [
+            Some(link(self_url, "self", Some("application/atom+xml"))),
+            Some(link(
+                channel.base_url.to_string(),
+                "alternate",
+                Some("text/html"),
+            )),
+            channel.hub.map(|hub| link(hub.to_string(), "hub", None)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
         generator: Some(atom_syndication::Generator {
             value: "tributary".into(),
             version: Some(env!("CARGO_PKG_VERSION").into()),

@@ -14,7 +14,16 @@ struct JsonFeed<'a> {
     title: &'a str,
     home_page_url: String,
     feed_url: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hubs: Vec<Hub>,
     items: Vec<JsonItem<'a>>,
+}
+
+#[derive(Serialize)]
+struct Hub {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: String,
 }
 
 #[derive(Serialize)]
@@ -79,6 +88,14 @@ pub fn render(channel: &Channel<'_>, items: &[Arc<StoredItem>]) -> Vec<u8> {
         title: &channel.title,
         home_page_url: channel.base_url.to_string(),
         feed_url: channel.url_of(Format::Json),
+        hubs: channel
+            .hub
+            .map(|hub| Hub {
+                kind: "WebSub",
+                url: hub.to_string(),
+            })
+            .into_iter()
+            .collect(),
         items: items.iter().map(|s| item(channel, s)).collect(),
     };
     serde_json::to_vec_pretty(&feed).expect("a JSON Feed always serializes")

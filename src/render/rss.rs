@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use rss::extension::atom::AtomExtension;
 use rss::extension::dublincore::DublinCoreExtension;
+use rss::extension::syndication::{SyndicationExtension, UpdatePeriod};
 
 use super::{entry_id, Channel, Format};
 use crate::store::StoredItem;
@@ -16,6 +17,14 @@ pub fn render(channel: &Channel<'_>, items: &[Arc<StoredItem>]) -> Vec<u8> {
         mime_type: Some("application/rss+xml".into()),
         ..Default::default()
     };
+    let mut atom_links = vec![self_link];
+    if let Some(hub) = channel.hub {
+        atom_links.push(atom_syndication::Link {
+            href: hub.to_string(),
+            rel: "hub".into(),
+            ..Default::default()
+        });
+    }
     let rss_channel = rss::Channel {
         title: channel.title.clone(),
         link: channel.base_url.to_string(),
@@ -23,15 +32,52 @@ pub fn render(channel: &Channel<'_>, items: &[Arc<StoredItem>]) -> Vec<u8> {
         last_build_date: items.first().map(|_| Channel::updated(items).to_rfc2822()),
         generator: Some(format!("tributary {}", env!("CARGO_PKG_VERSION"))),
         docs: Some("https://www.rssboard.org/rss-specification".into()),
-        atom_ext: Some(AtomExtension {
-            links: vec![self_link],
-        }),
+        atom_ext: Some(AtomExtension { links: atom_links }),
+        ttl: channel
+            .update_every
+            .map(|every| every.as_secs().div_ceil(60).max(1).to_string()),
+        syndication_ext: channel.update_every.map(syndication),
         items: items.iter().map(|s| item(channel, s)).collect(),
         ..Default::default()
     };
-    rss_channel
+    let xml = rss_channel
         .write_to(Vec::new())
-        .expect("writing XML to memory cannot fail")
+        .expect("writing XML to memory cannot fail");
+    with_stylesheet(xml, &channel.stylesheet_url())
+}
+
+/// `sy:updatePeriod` and `sy:updateFrequency`: how many times per hour (or day) the feed can
+/// change, rounded down so that a reader never polls more often than the outlets are.
+fn syndication(every: std::time::Duration) -> SyndicationExtension {
+    let secs = every.as_secs().max(1);
+    let (period, frequency) = match secs {
+        s if s <= 3600 => (UpdatePeriod::Hourly, 3600 / s),
+        s if s <= 86_400 => (UpdatePeriod::Daily, 86_400 / s),
+        _ => (UpdatePeriod::Weekly, 1),
+    };
+    SyndicationExtension {
+        period,
+        frequency: u32::try_from(frequency).unwrap_or(u32::MAX),
+        ..Default::default()
+    }
+}
+
+/// Links the XSLT stylesheet right after the XML declaration.
+fn with_stylesheet(xml: Vec<u8>, href: &str) -> Vec<u8> {
+    let declaration_end = xml
+        .windows(2)
+        .position(|w| w == b"?>")
+        .filter(|_| xml.starts_with(b"<?xml"))
+        .map_or(0, |i| i + 2);
+    let instruction = format!(
+        "\n<?xml-stylesheet type=\"text/xsl\" href=\"{}\"?>",
+        html_escape::encode_double_quoted_attribute(href)
+    );
+    let mut out = Vec::with_capacity(xml.len() + instruction.len());
+    out.extend_from_slice(&xml[..declaration_end]);
+    out.extend_from_slice(instruction.as_bytes());
+    out.extend_from_slice(&xml[declaration_end..]);
+    out
 }
 
 fn item(channel: &Channel<'_>, stored: &StoredItem) -> rss::Item {

@@ -45,6 +45,8 @@ fn render_all(items: &[Arc<StoredItem>]) -> Vec<(Format, feed_rs::model::Feed)> 
         path: String::new(),
         outlet_names: &names,
         merged: true,
+        update_every: None,
+        hub: None,
     };
     Format::ALL
         .into_iter()
@@ -110,6 +112,8 @@ fn the_same_items_render_to_the_same_bytes() {
         path: "outlets/abc/".into(),
         outlet_names: &names,
         merged: true,
+        update_every: None,
+        hub: None,
     };
     let items = vec![stored(1, "One")];
     for format in Format::ALL {
@@ -149,6 +153,8 @@ fn json_feed_carries_the_outlet_and_attachments() {
         path: String::new(),
         outlet_names: &names,
         merged: true,
+        update_every: None,
+        hub: None,
     };
     let json: serde_json::Value =
         serde_json::from_slice(&render(Format::Json, &channel, &[stored(1, "One")])).unwrap();

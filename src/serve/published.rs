@@ -1,42 +1,76 @@
-//! The published state: for the merged feed and each outlet, its newest items and their
-//! default renderings, built once per change of the stored items.
+//! The published state: for the merged feed, each outlet and each view, its newest items and
+//! their default renderings in every coding, built once per change of the stored items or of
+//! the config.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
 use sha2::{Digest, Sha256};
 
+use super::encoding::{Encoded, Encoding};
+use super::filter::Filter;
 use super::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::config::Config;
 use crate::model::hex;
 use crate::render::{self, Channel, Format};
+use crate::schedule;
 use crate::store::{Store, StoreError, StoredItem};
+
+/// Which feed: the merged one, one outlet's, or one view's.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ScopeKey {
+    Merged,
+    Outlet(String),
+    View(String),
+}
 
 /// A feed document ready to send, with its validators.
 #[derive(Clone)]
 pub struct RenderedFeed {
-    pub body: Bytes,
+    body: Body,
     pub etag: String,
     pub last_modified: Option<SystemTime>,
+    /// How long a cache may keep it: until the outlets can next have changed it.
+    pub max_age: Option<Duration>,
 }
 
-/// The merged feed (`None`) or one outlet's (`Some(id)`).
-type ScopeKey = Option<String>;
+#[derive(Clone)]
+enum Body {
+    /// A published feed, compressed ahead of time.
+    Encoded(Encoded),
+    /// A feed rendered for one request, compressed for it if the reader asks.
+    Plain(Bytes),
+}
 
-struct Scope {
-    title: String,
-    path: String,
-    /// The merged feed: one entry per story.
-    merged: bool,
-    items: Vec<Arc<StoredItem>>,
+impl RenderedFeed {
+    pub fn body(&self, encoding: Encoding) -> Bytes {
+        match &self.body {
+            Body::Encoded(encoded) => encoded.get(encoding),
+            Body::Plain(bytes) if encoding == Encoding::Identity => bytes.clone(),
+            Body::Plain(bytes) => encoding.encode(bytes),
+        }
+    }
+}
+
+pub struct Scope {
+    pub title: String,
+    /// Below the base URL: `""`, `"outlets/abc/"` or `"views/sport/"`.
+    pub path: String,
+    /// One entry per story (the merged feed and views) rather than per item.
+    pub merged: bool,
+    pub items: Vec<Arc<StoredItem>>,
+    update_every: Option<Duration>,
     rendered: HashMap<Format, RenderedFeed>,
 }
 
 pub struct Published {
     base_url: url::Url,
-    outlet_names: HashMap<String, String>,
+    hub: Option<url::Url>,
+    pub outlet_names: HashMap<String, String>,
+    /// Outlets, then views, in the config's order: the navigation of the HTML pages.
+    pub order: Vec<ScopeKey>,
     scopes: HashMap<ScopeKey, Scope>,
     item_count: u64,
 }
@@ -46,71 +80,169 @@ impl Published {
     pub fn build(store: &Store, config: &Config) -> Result<Self, StoreError> {
         let mut published = Published {
             base_url: config.server.base_url.clone(),
+            hub: config.server.websub_hub.clone(),
             outlet_names: config
                 .outlets
                 .iter()
                 .map(|o| (o.id.clone(), o.name.clone()))
                 .collect(),
+            order: Vec::new(),
             scopes: HashMap::new(),
             item_count: store.item_count()?,
         };
         let title = &config.server.title;
         let order: Vec<&str> = config.outlets.iter().map(|o| o.id.as_str()).collect();
-        let merged = store.recent_stories(MAX_LIMIT, &order)?;
-        published.add_scope(None, title.clone(), String::new(), merged);
+        let all: Vec<String> = order.iter().map(|o| o.to_string()).collect();
+        let merged = store.recent_stories(MAX_LIMIT, &order, None)?;
+        let every = update_every(config, &all);
+        published.add_scope(
+            ScopeKey::Merged,
+            title.clone(),
+            String::new(),
+            every,
+            merged,
+        );
         for outlet in &config.outlets {
             let items = store.recent(&outlet.id, MAX_LIMIT)?;
             let scope_title = format!("{title}: {}", outlet.name);
             let path = format!("outlets/{}/", outlet.id);
-            published.add_scope(Some(outlet.id.clone()), scope_title, path, items);
+            let every = update_every(config, std::slice::from_ref(&outlet.id));
+            let key = ScopeKey::Outlet(outlet.id.clone());
+            published.add_scope(key, scope_title, path, every, items);
+        }
+        for view in &config.views {
+            let outlets = (!view.outlets.is_empty()).then_some(view.outlets.as_slice());
+            let filter = Filter::of_view(view);
+            let items: Vec<StoredItem> = store
+                .recent_stories(MAX_LIMIT, &order, outlets)?
+                .into_iter()
+                .filter(|stored| filter.accepts(stored, true))
+                .collect();
+            let scope_title = format!("{title}: {}", view.title);
+            let path = format!("views/{}/", view.id);
+            let every = update_every(config, outlets.unwrap_or(&all));
+            let key = ScopeKey::View(view.id.clone());
+            published.add_scope(key, scope_title, path, every, items);
         }
         Ok(published)
     }
 
-    fn add_scope(&mut self, key: ScopeKey, title: String, path: String, items: Vec<StoredItem>) {
+    fn add_scope(
+        &mut self,
+        key: ScopeKey,
+        title: String,
+        path: String,
+        update_every: Option<Duration>,
+        items: Vec<StoredItem>,
+    ) {
         let mut scope = Scope {
-            merged: key.is_none(),
+            merged: !matches!(key, ScopeKey::Outlet(_)),
             title,
             path,
             items: items.into_iter().map(Arc::new).collect(),
+            update_every,
             rendered: HashMap::new(),
         };
+        let shown = &scope.items[..DEFAULT_LIMIT.min(scope.items.len())];
         for format in Format::ALL {
-            let feed = self.render(&scope, format, DEFAULT_LIMIT);
+            let body = Body::Encoded(Encoded::new(self.render(&scope, format, shown)));
+            let feed = feed_of(shown, scope.update_every, body);
             scope.rendered.insert(format, feed);
+        }
+        if key != ScopeKey::Merged {
+            self.order.push(key.clone());
         }
         self.scopes.insert(key, scope);
     }
 
-    fn render(&self, scope: &Scope, format: Format, limit: usize) -> RenderedFeed {
+    fn render(&self, scope: &Scope, format: Format, items: &[Arc<StoredItem>]) -> Vec<u8> {
         let channel = Channel {
             title: scope.title.clone(),
             base_url: &self.base_url,
             path: scope.path.clone(),
             outlet_names: &self.outlet_names,
             merged: scope.merged,
+            update_every: scope.update_every,
+            hub: self.hub.as_ref(),
         };
-        let items = &scope.items[..limit.min(scope.items.len())];
-        let body = render::render(format, &channel, items);
-        RenderedFeed {
-            etag: format!("\"{}\"", hex(&Sha256::digest(&body)[..12])),
-            last_modified: items.iter().map(|s| SystemTime::from(s.modified_at)).max(),
-            body: Bytes::from(body),
-        }
+        render::render(format, &channel, items)
     }
 
-    /// The feed of `outlet` (or the merged one) in `format` with at most `limit` items; `None`
-    /// for an outlet that is not configured. The default size is served as rendered; other
-    /// sizes are rendered from the items in memory.
-    pub fn feed(&self, outlet: Option<&str>, format: Format, limit: usize) -> Option<RenderedFeed> {
-        let scope = self.scopes.get(&outlet.map(str::to_owned))?;
-        match scope.rendered.get(&format) {
-            Some(feed) if limit == DEFAULT_LIMIT => Some(feed.clone()),
-            _ => Some(self.render(scope, format, limit)),
+    /// The feed of `key` in `format`, with at most `limit` items that pass `filter`; `None`
+    /// for a scope that is not configured. The default feed is served as published; any
+    /// other is rendered from the items in memory.
+    pub fn feed(
+        &self,
+        key: &ScopeKey,
+        format: Format,
+        limit: usize,
+        filter: Option<&Filter>,
+    ) -> Option<RenderedFeed> {
+        let scope = self.scopes.get(key)?;
+        if let (Some(feed), None, DEFAULT_LIMIT) = (scope.rendered.get(&format), filter, limit) {
+            return Some(feed.clone());
         }
+        let items: Vec<Arc<StoredItem>> = scope
+            .items
+            .iter()
+            .filter(|s| filter.is_none_or(|f| f.accepts(s, scope.merged)))
+            .take(limit)
+            .cloned()
+            .collect();
+        let body = Body::Plain(Bytes::from(self.render(scope, format, &items)));
+        Some(feed_of(&items, scope.update_every, body))
+    }
+
+    pub fn scope(&self, key: &ScopeKey) -> Option<&Scope> {
+        self.scopes.get(key)
+    }
+
+    /// The published feeds whose bytes differ from those of `before`: their public URLs, for
+    /// a WebSub hub to fetch.
+    pub fn changed_since(&self, before: &Published) -> Vec<String> {
+        let mut changed = Vec::new();
+        for (key, scope) in &self.scopes {
+            for (format, feed) in &scope.rendered {
+                let old = before.scopes.get(key).and_then(|s| s.rendered.get(format));
+                if old.is_none_or(|old| old.etag != feed.etag) {
+                    let path = format!("{}{}", scope.path, format.file_name());
+                    if let Ok(url) = self.base_url.join(&path) {
+                        changed.push(url.to_string());
+                    }
+                }
+            }
+        }
+        changed.sort();
+        changed
     }
 
     pub fn item_count(&self) -> u64 {
         self.item_count
     }
+}
+
+fn feed_of(items: &[Arc<StoredItem>], max_age: Option<Duration>, body: Body) -> RenderedFeed {
+    let bytes = match &body {
+        Body::Encoded(encoded) => encoded.identity().clone(),
+        Body::Plain(bytes) => bytes.clone(),
+    };
+    RenderedFeed {
+        etag: format!("\"{}\"", hex(&Sha256::digest(&bytes)[..12])),
+        last_modified: items.iter().map(|s| SystemTime::from(s.modified_at)).max(),
+        max_age,
+        body,
+    }
+}
+
+/// How often the feed of `outlets` can change: the shortest time between two polls of any of
+/// them (a schedule's period, but never less than `min_interval_secs`).
+fn update_every(config: &Config, outlets: &[String]) -> Option<Duration> {
+    let now = chrono::Utc::now();
+    let floor = Duration::from_secs(config.polling.min_interval_secs);
+    outlets
+        .iter()
+        .filter_map(|id| config.outlet(id))
+        .filter_map(|outlet| schedule::period(&outlet.schedule, now))
+        .map(|period| period.max(floor))
+        .min()
 }

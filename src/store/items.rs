@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
-use super::{stories, timestamp, Ingested, Store, StoreError, StoredItem};
+use super::{search, stories, timestamp, Ingested, Store, StoreError, StoredItem};
 use crate::config::Dedup;
 use crate::dedup::Signature;
 use crate::model::{Item, ItemId};
@@ -132,6 +132,7 @@ pub(super) fn upsert(
         signature_json
     ])?;
     stories::index(tx, item.id.as_str(), &signature, first_seen)?;
+    search::index(tx, item.id.as_str(), &item)?;
     Ok(())
 }
 

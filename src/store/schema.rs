@@ -5,7 +5,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use super::StoreError;
 
-const MIGRATIONS: [&str; 5] = [
+const MIGRATIONS: [&str; 6] = [
     "CREATE TABLE feeds (
         outlet        TEXT NOT NULL,
         url           TEXT NOT NULL,
@@ -73,7 +73,23 @@ const MIGRATIONS: [&str; 5] = [
     END;",
     // Feeds whose GUIDs proved unreliable, identified by link from then on.
     "ALTER TABLE feeds ADD COLUMN identity_by_link INTEGER NOT NULL DEFAULT 0;",
+    // Full-text search over titles and summaries as plain text (filled by `search::index`).
+    "CREATE VIRTUAL TABLE items_search USING fts5(
+        title, summary, tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER items_unsearchable AFTER DELETE ON items BEGIN
+        DELETE FROM items_search WHERE rowid = old.rowid;
+    END;",
 ];
+
+/// Work a migration needs beyond its SQL, by the migration's index: the search index is
+/// filled from the items already stored, whose HTML only Rust turns into text.
+fn after_migration(index: usize, tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    match index {
+        5 => super::search::index_all(tx),
+        _ => Ok(()),
+    }
+}
 
 /// Brings the schema up to date. Each migration runs in an immediate transaction that reads
 /// the version again once it holds the write lock, so that a daemon and a command starting
@@ -95,6 +111,7 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             continue;
         }
         tx.execute_batch(migration)?;
+        after_migration(done, &tx)?;
         tx.pragma_update(None, "user_version", done + 1)?;
         tx.commit()?;
     }

@@ -203,21 +203,33 @@ pub(super) fn forget_old_candidates(
 impl Store {
     /// The newest stories, newest first: one item each (the first seen, or the copy of the
     /// outlet that comes first in `outlet_order` under `prefer = "config-order"`), with the
-    /// other outlets' copies as [`AlsoReported`].
+    /// other outlets' copies as [`AlsoReported`]. With `only` set, only those outlets' copies
+    /// count: the stories they carried, shown in their copies.
     pub fn recent_stories(
         &self,
         limit: usize,
         outlet_order: &[&str],
+        only: Option<&[String]>,
     ) -> Result<Vec<StoredItem>, StoreError> {
+        let outlets: &[String] = only.unwrap_or_default();
+        let among = |prefix: &str| match only {
+            None => String::new(),
+            Some(outlets) => format!(
+                "{prefix} outlet IN ({})",
+                vec!["?"; outlets.len()].join(",")
+            ),
+        };
         let prefer = self.dedup.read().unwrap_or_else(|p| p.into_inner()).prefer;
         let conn = self.conn();
         // The stories of the newest items, in order, until there are `limit` of them.
         let mut stories: Vec<String> = Vec::new();
         let mut listed: HashSet<String> = HashSet::new();
         {
-            let mut statement =
-                conn.prepare_cached("SELECT story FROM items ORDER BY sort_at DESC, id")?;
-            let mut rows = statement.query([])?;
+            let mut statement = conn.prepare(&format!(
+                "SELECT story FROM items {} ORDER BY sort_at DESC, id",
+                among("WHERE")
+            ))?;
+            let mut rows = statement.query(rusqlite::params_from_iter(outlets))?;
             while let Some(row) = rows.next()? {
                 let story: String = row.get(0)?;
                 if listed.insert(story.clone()) {
@@ -233,9 +245,11 @@ impl Store {
         for chunk in stories.chunks(500) {
             let placeholders = vec!["?"; chunk.len()].join(",");
             let mut statement = conn.prepare(&format!(
-                "SELECT {STORED_COLUMNS} FROM items WHERE story IN ({placeholders})"
+                "SELECT {STORED_COLUMNS} FROM items WHERE story IN ({placeholders}) {}",
+                among("AND")
             ))?;
-            let mut rows = statement.query(rusqlite::params_from_iter(chunk))?;
+            let mut rows =
+                statement.query(rusqlite::params_from_iter(chunk.iter().chain(outlets)))?;
             while let Some(row) = rows.next()? {
                 let item = stored_item(row)?;
                 members

@@ -1,0 +1,210 @@
+//! The feed routes: the merged feed, each outlet's and each view's, in three formats, narrowed
+//! by the reader's query when it has one, with the headers a good web citizen sends.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::encoding::Encoding;
+use super::filter::Filter;
+use super::published::{RenderedFeed, ScopeKey};
+use super::{conditional, AppState, HttpError, DEFAULT_LIMIT, MAX_LIMIT};
+use crate::render::Format;
+use crate::store::fts_query;
+
+/// The most items a full-text search considers: far more than a feed shows.
+const SEARCH_LIMIT: usize = 10 * MAX_LIMIT;
+
+#[derive(Deserialize)]
+pub struct FeedQuery {
+    limit: Option<String>,
+    outlet: Option<String>,
+    q: Option<String>,
+    category: Option<String>,
+    since: Option<String>,
+}
+
+pub async fn merged(
+    state: State<AppState>,
+    query: Query<FeedQuery>,
+    headers: HeaderMap,
+    format: Format,
+) -> Result<Response, HttpError> {
+    respond(state, ScopeKey::Merged, format, query, headers).await
+}
+
+pub async fn outlet(
+    state: State<AppState>,
+    Path((outlet, file)): Path<(String, String)>,
+    query: Query<FeedQuery>,
+    headers: HeaderMap,
+) -> Result<Response, HttpError> {
+    let format = format_named(&file)?;
+    respond(state, ScopeKey::Outlet(outlet), format, query, headers).await
+}
+
+pub async fn view(
+    state: State<AppState>,
+    Path((view, file)): Path<(String, String)>,
+    query: Query<FeedQuery>,
+    headers: HeaderMap,
+) -> Result<Response, HttpError> {
+    let format = format_named(&file)?;
+    respond(state, ScopeKey::View(view), format, query, headers).await
+}
+
+fn format_named(file: &str) -> Result<Format, HttpError> {
+    Format::ALL
+        .into_iter()
+        .find(|f| f.file_name() == file)
+        .ok_or_else(|| HttpError(StatusCode::NOT_FOUND, format!("no feed named {file:?}")))
+}
+
+fn bad(parameter: &str, raw: &str, why: &str) -> HttpError {
+    HttpError(
+        StatusCode::BAD_REQUEST,
+        format!("{parameter}={raw:?} is not allowed: {why}"),
+    )
+}
+
+/// The query's limit, and its filter if it narrows the feed at all.
+fn read_query(
+    query: &FeedQuery,
+    known_outlet: impl Fn(&str) -> bool,
+) -> Result<(usize, Option<Filter>), HttpError> {
+    let limit = match &query.limit {
+        None => DEFAULT_LIMIT,
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(n) if n > 0 => n.min(MAX_LIMIT),
+            _ => {
+                return Err(bad(
+                    "limit",
+                    raw,
+                    &format!("give a whole number from 1 to {MAX_LIMIT}"),
+                ))
+            }
+        },
+    };
+    let mut filter = Filter::default();
+    let mut narrowed = false;
+    if let Some(raw) = &query.outlet {
+        let outlets: Vec<String> = raw.split(',').map(|o| o.trim().to_owned()).collect();
+        if let Some(unknown) = outlets.iter().find(|o| !known_outlet(o)) {
+            return Err(bad(
+                "outlet",
+                raw,
+                &format!("{unknown:?} is not a configured outlet"),
+            ));
+        }
+        filter.outlets = outlets;
+        narrowed = true;
+    }
+    if let Some(raw) = &query.category {
+        let categories: Vec<String> = raw
+            .split(',')
+            .map(|c| c.trim().to_owned())
+            .filter(|c| !c.is_empty())
+            .collect();
+        if categories.is_empty() {
+            return Err(bad("category", raw, "name at least one category"));
+        }
+        filter.categories = categories;
+        narrowed = true;
+    }
+    if let Some(raw) = &query.since {
+        let since = DateTime::parse_from_rfc3339(raw).map_err(|e| {
+            bad(
+                "since",
+                raw,
+                &format!("give an RFC 3339 time such as 2026-11-25T08:00:00Z ({e})"),
+            )
+        })?;
+        filter.since = Some(since.with_timezone(&Utc));
+        narrowed = true;
+    }
+    Ok((limit, narrowed.then_some(filter)))
+}
+
+async fn respond(
+    State(state): State<AppState>,
+    key: ScopeKey,
+    format: Format,
+    Query(query): Query<FeedQuery>,
+    headers: HeaderMap,
+) -> Result<Response, HttpError> {
+    let published = state.cache.current();
+    if published.scope(&key).is_none() {
+        let what = match &key {
+            ScopeKey::Merged => "feed".to_owned(),
+            ScopeKey::Outlet(id) => format!("outlet {id:?}"),
+            ScopeKey::View(id) => format!("view {id:?}"),
+        };
+        return Err(HttpError(StatusCode::NOT_FOUND, format!("no {what}")));
+    }
+    let known = |id: &str| published.outlet_names.contains_key(id);
+    let (limit, mut filter) = read_query(&query, known)?;
+    if let Some(raw) = &query.q {
+        let Some(fts) = fts_query(raw) else {
+            return Err(bad("q", raw, "it has no word to search for"));
+        };
+        let store = state.store.clone();
+        let matches = tokio::task::spawn_blocking(move || store.search(&fts, SEARCH_LIMIT))
+            .await
+            .map_err(|e| HttpError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+            .map_err(|e| {
+                HttpError(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("search failed: {e}"),
+                )
+            })?;
+        filter.get_or_insert_with(Filter::default).matches = Some(matches);
+    }
+    let feed = published
+        .feed(&key, format, limit, filter.as_ref())
+        .ok_or_else(|| HttpError(StatusCode::NOT_FOUND, "no such feed".into()))?;
+    Ok(send(&feed, format, &headers))
+}
+
+/// The response for `feed`: `304` when the reader has it, else the body in the coding the
+/// reader prefers; with validators, caching and CORS headers either way.
+fn send(feed: &RenderedFeed, format: Format, request: &HeaderMap) -> Response {
+    let encoding = Encoding::negotiate(request);
+    let etag = encoding.etag(&feed.etag);
+    let mut response = if conditional::not_modified(request, &etag, feed.last_modified) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut ok = feed.body(encoding).into_response();
+        let headers = ok.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(format.content_type()),
+        );
+        if let Some(coding) = encoding.header_value() {
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
+        }
+        ok
+    };
+    let headers = response.headers_mut();
+    if let Ok(etag) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, etag);
+    }
+    if let Some(value) = feed
+        .last_modified
+        .and_then(|date| HeaderValue::from_str(&httpdate::fmt_http_date(date)).ok())
+    {
+        headers.insert(header::LAST_MODIFIED, value);
+    }
+    let max_age = feed.max_age.map_or(60, |age| age.as_secs().max(1));
+    if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
+        headers.insert(header::CACHE_CONTROL, value);
+    }
+    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    // Feeds are public: web-based readers on other origins may fetch them.
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}

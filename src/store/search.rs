@@ -1,0 +1,124 @@
+//! Full-text search over items' titles and summaries (SQLite FTS5), for a feed's `q=`.
+//!
+//! The index holds plain text, not the stored HTML, so that markup never matches a search.
+//! Readers type words, not FTS5 syntax: a query is cut into words that must all appear, with
+//! `"quoted phrases"` kept together and a trailing `*` for a prefix, so that no input is an
+//! FTS5 syntax error.
+
+use std::collections::HashSet;
+
+use rusqlite::{params, Transaction};
+
+use super::{Store, StoreError};
+use crate::model::Item;
+use crate::parse::plain_text;
+
+/// The items a search found, and the stories they belong to.
+#[derive(Debug, Default)]
+pub struct Matches {
+    pub items: HashSet<String>,
+    pub stories: HashSet<String>,
+}
+
+/// Indexes `item` (stored as `id`), replacing what was indexed for it before.
+pub(super) fn index(tx: &Transaction<'_>, id: &str, item: &Item) -> Result<(), StoreError> {
+    let rowid: i64 = tx
+        .prepare_cached("SELECT rowid FROM items WHERE id = ?1")?
+        .query_row(params![id], |r| r.get(0))?;
+    tx.prepare_cached("DELETE FROM items_search WHERE rowid = ?1")?
+        .execute(params![rowid])?;
+    let summary = item.summary.as_deref().map(plain_text).unwrap_or_default();
+    tx.prepare_cached("INSERT INTO items_search (rowid, title, summary) VALUES (?1, ?2, ?3)")?
+        .execute(params![rowid, item.title, summary])?;
+    Ok(())
+}
+
+/// Indexes every stored item: the migration that creates the index runs it once.
+pub(super) fn index_all(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    let stored: Vec<(String, String)> = tx
+        .prepare("SELECT id, data FROM items")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, data) in stored {
+        let item: Item = serde_json::from_str(&data).map_err(|source| StoreError::Corrupt {
+            id: id.clone(),
+            source,
+        })?;
+        index(tx, &id, &item)?;
+    }
+    Ok(())
+}
+
+/// The FTS5 query for what a reader typed; `None` when it has no word to search for.
+pub fn fts_query(typed: &str) -> Option<String> {
+    let mut terms = Vec::new();
+    for (i, part) in typed.split('"').enumerate() {
+        let quoted = i % 2 == 1;
+        let words: Vec<&str> = part
+            .split(|c: char| !c.is_alphanumeric() && c != '*')
+            .map(|w| w.trim_start_matches('*'))
+            .filter(|w| w.chars().any(char::is_alphanumeric))
+            .collect();
+        if quoted && !words.is_empty() {
+            let phrase: Vec<&str> = words.iter().map(|w| w.trim_end_matches('*')).collect();
+            terms.push(format!("\"{}\"", phrase.join(" ")));
+            continue;
+        }
+        for word in words {
+            let prefix = word.ends_with('*');
+            let word = word.trim_end_matches('*');
+            terms.push(format!("\"{word}\"{}", if prefix { "*" } else { "" }));
+        }
+    }
+    (!terms.is_empty()).then(|| terms.join(" AND "))
+}
+
+impl Store {
+    /// The items (newest first, at most `limit`) whose title or summary holds every word of
+    /// the FTS5 query `query` (see [`fts_query`]).
+    pub fn search(&self, query: &str, limit: usize) -> Result<Matches, StoreError> {
+        let conn = self.conn();
+        let mut statement = conn.prepare_cached(
+            "SELECT items.id, items.story FROM items_search
+             JOIN items ON items.rowid = items_search.rowid
+             WHERE items_search MATCH ?1
+             ORDER BY items.sort_at DESC LIMIT ?2",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut rows = statement.query(params![query, limit])?;
+        let mut matches = Matches::default();
+        while let Some(row) = rows.next()? {
+            matches.items.insert(row.get(0)?);
+            matches.stories.insert(row.get(1)?);
+        }
+        Ok(matches)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_readers_type_becomes_a_query_that_cannot_fail() {
+        assert_eq!(fts_query("bushfire"), Some("\"bushfire\"".into()));
+        assert_eq!(
+            fts_query("covid-19 vaccine"),
+            Some("\"covid\" AND \"19\" AND \"vaccine\"".into())
+        );
+        assert_eq!(
+            fts_query("\"prime minister\" albo*"),
+            Some("\"prime minister\" AND \"albo\"*".into())
+        );
+        assert_eq!(
+            fts_query("NOT OR AND"),
+            Some("\"NOT\" AND \"OR\" AND \"AND\"".into())
+        );
+        assert_eq!(fts_query("\"unbalanced"), Some("\"unbalanced\"".into()));
+        assert_eq!(fts_query(" -- ** \"\" "), None);
+        assert_eq!(
+            fts_query("Zürich 東京"),
+            Some("\"Zürich\" AND \"東京\"".into())
+        );
+    }
+}
