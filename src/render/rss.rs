@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rss::extension::atom::AtomExtension;
 use rss::extension::dublincore::DublinCoreExtension;
-use rss::extension::syndication::{SyndicationExtension, UpdatePeriod};
+use rss::extension::syndication::{self, SyndicationExtension, UpdatePeriod};
 
 use super::{entry_id, Channel, Format};
 use crate::store::StoredItem;
@@ -36,7 +36,12 @@ pub fn render(channel: &Channel<'_>, items: &[Arc<StoredItem>]) -> Vec<u8> {
         ttl: channel
             .update_every
             .map(|every| every.as_secs().div_ceil(60).max(1).to_string()),
-        syndication_ext: channel.update_every.map(syndication),
+        syndication_ext: channel.update_every.map(update_period),
+        namespaces: channel
+            .update_every
+            .map(|_| ("sy".to_owned(), syndication::NAMESPACE.to_owned()))
+            .into_iter()
+            .collect(),
         items: items.iter().map(|s| item(channel, s)).collect(),
         ..Default::default()
     };
@@ -48,7 +53,7 @@ pub fn render(channel: &Channel<'_>, items: &[Arc<StoredItem>]) -> Vec<u8> {
 
 /// `sy:updatePeriod` and `sy:updateFrequency`: how many times per hour (or day) the feed can
 /// change, rounded down so that a reader never polls more often than the outlets are.
-fn syndication(every: std::time::Duration) -> SyndicationExtension {
+fn update_period(every: std::time::Duration) -> SyndicationExtension {
     let secs = every.as_secs().max(1);
     let (period, frequency) = match secs {
         s if s <= 3600 => (UpdatePeriod::Hourly, 3600 / s),

@@ -88,7 +88,9 @@ impl Doc {
 /// What the fixture server was asked, and what it answered.
 #[derive(Clone, Debug)]
 pub struct Seen {
+    pub method: String,
     pub path: String,
+    pub body: Vec<u8>,
     pub headers: HeaderMap,
     pub status: u16,
     pub at: Instant,
@@ -155,7 +157,12 @@ impl FixtureServer {
 
 async fn answer(State(state): State<Arc<Mutex<Fixtures>>>, request: Request) -> Response {
     let path = request.uri().path().to_owned();
+    let method = request.method().to_string();
     let headers = request.headers().clone();
+    let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+        .await
+        .map(|b| b.to_vec())
+        .unwrap_or_default();
     let (doc, matches) = {
         let mut state = state.lock().unwrap();
         let doc = state
@@ -170,7 +177,9 @@ async fn answer(State(state): State<Arc<Mutex<Fixtures>>>, request: Request) -> 
                 == doc.etag.as_deref();
         let status = if matches { 304 } else { doc.status };
         state.seen.push(Seen {
+            method,
             path,
+            body,
             headers,
             status,
             at: Instant::now(),
