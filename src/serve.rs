@@ -7,6 +7,7 @@ mod conditional;
 mod encoding;
 mod feeds;
 mod filter;
+mod page;
 mod published;
 
 pub use published::{Published, ScopeKey};
@@ -65,6 +66,9 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let merged = |format| move |s, q, h| feeds::merged(s, q, h, format);
     Router::new()
+        .route("/", get(page::merged))
+        .route("/outlets/{outlet}/", get(page::outlet))
+        .route("/views/{view}/", get(page::view))
         .route("/feed.xml", get(merged(Format::Rss)))
         .route("/feed.atom", get(merged(Format::Atom)))
         .route("/feed.json", get(merged(Format::Json)))

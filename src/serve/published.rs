@@ -56,6 +56,8 @@ impl RenderedFeed {
 
 pub struct Scope {
     pub title: String,
+    /// What navigation calls it: "All", the outlet's name or the view's title.
+    pub label: String,
     /// Below the base URL: `""`, `"outlets/abc/"` or `"views/sport/"`.
     pub path: String,
     /// One entry per story (the merged feed and views) rather than per item.
@@ -97,14 +99,14 @@ impl Published {
         let every = update_every(config, &all);
         published.add_scope(
             ScopeKey::Merged,
-            title.clone(),
+            (title.clone(), "All".to_owned()),
             String::new(),
             every,
             merged,
         );
         for outlet in &config.outlets {
             let items = store.recent(&outlet.id, MAX_LIMIT)?;
-            let scope_title = format!("{title}: {}", outlet.name);
+            let scope_title = (format!("{title}: {}", outlet.name), outlet.name.clone());
             let path = format!("outlets/{}/", outlet.id);
             let every = update_every(config, std::slice::from_ref(&outlet.id));
             let key = ScopeKey::Outlet(outlet.id.clone());
@@ -118,7 +120,7 @@ impl Published {
                 .into_iter()
                 .filter(|stored| filter.accepts(stored, true))
                 .collect();
-            let scope_title = format!("{title}: {}", view.title);
+            let scope_title = (format!("{title}: {}", view.title), view.title.clone());
             let path = format!("views/{}/", view.id);
             let every = update_every(config, outlets.unwrap_or(&all));
             let key = ScopeKey::View(view.id.clone());
@@ -130,7 +132,7 @@ impl Published {
     fn add_scope(
         &mut self,
         key: ScopeKey,
-        title: String,
+        (title, label): (String, String),
         path: String,
         update_every: Option<Duration>,
         items: Vec<StoredItem>,
@@ -138,6 +140,7 @@ impl Published {
         let mut scope = Scope {
             merged: !matches!(key, ScopeKey::Outlet(_)),
             title,
+            label,
             path,
             items: items.into_iter().map(Arc::new).collect(),
             update_every,
@@ -191,6 +194,10 @@ impl Published {
             .collect();
         let body = Body::Plain(Bytes::from(self.render(scope, format, &items)));
         Some(feed_of(&items, scope.update_every, body))
+    }
+
+    pub fn base_url(&self) -> &url::Url {
+        &self.base_url
     }
 
     pub fn scope(&self, key: &ScopeKey) -> Option<&Scope> {
