@@ -12,9 +12,11 @@ use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
 
+mod import;
 mod live;
 mod view;
 
+pub use import::{import, ImportError, Imported};
 pub use live::{LiveConfig, Refusal};
 pub use view::{Pattern, View};
 
@@ -168,8 +170,13 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         path: path.to_owned(),
         source,
     })?;
+    parse_with_env(&text, path)
+}
+
+/// Validates `text` as the contents of `path`, with the environment's `$STATE_DIRECTORY`.
+fn parse_with_env(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let state_dir = std::env::var_os("STATE_DIRECTORY").map(PathBuf::from);
-    parse(&text, path, state_dir.as_deref())
+    parse(text, path, state_dir.as_deref())
 }
 
 /// Validates `text` as the contents of `path`; `state_dir` is systemd's `$STATE_DIRECTORY`.

@@ -23,6 +23,7 @@ pub mod fetch;
 pub mod logging;
 pub mod metrics;
 pub mod model;
+pub mod opml;
 pub mod parse;
 pub mod poll;
 pub mod render;

@@ -10,7 +10,7 @@ use tributary::config::{self, Config};
 use tributary::fetch::{Fetcher, Settings};
 use tributary::poll::When;
 use tributary::store::Store;
-use tributary::{daemon, dedup, logging, parse, status};
+use tributary::{daemon, dedup, logging, opml, parse, status};
 
 #[derive(Parser)]
 #[command(
@@ -56,6 +56,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Add the feeds of an OPML subscription list to the config as outlets, keeping the file's
+    /// comments and layout; print what was added and what was skipped.
+    ImportOpml {
+        /// The OPML file (as feed readers export it).
+        file: PathBuf,
+        /// Print what would change without writing the config.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print the normalized items of one feed document as JSON Lines.
     Parse {
         /// A file, or an http(s) URL to fetch.
@@ -90,6 +99,7 @@ fn main() -> ExitCode {
             Command::Poll { outlet, force } => poll(&cli.config, outlet.as_deref(), force).await,
             Command::Status { json } => status(&cli.config, json).map(|()| true),
             Command::Explain { item } => explain(&cli.config, &item),
+            Command::ImportOpml { file, dry_run } => import_opml(&cli.config, &file, dry_run),
             Command::Parse { source, outlet } => parse_one(&source, &outlet).await.map(|()| true),
         }
     });
@@ -156,6 +166,39 @@ async fn poll(path: &Path, only: Option<&str>, force: bool) -> anyhow::Result<bo
         }
     }
     Ok(all_ok)
+}
+
+/// Adds an OPML file's feeds to the config and writes it (by rename, so that a running daemon
+/// reloads the whole new file, never half of it).
+fn import_opml(path: &Path, file: &Path, dry_run: bool) -> anyhow::Result<bool> {
+    let config = config::load(path)?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let subscriptions =
+        opml::read(&bytes).with_context(|| format!("cannot read {} as OPML", file.display()))?;
+    let imported = config::import(&text, path, &config, &subscriptions)
+        .with_context(|| format!("cannot add the feeds to {}", path.display()))?;
+    for line in &imported.report {
+        println!("{line}");
+    }
+    if imported.added == 0 {
+        println!("nothing to add; {} unchanged", path.display());
+    } else if dry_run {
+        println!(
+            "{} feeds would be added (dry run: {} unchanged)",
+            imported.added,
+            path.display()
+        );
+    } else {
+        let staged = path.with_extension("toml.new");
+        std::fs::write(&staged, &imported.text)
+            .with_context(|| format!("cannot write {}", staged.display()))?;
+        std::fs::rename(&staged, path)
+            .with_context(|| format!("cannot replace {}", path.display()))?;
+        println!("{} feeds added to {}", imported.added, path.display());
+    }
+    Ok(true)
 }
 
 fn open_store(path: &Path) -> anyhow::Result<(Config, Store)> {

@@ -23,6 +23,7 @@ use axum::{Json, Router};
 
 use crate::config::LiveConfig;
 use crate::metrics::{self, Metrics};
+use crate::opml::Outline;
 use crate::render::{Format, STYLESHEET, STYLESHEET_PATH};
 use crate::status;
 use crate::store::Store;
@@ -75,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .route("/outlets/{outlet}/{file}", get(feeds::outlet))
         .route("/views/{view}/{file}", get(feeds::view))
         .route(&format!("/{STYLESHEET_PATH}"), get(stylesheet))
+        .route("/opml", get(opml))
         .route("/healthz", get(healthz))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
@@ -110,6 +112,61 @@ impl IntoResponse for HttpError {
         )
             .into_response()
     }
+}
+
+/// Every feed as an OPML 2.0 subscription list: tributary's own (merged, per outlet, per view)
+/// and the outlets' feeds it polls, grouped by outlet.
+async fn opml(State(state): State<AppState>) -> Response {
+    let config = state.config.get();
+    let base = &config.server.base_url;
+    let url = |path: &str| {
+        base.join(path)
+            .map_or_else(|_| format!("{base}{path}"), String::from)
+    };
+    let feed = |text: String, xml_url: String, html_url: Option<String>| Outline {
+        text,
+        xml_url: Some(xml_url),
+        html_url,
+        children: Vec::new(),
+    };
+    let title = &config.server.title;
+    let mut own = vec![feed(title.clone(), url("feed.xml"), Some(url("")))];
+    own.extend(config.outlets.iter().map(|o| {
+        let path = format!("outlets/{}/", o.id);
+        feed(
+            format!("{title}: {}", o.name),
+            url(&format!("{path}feed.xml")),
+            Some(url(&path)),
+        )
+    }));
+    own.extend(config.views.iter().map(|v| {
+        let path = format!("views/{}/", v.id);
+        feed(
+            format!("{title}: {}", v.title),
+            url(&format!("{path}feed.xml")),
+            Some(url(&path)),
+        )
+    }));
+    let mut outlines = vec![Outline {
+        text: title.clone(),
+        xml_url: None,
+        html_url: None,
+        children: own,
+    }];
+    outlines.extend(config.outlets.iter().map(|o| {
+        Outline {
+            text: o.name.clone(),
+            xml_url: None,
+            html_url: None,
+            children: o
+                .feeds
+                .iter()
+                .map(|f| feed(o.name.clone(), f.to_string(), None))
+                .collect(),
+        }
+    }));
+    let headers = [(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")];
+    (headers, crate::opml::write(title, &outlines)).into_response()
 }
 
 /// The XSLT stylesheet `/feed.xml` links, for browsers.
