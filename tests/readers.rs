@@ -319,3 +319,34 @@ async fn a_websub_hub_is_advertised_and_told_of_each_change() {
         assert!(told.contains(&ping), "{ping} not in {told:?}");
     }
 }
+
+#[tokio::test]
+async fn a_view_added_to_the_config_is_served_after_a_reload() {
+    let (_server, daemon, dir) = daemon_with_views("").await;
+    let (status, _) = status_and_text(&daemon, "/views/sport/feed.json").await;
+    assert_eq!(status, 404);
+    let path = dir.path().join("feeds.toml");
+    let config = std::fs::read_to_string(&path).unwrap()
+        + "\n[[view]]\nid = \"sport\"\ntitle = \"Sport\"\ncategories = [\"sport\"]\n";
+    std::fs::write(&path, config).unwrap();
+    daemon.signal("HUP");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let response = daemon.get("/views/sport/feed.json").await;
+        if response.status() == 200 {
+            let feed: Value = response.json().await.unwrap();
+            assert_eq!(
+                titles(&feed),
+                ["'Lucky' Porte reflects on horrifying Tour de France crash"]
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", daemon.log());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        daemon.log().contains("diff=changed [[view]]"),
+        "{}",
+        daemon.log()
+    );
+}

@@ -244,3 +244,56 @@ fn forgetting_an_outlet_deletes_its_items_and_feed_state_only() {
         .collect();
     assert_eq!(feeds, ["news"]);
 }
+
+#[test]
+fn search_finds_words_in_titles_and_summary_text_but_not_in_markup() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    let mut flood = item(
+        "f",
+        "https://abc.example/flood",
+        "Murray floods: towns brace",
+    );
+    flood.summary = Some("<p class=\"strong\">Levees along the river <b>hold</b></p>".into());
+    let fire = item(
+        "b",
+        "https://abc.example/fire",
+        "Bushfire season starts early",
+    );
+    record(&store, &[flood.clone(), fire.clone()]);
+    let found = |q: &str| {
+        let mut ids: Vec<String> = store
+            .search(&fts_query(q).unwrap(), 10)
+            .unwrap()
+            .items
+            .into_iter()
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(found("murray"), [flood.id.to_string()]);
+    assert_eq!(found("levees hold"), [flood.id.to_string()]);
+    assert_eq!(found("bush*"), [fire.id.to_string()]);
+    assert!(found("strong").is_empty(), "markup is not text");
+    assert!(found("levees fire").is_empty(), "every word must appear");
+    // An item deleted (by retention) is no longer found.
+    store.purge_older_than(now() + Duration::days(400)).unwrap();
+    assert!(found("murray").is_empty());
+}
+
+#[test]
+fn a_database_from_before_search_is_indexed_when_it_is_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let story = item("s", "https://abc.example/s", "Parliament sits late");
+    record(&Store::open(&path).unwrap(), std::slice::from_ref(&story));
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TRIGGER items_unsearchable; DROP TABLE items_search; PRAGMA user_version = 5;",
+    )
+    .unwrap();
+    drop(conn);
+    let store = Store::open(&path).unwrap();
+    let found = store.search(&fts_query("parliament").unwrap(), 10).unwrap();
+    assert!(found.items.contains(story.id.as_str()));
+}
