@@ -90,7 +90,7 @@ impl Published {
                 .collect(),
             order: Vec::new(),
             scopes: HashMap::new(),
-            item_count: store.item_count()?,
+            item_count: 0,
         };
         let title = &config.server.title;
         let order: Vec<&str> = config.outlets.iter().map(|o| o.id.as_str()).collect();
@@ -126,6 +126,9 @@ impl Published {
             let key = ScopeKey::View(view.id.clone());
             published.add_scope(key, scope_title, path, every, items);
         }
+        // Counted last: a poll committing during the build is then counted rather than
+        // shown but not counted (the next build shows it).
+        published.item_count = store.item_count()?;
         Ok(published)
     }
 
