@@ -73,6 +73,10 @@ fn iso8601(text: &str) -> Option<DateTime<Utc>> {
 /// foreign weekday, a missing comma, a two-digit year, `1500` for `15:00`, `PM` or a zone name
 /// such as AEST does not lose the date.
 fn rfc822_like(text: &str) -> Option<DateTime<Utc>> {
+    // Most feeds write RFC 822 as the spec says; the tolerant reading below is for the rest.
+    if let Ok(date) = DateTime::parse_from_rfc2822(text) {
+        return Some(date.to_utc());
+    }
     let (mut day, mut month, mut year) = (None, None, None);
     let (mut time, mut offset, mut afternoon) = (None, None, None);
     let tokens: Vec<&str> = text

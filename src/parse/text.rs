@@ -1,5 +1,8 @@
 //! Text and HTML as readers should get them: titles as plain text, bodies as safe HTML.
 
+use std::borrow::Cow;
+use std::cell::RefCell;
+
 use url::Url;
 
 /// Plain text from a title that may hold markup or (doubly) encoded entities, with
@@ -24,14 +27,27 @@ fn collapse_whitespace(text: &str) -> String {
 
 /// Feed HTML made safe to embed in any reader: no scripts, event handlers, styles, forms or
 /// frames, no `javascript:` or `data:` URLs, and relative URLs made absolute against `base`
-/// (a relative link means nothing once the item leaves its outlet). `None` when nothing is left.
+/// (a relative link means nothing once the item leaves its outlet; without a base they are
+/// dropped). `None` when nothing is left.
 pub fn sanitize_html(html: &str, base: Option<&Url>) -> Option<String> {
-    let mut builder = ammonia::Builder::default();
-    match base {
-        Some(base) => builder.url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone())),
-        None => builder.url_relative(ammonia::UrlRelative::Deny),
-    };
-    let clean = builder.clean(html).to_string();
+    // A sanitizer's sets of allowed tags and attributes cost more to build than most summaries
+    // cost to clean: each thread builds one, and tells it each call's base.
+    thread_local! {
+        static BASE: RefCell<Option<Url>> = const { RefCell::new(None) };
+        static SANITIZER: ammonia::Builder<'static> = {
+            let mut builder = ammonia::Builder::default();
+            builder.url_relative(ammonia::UrlRelative::Custom(Box::new(against_base)));
+            builder
+        };
+    }
+    fn against_base(relative: &str) -> Option<Cow<'_, str>> {
+        BASE.with_borrow(|base| {
+            let absolute = base.as_ref()?.join(relative).ok()?;
+            Some(Cow::Owned(String::from(absolute)))
+        })
+    }
+    BASE.with_borrow_mut(|current| *current = base.cloned());
+    let clean = SANITIZER.with(|sanitizer| sanitizer.clean(html).to_string());
     let clean = clean.trim();
     (!clean.is_empty()).then(|| clean.to_owned())
 }

@@ -1,0 +1,45 @@
+//! Parse + normalize throughput on the real ABC "Just In" capture (250 items): bytes of feed XML
+//! to sanitized, normalized items, against a bare `quick-xml` event loop over the same bytes
+//! (the ceiling: reading the XML and nothing else). `bench/run.sh` sets these beside Python's
+//! `feedparser` and `fastfeedparser` on the same bytes.
+//!
+//! Run: `cargo bench --bench parse`.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use quick_xml::events::Event;
+
+const JUST_IN: &str = "tests/fixtures/abc/abc-justin-51120-2017-05-23.xml";
+
+fn parse(c: &mut Criterion) {
+    let bytes = std::fs::read(JUST_IN).expect("the Just In capture");
+    let mut group = c.benchmark_group("just-in");
+    group.throughput(Throughput::Bytes(bytes.len() as u64));
+    group.bench_function("tributary parse_feed", |b| {
+        b.iter(|| {
+            let parsed = tributary::parse::parse_feed(&bytes, Some("application/rss+xml"), None, "abc")
+                .expect("the capture parses");
+            assert_eq!(parsed.items.len(), 250);
+            parsed
+        })
+    });
+    group.bench_function("quick-xml event loop (ceiling)", |b| {
+        b.iter(|| {
+            let mut reader = quick_xml::Reader::from_reader(&bytes[..]);
+            let mut buffer = Vec::new();
+            let mut events = 0usize;
+            loop {
+                match reader.read_event_into(&mut buffer) {
+                    Ok(Event::Eof) => break,
+                    Ok(_) => events += 1,
+                    Err(e) => panic!("{e}"),
+                }
+                buffer.clear();
+            }
+            events
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, parse);
+criterion_main!(benches);
