@@ -5,7 +5,8 @@
 //! number of items (2,880), and the cost per item should stay flat however many are stored.
 //!
 //! Run: `cargo bench --bench dedup_scale` (add a number to stop at that many items, e.g.
-//! `cargo bench --bench dedup_scale -- 100000`).
+//! `cargo bench --bench dedup_scale -- 100000`; `--keep PATH` keeps the database at PATH, which
+//! `bench/run.sh` starts the daemon on to measure memory and start-up with a million items).
 
 use std::time::Instant;
 
@@ -19,16 +20,22 @@ const BATCH: usize = 50;
 const MEASURED: usize = 5_000;
 
 fn main() {
-    let stop_at: usize = std::env::args()
-        .skip(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let stop_at: usize = args
+        .iter()
         .find_map(|a| a.parse().ok())
         .unwrap_or(1_000_000);
+    let keep = args
+        .iter()
+        .position(|a| a == "--keep")
+        .and_then(|i| args.get(i + 1));
     let marks: Vec<usize> = [10_000, 100_000, 1_000_000]
         .into_iter()
         .filter(|m| *m <= stop_at)
         .collect();
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let store = Store::open(&dir.path().join("bench.db")).expect("a database");
+    let path = keep.map_or_else(|| dir.path().join("bench.db"), std::path::PathBuf::from);
+    let store = Store::open(&path).expect("a database");
     let start = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
         .expect("a date")
         .to_utc();

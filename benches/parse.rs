@@ -16,8 +16,9 @@ fn parse(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(bytes.len() as u64));
     group.bench_function("tributary parse_feed", |b| {
         b.iter(|| {
-            let parsed = tributary::parse::parse_feed(&bytes, Some("application/rss+xml"), None, "abc")
-                .expect("the capture parses");
+            let parsed =
+                tributary::parse::parse_feed(&bytes, Some("application/rss+xml"), None, "abc")
+                    .expect("the capture parses");
             assert_eq!(parsed.items.len(), 250);
             parsed
         })

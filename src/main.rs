@@ -150,20 +150,25 @@ async fn poll(path: &Path, only: Option<&str>, force: bool) -> anyhow::Result<bo
             .with_context(|| format!("{} has no outlet {id:?}", path.display()))?;
     }
     let poller = daemon::open(&config)?;
-    let mut all_ok = true;
-    for outlet in config
-        .outlets
-        .iter()
-        .filter(|o| only.is_none_or(|id| id == o.id))
-    {
-        let when = match force {
-            true => When::Now,
-            false => When::Due(chrono::Utc::now()),
-        };
-        for report in poller.poll_outlet(outlet, when).await {
-            all_ok &= !matches!(report.outcome, tributary::poll::Outcome::Failed { .. });
-            println!("{report}");
+    let when = match force {
+        true => When::Now,
+        false => When::Due(chrono::Utc::now()),
+    };
+    // Outlets are polled at once, as the daemon's schedule would; the fetcher's limits per
+    // host and overall still hold. Reports are printed in the config's order.
+    let mut polls = tokio::task::JoinSet::new();
+    for (index, outlet) in config.outlets.iter().enumerate() {
+        if only.is_none_or(|id| id == outlet.id) {
+            let (poller, outlet) = (poller.clone(), outlet.clone());
+            polls.spawn(async move { (index, poller.poll_outlet(&outlet, when).await) });
         }
+    }
+    let mut polled = polls.join_all().await;
+    polled.sort_by_key(|(index, _)| *index);
+    let mut all_ok = true;
+    for report in polled.into_iter().flat_map(|(_, reports)| reports) {
+        all_ok &= !matches!(report.outcome, tributary::poll::Outcome::Failed { .. });
+        println!("{report}");
     }
     Ok(all_ok)
 }

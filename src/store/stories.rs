@@ -14,11 +14,11 @@ use crate::config::{Dedup, Prefer};
 use crate::dedup::{score, Features, Signature};
 use crate::model::{Item, ItemId};
 
-/// Fills the key list up to its fixed length; no real key is expected to equal it.
-const PADDING_KEY: i64 = i64::MIN;
-
 /// The most candidates scored per incoming item.
 const MAX_CANDIDATES: usize = 16;
+
+/// How many of the most recent items sharing one key are looked at.
+const POSTINGS_PER_KEY: usize = 64;
 
 /// A stored item similar enough to an incoming one to be the same story.
 pub(super) struct Found {
@@ -69,28 +69,40 @@ pub(super) fn find_match(
     rules: &Rules<'_>,
 ) -> Result<Option<Found>, StoreError> {
     let (now, dedup) = (rules.now, rules.dedup);
-    let mut keys = signature.keys();
+    let keys = signature.keys();
     if keys.is_empty() {
         return Ok(None);
     }
-    // Always as many placeholders, so that one prepared statement serves every item.
-    keys.resize(Signature::MAX_KEYS, PADDING_KEY);
     let window = chrono::Duration::hours(dedup.window_hours.into());
-    let placeholders = vec!["?"; keys.len()].join(",");
-    // The candidates sharing the most keys first, and at most MAX_CANDIDATES of them: scoring
-    // costs the same per item however large the window, and the true copy shares many keys.
-    let mut statement = tx.prepare_cached(&format!(
-        "SELECT i.id, i.outlet, i.story, i.signature, i.url, i.sort_at FROM items i
-         JOIN (SELECT item_id, count(*) AS shared FROM bands
-               WHERE band IN ({placeholders}) AND seen_at >= ?
-               GROUP BY item_id ORDER BY shared DESC LIMIT {MAX_CANDIDATES}) c ON c.item_id = i.id
-         WHERE i.signature IS NOT NULL"
+    // Each key's most recent postings only: a key that hundreds of items share (boilerplate,
+    // a running story's stock phrase) says little, and reading all of its postings would make
+    // each item's cost grow with the window. The true copy shares many keys, rare ones too.
+    let mut postings = tx.prepare_cached(&format!(
+        "SELECT item_id FROM bands WHERE band = ?1 AND seen_at >= ?2
+         ORDER BY seen_at DESC LIMIT {POSTINGS_PER_KEY}"
     ))?;
-    let mut values: Vec<i64> = keys;
-    values.push((now - window).timestamp());
-    let mut rows = statement.query(rusqlite::params_from_iter(values))?;
+    let mut shared: HashMap<String, usize> = HashMap::new();
+    for key in keys {
+        let mut rows = postings.query(params![key, (now - window).timestamp()])?;
+        while let Some(row) = rows.next()? {
+            *shared.entry(row.get(0)?).or_default() += 1;
+        }
+    }
+    // The candidates sharing the most keys, at most MAX_CANDIDATES of them: scoring costs the
+    // same per item however large the window.
+    let mut candidates: Vec<(String, usize)> = shared.into_iter().collect();
+    candidates.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    candidates.truncate(MAX_CANDIDATES);
+    let mut statement = tx.prepare_cached(
+        "SELECT id, outlet, story, signature, url, sort_at FROM items
+         WHERE id = ?1 AND signature IS NOT NULL",
+    )?;
     let mut best: Option<Found> = None;
-    while let Some(row) = rows.next()? {
+    for (candidate, _) in candidates {
+        let mut rows = statement.query(params![candidate])?;
+        let Some(row) = rows.next()? else {
+            continue;
+        };
         let id: String = row.get(0)?;
         let candidate_url: Option<String> = row.get(4)?;
         let candidate_dated = timestamp(row.get(5)?);

@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# Every figure in BENCHMARKS.md, measured in one run beside the peers, on this machine.
+#
+#   bash bench/run.sh            # everything (about 15 minutes on 2 cores)
+#   bash bench/run.sh parse serve poll memory growth   # or some of the sections
+#
+# Needs (installed when missing, as root or with sudo): Debian's wrk, nginx-light, newsboat;
+# Python's feedparser, fastfeedparser and reader (in a virtualenv under target/bench).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+WORK=$ROOT/target/bench
+mkdir -p "$WORK"
+SECTIONS=("$@")
+[ ${#SECTIONS[@]} -gt 0 ] || SECTIONS=(parse serve poll memory growth)
+TRIBUTARY=$ROOT/target/release/tributary
+JUST_IN=$ROOT/tests/fixtures/abc/abc-justin-51120-2017-05-23.xml
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
+
+say() { printf '\n== %s\n' "$*"; }
+
+setup() {
+    local missing=()
+    command -v wrk >/dev/null || missing+=(wrk)
+    command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+    command -v newsboat >/dev/null || missing+=(newsboat)
+    if [ ${#missing[@]} -gt 0 ]; then
+        local sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+    if [ ! -x "$WORK/venv/bin/python" ]; then
+        python3 -m venv "$WORK/venv"
+        "$WORK/venv/bin/pip" install -q feedparser fastfeedparser reader sgmllib3k
+    fi
+    PY=$WORK/venv/bin/python
+    cargo build --release -q --bin tributary --example static_server
+}
+
+# nginx serving $1 on 127.0.0.1:$2, in the foreground of a background job.
+start_nginx() {
+    local root=$1 port=$2 conf=$WORK/nginx-$2.conf
+    cat > "$conf" <<EOF
+worker_processes auto;
+pid $WORK/nginx-$port.pid;
+error_log $WORK/nginx-$port.err;
+daemon off;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on;
+    types { application/rss+xml xml; }
+    server { listen 127.0.0.1:$port; root $root; etag on; }
+}
+EOF
+    /usr/sbin/nginx -c "$conf" &
+    PIDS+=($!)
+    wait_for "http://127.0.0.1:$port/"
+}
+
+wait_for() {
+    for _ in $(seq 100); do
+        curl -s -o /dev/null "$1" && return 0
+        sleep 0.1
+    done
+    echo "nothing answers at $1" >&2
+    return 1
+}
+
+# A tributary config polling feeds $2.. (URLs) split over (up to) 10 outlets, stored in $1.
+config() {
+    local db=$1; shift
+    cat <<EOF
+[server]
+listen = "127.0.0.1:18080"
+base_url = "http://127.0.0.1:18080/"
+[storage]
+path = "$db"
+retention_days = 36500
+[polling]
+schedule = "0 0 0 1 1 *"
+per_host_concurrency = 16
+max_concurrency = 16
+min_interval_secs = 0
+EOF
+    local outlets=$(( $# < 10 ? $# : 10 ))
+    for outlet in $(seq 0 $((outlets - 1))); do
+        printf '\n[[outlet]]\nid = "o%s"\nfeeds = [' "$outlet"
+        local n=0 first=1
+        for url in "$@"; do
+            if [ $((n % outlets)) -eq "$outlet" ]; then
+                [ $first -eq 1 ] || printf ', '
+                printf '"%s"' "$url"
+                first=0
+            fi
+            n=$((n + 1))
+        done
+        printf ']\n'
+    done
+}
+
+# wrk's requests per second and p99 latency for $@ (URL last).
+wrk_line() {
+    wrk -t2 -c32 -d10s --latency "$@" 2>&1 |
+        awk '/Requests\/sec/ {rps=$2} /^ +99%/ {p99=$2} END {printf "%s req/s, p99 %s", rps, p99}'
+}
+
+rss_mib() { awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$1/status"; }
+
+section_parse() {
+    say "1. Parse + normalize, ABC Just In ($(stat -c %s "$JUST_IN") bytes, 250 items)"
+    cargo bench -q --bench parse -- --noplot >/dev/null 2>&1
+    for name in "tributary parse_feed" "quick-xml event loop (ceiling)"; do
+        "$PY" - "$WORK/../criterion/just-in/$name/new/estimates.json" "$JUST_IN" "$name" <<'EOF'
+import json, os, sys
+ns = json.load(open(sys.argv[1]))["median"]["point_estimate"]
+print(f"{sys.argv[3]}: {os.path.getsize(sys.argv[2]) / ns * 1e3:.1f} MB/s")
+EOF
+    done
+    "$PY" bench/parse_peers.py "$JUST_IN"
+}
+
+section_serve() {
+    say "2. Serving /feed.xml (100 items), wrk -t2 -c32 -d10s, keep-alive"
+    local www=$WORK/www-serve db=$WORK/serve.db
+    rm -rf "$www" "$db"*; mkdir -p "$www"
+    cp "$JUST_IN" "$www/justin.xml"
+    start_nginx "$www" 18081
+    config "$db" "http://127.0.0.1:18081/justin.xml" > "$WORK/serve.toml"
+    "$TRIBUTARY" run --config "$WORK/serve.toml" 2>"$WORK/serve.log" &
+    PIDS+=($!)
+    wait_for http://127.0.0.1:18080/healthz
+    until curl -s http://127.0.0.1:18080/healthz | grep -q '"items":250'; do sleep 0.2; done
+    curl -s -o "$www/feed.xml" http://127.0.0.1:18080/feed.xml
+    "$ROOT/target/release/examples/static_server" "$www/feed.xml" 127.0.0.1:18082 &
+    PIDS+=($!)
+    wait_for http://127.0.0.1:18082/feed.xml
+    local etag; etag=$(curl -sI http://127.0.0.1:18080/feed.xml | awk -F': ' 'tolower($1)=="etag" {print $2}' | tr -d '\r')
+    echo "feed: $(stat -c %s "$www/feed.xml") bytes"
+    echo "tributary:            $(wrk_line http://127.0.0.1:18080/feed.xml)"
+    echo "minimal axum handler: $(wrk_line http://127.0.0.1:18082/feed.xml)"
+    echo "nginx static file:    $(wrk_line http://127.0.0.1:18081/feed.xml)"
+    echo "tributary 304:        $(wrk_line -H "If-None-Match: $etag" http://127.0.0.1:18080/feed.xml)"
+    echo "tributary ?q=police:  $(wrk_line 'http://127.0.0.1:18080/feed.xml?q=police')"
+    echo "tributary gzip:       $(wrk_line -H 'Accept-Encoding: gzip' http://127.0.0.1:18080/feed.xml)"
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    PIDS=()
+}
+
+section_poll() {
+    say "3. A poll round of 1,000 feeds of 50 items (nginx on 127.0.0.1, ETag/304)"
+    local www=$WORK/www-poll
+    if [ ! -f "$www/feeds/999.xml" ]; then
+        "$PY" bench/make_feeds.py 1000 50 "$www/feeds"
+    fi
+    start_nginx "$www" 18081
+    seq 0 999 | sed 's|.*|http://127.0.0.1:18081/feeds/&.xml|' > "$WORK/urls"
+    # shellcheck disable=SC2046
+    config "$WORK/poll.db" $(cat "$WORK/urls") > "$WORK/poll.toml"
+    rm -f "$WORK/poll.db"*
+    for round in 1 2; do
+        /usr/bin/time -f "tributary round $round: %e s wall, %U+%S s CPU, max RSS %M KiB" \
+            "$TRIBUTARY" poll --force --config "$WORK/poll.toml" > "$WORK/poll-$round.out"
+        echo "  ($(grep -c ' 200 ' "$WORK/poll-$round.out" || true) answered 200, $(grep -c ' 304 ' "$WORK/poll-$round.out" || true) answered 304, $(grep -c failed "$WORK/poll-$round.out" || true) failed)"
+    done
+    rm -f "$WORK/reader.sqlite"*
+    "$PY" bench/reader_round.py "$WORK/urls" "$WORK/reader.sqlite"
+    rm -rf "$WORK/newsboat"; mkdir -p "$WORK/newsboat"
+    printf 'reload-threads 16\n' > "$WORK/newsboat/config"
+    for round in 1 2; do
+        /usr/bin/time -f "newsboat round $round: %e s wall, %U+%S s CPU" \
+            newsboat -x reload -u "$WORK/urls" -C "$WORK/newsboat/config" \
+            -c "$WORK/newsboat/cache.db" > /dev/null 2>"$WORK/newsboat/err-$round" || true
+        tail -1 "$WORK/newsboat/err-$round"
+    done
+
+    say "3b. /feed.xml latency while the daemon polls the 1,000 feeds"
+    rm -f "$WORK/poll.db"*
+    "$TRIBUTARY" run --config "$WORK/poll.toml" 2>"$WORK/poll-daemon.log" &
+    PIDS+=($!)
+    wait_for http://127.0.0.1:18080/healthz
+    echo "during the first round: $(wrk_line http://127.0.0.1:18080/feed.xml)"
+    until curl -s http://127.0.0.1:18080/healthz | grep -q '"items":50000'; do sleep 0.5; done
+    echo "idle afterwards:        $(wrk_line http://127.0.0.1:18080/feed.xml)"
+    echo "daemon with 1,000 feeds and 50,000 items: $(rss_mib "${PIDS[-1]}") resident"
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    PIDS=()
+}
+
+section_memory() {
+    say "4. Memory and start-up"
+    local dir=$WORK/idle; rm -rf "$dir"; mkdir -p "$dir"
+    cp feeds.toml "$dir/feeds.toml"
+    "$TRIBUTARY" run --config "$dir/feeds.toml" 2>"$dir/log" &
+    local pid=$!
+    PIDS+=($pid)
+    wait_for http://127.0.0.1:8080/healthz
+    sleep 5
+    echo "idle, default config: $(rss_mib $pid) resident"
+    kill $pid; wait $pid 2>/dev/null || true
+    PIDS=()
+
+    if [ ! -f "$WORK/million.db" ]; then
+        cargo bench -q --bench dedup_scale -- 1000000 --keep "$WORK/million.db" >/dev/null
+    fi
+    local db=$WORK/million-copy.db
+    cp "$WORK/million.db" "$db"
+    # shellcheck disable=SC2046
+    config "$db" $(cat "$WORK/urls" 2>/dev/null || seq 0 999 | sed 's|.*|http://127.0.0.1:9/&.xml|') \
+        | sed 's/^per_host_concurrency.*/per_host_concurrency = 2/' > "$WORK/million.toml"
+    local started; started=$(date +%s.%N)
+    "$TRIBUTARY" run --config "$WORK/million.toml" 2>"$WORK/million.log" &
+    pid=$!
+    PIDS+=($pid)
+    until curl -sf -o /dev/null http://127.0.0.1:18080/feed.xml; do sleep 0.01; done
+    echo "1,000,000 items stored: first feed served $(echo "$(date +%s.%N) - $started" | bc) s after start"
+    sleep 10
+    echo "1,000,000 items, 1,000 feeds: $(rss_mib $pid) resident"
+    kill $pid; wait $pid 2>/dev/null || true
+    PIDS=()
+}
+
+section_growth() {
+    say "5. Ingest cost per item (dedup included) as the store grows"
+    cargo bench -q --bench dedup_scale
+}
+
+setup
+for section in "${SECTIONS[@]}"; do
+    "section_$section"
+done
