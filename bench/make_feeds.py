@@ -10,6 +10,10 @@ import sys
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
+STOP_WORDS = """the of and to a in for is on that by with as at from it was be are has have
+said after will its but not an this who they their over been more new up into than about""".split()
+
+
 def vocabulary(rng, size=8000):
     """Pronounceable made-up words: a vocabulary the size of a news site's working one."""
     syllables = [c + v for c in "bcdfghklmnprstvwz" for v in "aeiou"]
@@ -26,7 +30,8 @@ class Text:
 
     def __init__(self, rng):
         self.rng = rng
-        self.words = vocabulary(rng)
+        # The head of the distribution is English's own: function words, as in real text.
+        self.words = STOP_WORDS + vocabulary(rng)
         weights = [1 / (rank + 1) for rank in range(len(self.words))]
         self.cumulative = list(itertools.accumulate(weights))
 

@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -105,7 +106,13 @@ pub struct Store {
     conn: Mutex<Connection>,
     /// How items become stories; the daemon sets it from `[dedup]`.
     dedup: RwLock<Dedup>,
+    /// When postings older than the dedup window were last dropped (Unix time).
+    forgotten_at: AtomicI64,
 }
+
+/// How often postings older than the dedup window are dropped: finding them reads the whole
+/// band index, and a posting a few minutes past the window does no harm (it is skipped).
+const FORGET_EVERY_SECS: i64 = 600;
 
 impl Store {
     /// Opens the database at `path`, creating it if there is none.
@@ -129,6 +136,9 @@ impl Store {
         // transaction to a process crash, only (at worst) the last ones to a power cut.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Checkpoints every 32 MiB of log instead of every 4: a poll round rewrites the same
+        // index pages many times, and each checkpoint copies every page it finds changed.
+        conn.pragma_update(None, "wal_autocheckpoint", 8192)?;
         // 16 MiB of page cache at most (the default is 2): the dedup index is read on every
         // new item, and re-reading it from the OS costs more than keeping it.
         conn.pragma_update(None, "cache_size", -16_384)?;
@@ -136,6 +146,7 @@ impl Store {
         Ok(Self {
             conn: Mutex::new(conn),
             dedup: RwLock::new(Dedup::default()),
+            forgotten_at: AtomicI64::new(i64::MIN),
         })
     }
 
@@ -166,7 +177,11 @@ impl Store {
         let mut ingested = Ingested::default();
         if let Some(body) = &poll.body {
             let dedup = self.dedup.read().unwrap_or_else(|p| p.into_inner()).clone();
-            stories::forget_old_candidates(&tx, now, &dedup)?;
+            let last = self.forgotten_at.load(Ordering::Relaxed);
+            if now.timestamp().saturating_sub(last) >= FORGET_EVERY_SECS {
+                stories::forget_old_candidates(&tx, now, &dedup)?;
+                self.forgotten_at.store(now.timestamp(), Ordering::Relaxed);
+            }
             // The document's own items are never re-publications of each other: a story and
             // its live blog, say, are both in the feed at once.
             let siblings: HashSet<&str> = body

@@ -102,7 +102,10 @@ pub(super) fn upsert(
             ingested.unchanged += 1;
             return Ok(());
         }
-        Some(_) => ingested.updated += 1,
+        Some(e) => {
+            ingested.updated += 1;
+            stories::unindex(tx, &e.id)?;
+        }
         None => {
             ingested.new += 1;
             ingested.merged += usize::from(joined);

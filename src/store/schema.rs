@@ -80,9 +80,23 @@ const MIGRATIONS: [&str; 7] = [
     CREATE TRIGGER items_unsearchable AFTER DELETE ON items BEGIN
         DELETE FROM items_search WHERE rowid = old.rowid;
     END;",
-    // A key's most recent postings, read from the index alone, without sorting all of them.
-    "DROP INDEX bands_by_band;
-    CREATE INDEX bands_by_band_and_time ON bands (band, seen_at, item_id);",
+    // The band index as one B-tree keyed by band and time, and nothing else: a key's most
+    // recent postings are read without sorting, and a posting is written once. An item's
+    // postings are deleted by its keys when its text changes; those of deleted items expire
+    // with the window (a posting whose item is gone is skipped).
+    "CREATE TABLE bands_keyed (
+        band INTEGER NOT NULL, seen_at INTEGER NOT NULL, item_id TEXT NOT NULL,
+        PRIMARY KEY (band, seen_at, item_id)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO bands_keyed (band, seen_at, item_id) SELECT band, seen_at, item_id FROM bands;
+    DROP TRIGGER items_forgotten;
+    DROP TABLE bands;
+    ALTER TABLE bands_keyed RENAME TO bands;
+    CREATE TRIGGER items_forgotten AFTER DELETE ON items BEGIN
+        DELETE FROM decisions WHERE item_id = old.id
+            OR item_id IN (SELECT alias FROM aliases WHERE item_id = old.id);
+        DELETE FROM aliases WHERE item_id = old.id;
+    END;",
 ];
 
 /// Work a migration needs beyond its SQL, by the migration's index: the search index is

@@ -182,17 +182,36 @@ pub(super) fn record_alias(
     Ok(())
 }
 
-/// Puts `item`'s band keys in the index (again, if its text changed).
+/// Takes a stored item's band keys out of the index, before its text changes.
+pub(super) fn unindex(tx: &Transaction<'_>, item: &str) -> Result<(), StoreError> {
+    let stored: Option<(Option<String>, i64)> = tx
+        .prepare_cached("SELECT signature, first_seen FROM items WHERE id = ?1")?
+        .query_row(params![item], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((Some(json), seen_at)) = stored else {
+        return Ok(());
+    };
+    let Ok(signature) = serde_json::from_str::<Signature>(&json) else {
+        return Ok(());
+    };
+    let mut delete =
+        tx.prepare_cached("DELETE FROM bands WHERE band = ?1 AND seen_at = ?2 AND item_id = ?3")?;
+    for key in signature.keys() {
+        delete.execute(params![key, seen_at, item])?;
+    }
+    Ok(())
+}
+
+/// Puts `item`'s band keys in the index.
 pub(super) fn index(
     tx: &Transaction<'_>,
     item: &str,
     signature: &Signature,
     first_seen: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached("DELETE FROM bands WHERE item_id = ?1")?
-        .execute(params![item])?;
-    let mut insert =
-        tx.prepare_cached("INSERT INTO bands (band, item_id, seen_at) VALUES (?1, ?2, ?3)")?;
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO bands (band, item_id, seen_at) VALUES (?1, ?2, ?3)",
+    )?;
     for key in signature.keys() {
         insert.execute(params![key, item, first_seen.timestamp()])?;
     }
