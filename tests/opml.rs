@@ -114,18 +114,14 @@ async fn the_feeds_go_out_as_opml_and_a_reader_s_list_comes_in() {
     assert!(after.starts_with("# Hand-written: this comment must survive the import.\n"));
 
     // The running daemon sees the file change and polls the new outlet.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let response = daemon.get("/outlets/localhost/feed.json").await;
-        if response.status() == 200 {
-            let feed: serde_json::Value = response.json().await.unwrap();
-            if !feed["items"].as_array().unwrap().is_empty() {
-                break;
-            }
-        }
-        assert!(std::time::Instant::now() < deadline, "{}", daemon.log());
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let has_items = |status: u16, body: &str| {
+        status == 200
+            && serde_json::from_str::<serde_json::Value>(body).unwrap()["items"]
+                != serde_json::json!([])
+    };
+    daemon
+        .until("/outlets/localhost/feed.json", has_items)
+        .await;
 
     let (ok, out, _) = import(dir.path(), &[mine]);
     assert!(ok);

@@ -330,20 +330,14 @@ async fn a_view_added_to_the_config_is_served_after_a_reload() {
         + "\n[[view]]\nid = \"sport\"\ntitle = \"Sport\"\ncategories = [\"sport\"]\n";
     std::fs::write(&path, config).unwrap();
     daemon.signal("HUP");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let response = daemon.get("/views/sport/feed.json").await;
-        if response.status() == 200 {
-            let feed: Value = response.json().await.unwrap();
-            assert_eq!(
-                titles(&feed),
-                ["'Lucky' Porte reflects on horrifying Tour de France crash"]
-            );
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{}", daemon.log());
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let feed = daemon
+        .until("/views/sport/feed.json", |status, _| status == 200)
+        .await;
+    let feed: Value = serde_json::from_str(&feed).unwrap();
+    assert_eq!(
+        titles(&feed),
+        ["'Lucky' Porte reflects on horrifying Tour de France crash"]
+    );
     assert!(
         daemon.log().contains("diff=changed [[view]]"),
         "{}",

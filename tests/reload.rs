@@ -16,26 +16,6 @@ async fn two_feeds() -> FixtureServer {
     server
 }
 
-/// Waits until `GET path` on the daemon satisfies `done`, or fails after 20 seconds.
-async fn until(daemon: &Daemon, what: &str, done: impl Fn(u16, &str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let path = what.split_whitespace().next().unwrap();
-    loop {
-        let response = daemon.get(path).await;
-        let status = response.status().as_u16();
-        let body = response.text().await.unwrap();
-        if done(status, &body) {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; last answer {status}: {body}\nlog:\n{}",
-            daemon.log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 fn item_count(feed: &str) -> usize {
     let feed: Value = serde_json::from_str(feed).unwrap();
     feed["items"].as_array().map_or(0, Vec::len)
@@ -64,16 +44,20 @@ async fn sighup_adds_and_removes_outlets_and_refuses_a_broken_edit() {
     let port = free_port();
     let only_abc = config(port, &[("abc", &a)]);
     let daemon = Daemon::start_with_args(dir.path(), &only_abc, &["--no-watch"]).await;
-    let abc_items =
-        item_count(&until(&daemon, "/outlets/abc/feed.json", |_, b| item_count(b) > 0).await);
+    let abc_items = item_count(
+        &daemon
+            .until("/outlets/abc/feed.json", |_, b| item_count(b) > 0)
+            .await,
+    );
 
     // An outlet added: polled at once, its feed served.
     write_config(dir.path(), &config(port, &[("abc", &a), ("news", &n)]));
     daemon.signal("HUP");
-    let news = until(&daemon, "/outlets/news/feed.json", |s, b| {
-        s == 200 && item_count(b) > 0
-    })
-    .await;
+    let news = daemon
+        .until("/outlets/news/feed.json", |s, b| {
+            s == 200 && item_count(b) > 0
+        })
+        .await;
     let news_items = item_count(&news);
     let log = daemon.log();
     assert!(log.contains("SIGHUP: reloading the config"), "{log}");
@@ -90,11 +74,12 @@ async fn sighup_adds_and_removes_outlets_and_refuses_a_broken_edit() {
     );
     write_config(dir.path(), &purging);
     daemon.signal("HUP");
-    until(&daemon, "/outlets/abc/feed.json", |s, _| s == 404).await;
-    let healthz = until(&daemon, "/healthz", |_, b| {
-        json_of(b)["items"] == news_items
-    })
-    .await;
+    daemon
+        .until("/outlets/abc/feed.json", |s, _| s == 404)
+        .await;
+    let healthz = daemon
+        .until("/healthz", |_, b| json_of(b)["items"] == news_items)
+        .await;
     assert!(json_of(&healthz).get("warning").is_none(), "{healthz}");
     let asked = server.seen("/a.xml").len();
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -108,10 +93,11 @@ async fn sighup_adds_and_removes_outlets_and_refuses_a_broken_edit() {
     // A broken edit: refused, the old config stays in force and says so.
     write_config(dir.path(), BROKEN);
     daemon.signal("HUP");
-    let healthz = until(&daemon, "/healthz", |s, b| {
-        s == 200 && json_of(b).get("warning").is_some()
-    })
-    .await;
+    let healthz = daemon
+        .until("/healthz", |s, b| {
+            s == 200 && json_of(b).get("warning").is_some()
+        })
+        .await;
     let warning = json_of(&healthz)["warning"].as_str().unwrap().to_owned();
     assert!(
         warning.contains("feeds.toml:5:10"),
@@ -171,26 +157,30 @@ async fn editing_the_file_reloads_it_without_a_signal() {
     let port = free_port();
     let only_abc = config(port, &[("abc", &a)]);
     let daemon = Daemon::start(dir.path(), &only_abc).await;
-    until(&daemon, "/outlets/abc/feed.json", |_, b| item_count(b) > 0).await;
+    daemon
+        .until("/outlets/abc/feed.json", |_, b| item_count(b) > 0)
+        .await;
 
     write_config(dir.path(), &config(port, &[("abc", &a), ("news", &n)]));
-    until(&daemon, "/outlets/news/feed.json", |s, b| {
-        s == 200 && item_count(b) > 0
-    })
-    .await;
+    daemon
+        .until("/outlets/news/feed.json", |s, b| {
+            s == 200 && item_count(b) > 0
+        })
+        .await;
     let stored = json_of(&daemon.get("/healthz").await.text().await.unwrap())["items"].clone();
 
     // Removed without purge_removed: not polled, but its items stay until retention.
     write_config(dir.path(), &only_abc);
-    until(&daemon, "/outlets/news/feed.json", |s, _| s == 404).await;
+    daemon
+        .until("/outlets/news/feed.json", |s, _| s == 404)
+        .await;
     let healthz = json_of(&daemon.get("/healthz").await.text().await.unwrap());
     assert_eq!(healthz["items"], stored, "a removed outlet's items stay");
 
     write_config(dir.path(), BROKEN);
-    until(&daemon, "/healthz", |_, b| {
-        json_of(b).get("warning").is_some()
-    })
-    .await;
+    daemon
+        .until("/healthz", |_, b| json_of(b).get("warning").is_some())
+        .await;
     let asked = server.seen("/a.xml").len();
     eventually("abc to be polled still", 10, || {
         server.seen("/a.xml").len() > asked
@@ -202,11 +192,12 @@ async fn editing_the_file_reloads_it_without_a_signal() {
         dir.path(),
         &only_abc.replace("title = \"Test River\"", "title = \"Fixed\""),
     );
-    until(&daemon, "/healthz", |_, b| {
-        json_of(b).get("warning").is_none()
-    })
-    .await;
-    let feed = until(&daemon, "/feed.json", |_, b| json_of(b)["title"] == "Fixed").await;
+    daemon
+        .until("/healthz", |_, b| json_of(b).get("warning").is_none())
+        .await;
+    let feed = daemon
+        .until("/feed.json", |_, b| json_of(b)["title"] == "Fixed")
+        .await;
     assert!(item_count(&feed) > 0);
     let log = daemon.log();
     assert!(

@@ -369,6 +369,26 @@ impl Daemon {
         }
     }
 
+    /// Waits until `GET path` answers as `done` (status, body) wants, or fails after 20
+    /// seconds with the last answer and the daemon's log; returns the body.
+    pub async fn until(&self, path: &str, done: impl Fn(u16, &str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let response = self.get(path).await;
+            let status = response.status().as_u16();
+            let body = response.text().await.unwrap();
+            if done(status, &body) {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {path}; last answer {status}: {body}\nlog:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// What the daemon has logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("daemon.log")).unwrap_or_default()
