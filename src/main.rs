@@ -83,7 +83,14 @@ fn main() -> ExitCode {
         Some(_) => "error",
     };
     let log = logging::init(default_level);
-    let runtime = match tokio::runtime::Runtime::new() {
+    // SQLite calls and parsing run on blocking threads; the store takes one writer at a time,
+    // so a few threads do all the work there is, and each thread more costs its own stack and
+    // (with glibc) possibly its own malloc arena.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(8)
+        .build();
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
