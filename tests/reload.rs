@@ -167,7 +167,13 @@ async fn editing_the_file_reloads_it_without_a_signal() {
             s == 200 && item_count(b) > 0
         })
         .await;
-    let stored = json_of(&daemon.get("/healthz").await.text().await.unwrap())["items"].clone();
+    let news_items = item_count(&daemon.until("/outlets/news/feed.json", |_, _| true).await);
+    let stored = daemon
+        .until("/healthz", |_, b| {
+            json_of(b)["items"].as_u64() >= Some(19 + news_items as u64)
+        })
+        .await;
+    let stored = json_of(&stored)["items"].clone();
 
     // Removed without purge_removed: not polled, but its items stay until retention.
     write_config(dir.path(), &only_abc);

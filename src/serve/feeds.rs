@@ -149,16 +149,36 @@ async fn respond(
         let Some(fts) = fts_query(raw) else {
             return Err(bad("q", raw, "it has no word to search for"));
         };
+        // Only the outlets the feed can show: a busy outlet's matches never crowd out a
+        // quiet one's.
+        let asked = filter
+            .as_ref()
+            .map(|f| f.outlets.clone())
+            .filter(|o| !o.is_empty());
+        let outlets = asked.or_else(|| match &key {
+            ScopeKey::Merged => None,
+            ScopeKey::Outlet(id) => Some(vec![id.clone()]),
+            ScopeKey::View(id) => state
+                .config
+                .get()
+                .views
+                .iter()
+                .find(|v| v.id == *id)
+                .map(|v| v.outlets.clone())
+                .filter(|o| !o.is_empty()),
+        });
         let store = state.store.clone();
-        let matches = tokio::task::spawn_blocking(move || store.search(&fts, SEARCH_LIMIT))
-            .await
-            .map_err(|e| HttpError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-            .map_err(|e| {
-                HttpError(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("search failed: {e}"),
-                )
-            })?;
+        let matches = tokio::task::spawn_blocking(move || {
+            store.search(&fts, outlets.as_deref(), SEARCH_LIMIT)
+        })
+        .await
+        .map_err(|e| HttpError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| {
+            HttpError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("search failed: {e}"),
+            )
+        })?;
         filter.get_or_insert_with(Filter::default).matches = Some(matches);
     }
     let feed = published

@@ -35,11 +35,14 @@ impl Filter {
         }
     }
 
-    /// Whether `stored` belongs in the feed. In a merged feed, a story matches a search when
-    /// any of its copies does.
+    /// Whether `stored` belongs in the feed. In a merged feed, a story belongs to every outlet
+    /// that carried it, and matches a search when any of its copies does.
     pub fn accepts(&self, stored: &StoredItem, merged: bool) -> bool {
         let item = &stored.item;
-        if !self.outlets.is_empty() && !self.outlets.contains(&item.outlet) {
+        let carried_by = |outlet: &String| {
+            item.outlet == *outlet || (merged && stored.also.iter().any(|a| a.outlet == *outlet))
+        };
+        if !self.outlets.is_empty() && !self.outlets.iter().any(carried_by) {
             return false;
         }
         if self.since.is_some_and(|since| stored.sort_at < since) {
@@ -72,5 +75,41 @@ impl Filter {
         };
         (self.include.is_empty() || self.include.iter().any(|p| p.is_match(&text)))
             && !self.exclude.iter().any(|p| p.is_match(&text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Item;
+    use crate::store::AlsoReported;
+
+    fn story(outlet: &str, also: &str) -> StoredItem {
+        let item = Item::new(outlet, "Floods in the north");
+        StoredItem {
+            story: item.id.clone(),
+            also: vec![AlsoReported {
+                outlet: also.into(),
+                url: None,
+                title: "Northern floods".into(),
+                score: 0.9,
+            }],
+            item,
+            feed_url: String::new(),
+            sort_at: Utc::now(),
+            first_seen: Utc::now(),
+            modified_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_merged_story_belongs_to_every_outlet_that_carried_it() {
+        let filter = Filter {
+            outlets: vec!["news".into()],
+            ..Filter::default()
+        };
+        assert!(filter.accepts(&story("abc", "news"), true));
+        assert!(!filter.accepts(&story("abc", "news"), false));
+        assert!(!filter.accepts(&story("abc", "wire"), true));
     }
 }

@@ -90,7 +90,9 @@ impl Published {
                 .collect(),
             order: Vec::new(),
             scopes: HashMap::new(),
-            item_count: 0,
+            // Counted first: a poll committing during the build is then shown before it is
+            // counted, never counted before it is shown (tests and probes wait on the count).
+            item_count: store.item_count()?,
         };
         let title = &config.server.title;
         let order: Vec<&str> = config.outlets.iter().map(|o| o.id.as_str()).collect();
@@ -126,9 +128,6 @@ impl Published {
             let key = ScopeKey::View(view.id.clone());
             published.add_scope(key, scope_title, path, every, items);
         }
-        // Counted last: a poll committing during the build is then counted rather than
-        // shown but not counted (the next build shows it).
-        published.item_count = store.item_count()?;
         Ok(published)
     }
 

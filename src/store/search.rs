@@ -74,18 +74,32 @@ pub fn fts_query(typed: &str) -> Option<String> {
 }
 
 impl Store {
-    /// The items (newest first, at most `limit`) whose title or summary holds every word of
-    /// the FTS5 query `query` (see [`fts_query`]).
-    pub fn search(&self, query: &str, limit: usize) -> Result<Matches, StoreError> {
+    /// The items of `outlets` (all, for `None`), newest first and at most `limit`, whose title
+    /// or summary holds every word of the FTS5 query `query` (see [`fts_query`]).
+    pub fn search(
+        &self,
+        query: &str,
+        outlets: Option<&[String]>,
+        limit: usize,
+    ) -> Result<Matches, StoreError> {
         let conn = self.conn();
-        let mut statement = conn.prepare_cached(
+        let among = outlets.map_or_else(String::new, |outlets| {
+            format!(
+                "AND items.outlet IN ({})",
+                vec!["?"; outlets.len()].join(",")
+            )
+        });
+        let mut statement = conn.prepare_cached(&format!(
             "SELECT items.id, items.story FROM items_search
              JOIN items ON items.rowid = items_search.rowid
-             WHERE items_search MATCH ?1
-             ORDER BY items.sort_at DESC LIMIT ?2",
-        )?;
+             WHERE items_search MATCH ? {among}
+             ORDER BY items.sort_at DESC LIMIT ?"
+        ))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut rows = statement.query(params![query, limit])?;
+        let values = std::iter::once(rusqlite::types::Value::from(query.to_owned()))
+            .chain(outlets.unwrap_or_default().iter().map(|o| o.clone().into()))
+            .chain(std::iter::once(limit.into()));
+        let mut rows = statement.query(rusqlite::params_from_iter(values))?;
         let mut matches = Matches::default();
         while let Some(row) = rows.next()? {
             matches.items.insert(row.get(0)?);

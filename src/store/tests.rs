@@ -263,7 +263,7 @@ fn search_finds_words_in_titles_and_summary_text_but_not_in_markup() {
     record(&store, &[flood.clone(), fire.clone()]);
     let found = |q: &str| {
         let mut ids: Vec<String> = store
-            .search(&fts_query(q).unwrap(), 10)
+            .search(&fts_query(q).unwrap(), None, 10)
             .unwrap()
             .items
             .into_iter()
@@ -294,6 +294,12 @@ fn a_database_from_before_search_is_indexed_when_it_is_opened() {
     .unwrap();
     drop(conn);
     let store = Store::open(&path).unwrap();
-    let found = store.search(&fts_query("parliament").unwrap(), 10).unwrap();
+    let found = store
+        .search(
+            &fts_query("parliament").unwrap(),
+            Some(&["abc".to_owned()]),
+            10,
+        )
+        .unwrap();
     assert!(found.items.contains(story.id.as_str()));
 }
