@@ -344,3 +344,46 @@ async fn a_view_added_to_the_config_is_served_after_a_reload() {
         daemon.log()
     );
 }
+
+#[tokio::test]
+async fn a_feed_that_changes_without_new_items_is_not_reported_unmodified() {
+    let (_server, daemon, dir) = daemon_with_views("").await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/feed.xml", daemon.base);
+    let first = client.get(&url).send().await.unwrap();
+    let last_modified = first.headers()["last-modified"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+
+    // A new title changes every feed's bytes, and no item's time.
+    let path = dir.path().join("feeds.toml");
+    let config = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("title = \"Test River\"", "title = \"Renamed River\"");
+    std::fs::write(&path, config).unwrap();
+    daemon.signal("HUP");
+    daemon
+        .until("/feed.xml", |_, body| {
+            body.contains("<title>Renamed River</title>")
+        })
+        .await;
+    let after = client
+        .get(&url)
+        .header("if-modified-since", &last_modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        after.status(),
+        200,
+        "the body changed since {last_modified}"
+    );
+    assert_ne!(after.headers()["etag"].to_str().unwrap(), etag);
+    let newer = after.headers()["last-modified"].to_str().unwrap();
+    assert!(
+        httpdate::parse_http_date(newer).unwrap()
+            > httpdate::parse_http_date(&last_modified).unwrap()
+    );
+}

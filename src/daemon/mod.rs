@@ -274,9 +274,9 @@ impl Pipeline {
             self.changed.notified().await;
             let config = self.live.get();
             match render(&self.store, &config).await {
-                Ok((published, took)) => {
+                Ok((mut published, took)) => {
                     self.metrics.observe_render(took, published.item_count());
-                    let changed = published.changed_since(&self.cache.current());
+                    let changed = published.settle(&self.cache.current());
                     self.cache.replace(published);
                     if let Some(hub) = config.server.websub_hub.clone() {
                         let client = client.clone();

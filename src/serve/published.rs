@@ -206,18 +206,34 @@ impl Published {
         self.scopes.get(key)
     }
 
-    /// The published feeds whose bytes differ from those of `before`: their public URLs, for
-    /// a WebSub hub to fetch.
-    pub fn changed_since(&self, before: &Published) -> Vec<String> {
+    /// Takes over from `before`, the feeds served until now: a feed whose bytes are the same
+    /// keeps its `Last-Modified`, one whose bytes changed gets the time of this change, later
+    /// than the one before — its items' own times can stay the same while it changes (another
+    /// outlet's copy joining a story, a deletion, a new title). Returns the public URLs of the
+    /// feeds that changed, for a WebSub hub to fetch.
+    pub fn settle(&mut self, before: &Published) -> Vec<String> {
+        let now = SystemTime::now();
         let mut changed = Vec::new();
-        for (key, scope) in &self.scopes {
-            for (format, feed) in &scope.rendered {
+        for (key, scope) in &mut self.scopes {
+            for (format, feed) in &mut scope.rendered {
                 let old = before.scopes.get(key).and_then(|s| s.rendered.get(format));
-                if old.is_none_or(|old| old.etag != feed.etag) {
-                    let path = format!("{}{}", scope.path, format.file_name());
-                    if let Ok(url) = self.base_url.join(&path) {
-                        changed.push(url.to_string());
-                    }
+                if let Some(old) = old.filter(|old| old.etag == feed.etag) {
+                    feed.last_modified = old.last_modified;
+                    continue;
+                }
+                let after_previous = old
+                    .and_then(|old| old.last_modified)
+                    .map(|t| t + Duration::from_secs(1));
+                // In whole seconds, as HTTP dates are: a fraction would make the date a reader
+                // sends back look older than the feed.
+                feed.last_modified = [feed.last_modified, after_previous, Some(now)]
+                    .into_iter()
+                    .flatten()
+                    .max()
+                    .map(whole_seconds);
+                let path = format!("{}{}", scope.path, format.file_name());
+                if let Ok(url) = self.base_url.join(&path) {
+                    changed.push(url.to_string());
                 }
             }
         }
@@ -228,6 +244,13 @@ impl Published {
     pub fn item_count(&self) -> u64 {
         self.item_count
     }
+}
+
+fn whole_seconds(time: SystemTime) -> SystemTime {
+    let since_epoch = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    SystemTime::UNIX_EPOCH + Duration::from_secs(since_epoch.as_secs())
 }
 
 fn feed_of(items: &[Arc<StoredItem>], max_age: Option<Duration>, body: Body) -> RenderedFeed {
