@@ -270,6 +270,8 @@ impl Pipeline {
             .user_agent(self.live.get().polling.user_agent.clone())
             .build()
             .unwrap_or_default();
+        let live = Arc::clone(&self.live);
+        let hub = websub::Publisher::start(client, move || live.get().server.websub_hub.clone());
         loop {
             self.changed.notified().await;
             let config = self.live.get();
@@ -278,9 +280,8 @@ impl Pipeline {
                     self.metrics.observe_render(took, published.item_count());
                     let changed = published.settle(&self.cache.current());
                     self.cache.replace(published);
-                    if let Some(hub) = config.server.websub_hub.clone() {
-                        let client = client.clone();
-                        tokio::spawn(async move { websub::publish(&client, &hub, &changed).await });
+                    if config.server.websub_hub.is_some() && !changed.is_empty() {
+                        hub.changed(changed);
                     }
                 }
                 Err(e) => {

@@ -1,13 +1,56 @@
 //! WebSub publishing: when a published feed changes, the hub in `[server] websub_hub` is told
 //! (`hub.mode=publish`), so that it fetches the feed and pushes it to its subscribers.
 
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use url::Url;
+
+/// Tells the hub of changed feeds from one task: feeds that change while it is busy are
+/// merged into one set, so a slow or unreachable hub delays the pings but never piles them up.
+#[derive(Clone)]
+pub struct Publisher {
+    pending: Arc<Mutex<BTreeSet<String>>>,
+    wake: Arc<Notify>,
+}
+
+impl Publisher {
+    /// Starts the task; `hub` says the hub in force when a ping is due (a reload may change it).
+    pub fn start(client: reqwest::Client, hub: impl Fn() -> Option<Url> + Send + 'static) -> Self {
+        let publisher = Self {
+            pending: Arc::default(),
+            wake: Arc::new(Notify::new()),
+        };
+        let (pending, wake) = (Arc::clone(&publisher.pending), Arc::clone(&publisher.wake));
+        tokio::spawn(async move {
+            loop {
+                wake.notified().await;
+                let feeds: Vec<String> =
+                    std::mem::take(&mut *pending.lock().unwrap_or_else(|p| p.into_inner()))
+                        .into_iter()
+                        .collect();
+                if let Some(hub) = hub() {
+                    publish(&client, &hub, &feeds).await;
+                }
+            }
+        });
+        publisher
+    }
+
+    pub fn changed(&self, feeds: Vec<String>) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(feeds);
+        self.wake.notify_one();
+    }
+}
 
 /// Tells `hub` that each feed in `feeds` changed, one request per feed (the form hubs
 /// accept most widely). Failures are logged: subscribers still poll.
-pub async fn publish(client: &reqwest::Client, hub: &Url, feeds: &[String]) {
+async fn publish(client: &reqwest::Client, hub: &Url, feeds: &[String]) {
     for feed in feeds {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("hub.mode", "publish")
