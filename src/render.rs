@@ -68,21 +68,24 @@ pub struct Channel<'a> {
     pub hub: Option<&'a Url>,
 }
 
+/// The public address of `path` (relative, such as `outlets/abc/feed.xml`) below `base`, the
+/// server's `[server] base_url`.
+pub fn public_url(base: &Url, path: &str) -> String {
+    base.join(path)
+        .map_or_else(|_| format!("{base}{path}"), String::from)
+}
+
 impl Channel<'_> {
     fn url_of(&self, format: Format) -> String {
-        let path = format!("{}{}", self.path, format.file_name());
-        match self.base_url.join(&path) {
-            Ok(url) => url.into(),
-            Err(_) => format!("{}{path}", self.base_url),
-        }
+        public_url(
+            self.base_url,
+            &format!("{}{}", self.path, format.file_name()),
+        )
     }
 
     /// The XSLT stylesheet that shows the RSS feed as a page in a browser.
     fn stylesheet_url(&self) -> String {
-        match self.base_url.join(STYLESHEET_PATH) {
-            Ok(url) => url.into(),
-            Err(_) => format!("{}{STYLESHEET_PATH}", self.base_url),
-        }
+        public_url(self.base_url, STYLESHEET_PATH)
     }
 
     fn outlet_name<'s>(&'s self, outlet: &'s str) -> &'s str {

@@ -119,10 +119,7 @@ impl IntoResponse for HttpError {
 async fn opml(State(state): State<AppState>) -> Response {
     let config = state.config.get();
     let base = &config.server.base_url;
-    let url = |path: &str| {
-        base.join(path)
-            .map_or_else(|_| format!("{base}{path}"), String::from)
-    };
+    let url = |path: &str| crate::render::public_url(base, path);
     let feed = |text: String, xml_url: String, html_url: Option<String>| Outline {
         text,
         xml_url: Some(xml_url),

@@ -15,7 +15,7 @@ use super::published::{Published, ScopeKey};
 use super::{conditional, AppState, HttpError, DEFAULT_LIMIT};
 use crate::model::hex;
 use crate::parse::plain_text;
-use crate::render::Format;
+use crate::render::{self, Format};
 use crate::store::StoredItem;
 
 /// Summaries longer than this are cut at a word.
@@ -133,10 +133,7 @@ fn render(
 ) -> Option<Result<String, askama::Error>> {
     let scope = published.scope(key)?;
     let base = published.base_url();
-    let href = |path: &str| {
-        base.join(path)
-            .map_or_else(|_| format!("{base}{path}"), String::from)
-    };
+    let href = |path: &str| render::public_url(base, path);
     let keys = std::iter::once(ScopeKey::Merged).chain(published.order.iter().cloned());
     let nav = keys
         .filter_map(|k| {
