@@ -6,8 +6,10 @@
 //! 2. [`schedule`] runs one cron job per outlet and never lets two polls of an outlet overlap.
 //! 3. [`fetch`] makes the polite HTTP request (conditional GET, limits, redirects checked hop by hop).
 //! 4. [`parse`] turns any feed format into normalized [`model::Item`]s.
-//! 5. [`dedup`] keeps one item per story within an outlet.
-//! 6. [`store`] keeps items in SQLite, one transaction per feed poll.
+//! 5. [`dedup`] keeps one item per story: within a document, and across outlets and
+//!    re-publications by comparing each new item with the window of recent ones.
+//! 6. [`store`] keeps items in SQLite, each feed poll all or nothing, polls that end together
+//!    committed together.
 //! 7. [`render`] writes RSS 2.0, Atom 1.0 and JSON Feed 1.1, once per change.
 //! 8. [`serve`] answers readers from those pre-rendered bytes.
 //!

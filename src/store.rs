@@ -1,11 +1,11 @@
 //! SQLite: the only module that speaks SQL. Items and per-feed state live in one file, in WAL
-//! mode, and each feed poll is written in one transaction, so a crash keeps either the whole
-//! poll or none of it.
+//! mode. Feed polls are written in batches, one transaction each, every poll under its own
+//! savepoint, so a crash keeps either the whole poll or none of it. The dedup window is kept
+//! in memory beside it (`stories::Candidates`).
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, Connection, OpenFlags};
@@ -36,6 +36,10 @@ pub enum StoreError {
         "database schema version {0} is newer than this tributary understands; upgrade tributary"
     )]
     TooNew(i64),
+    /// The transaction a poll was written in did not commit (or could not begin): nothing of
+    /// it was kept. Shared by every poll of the batch.
+    #[error("not saved: {0}")]
+    NotCommitted(Arc<StoreError>),
     #[error("there is no database at {0}: it is created when the daemon or `tributary poll` first runs with this configuration")]
     Missing(std::path::PathBuf),
 }
@@ -106,13 +110,10 @@ pub struct Store {
     conn: Mutex<Connection>,
     /// How items become stories; the daemon sets it from `[dedup]`.
     dedup: RwLock<Dedup>,
-    /// When postings older than the dedup window were last dropped (Unix time).
-    forgotten_at: AtomicI64,
+    /// The dedup window, in memory: what new items are compared with. Locked after `conn`,
+    /// by whatever writes or deletes items.
+    candidates: Mutex<stories::Candidates>,
 }
-
-/// How often postings older than the dedup window are dropped: finding them reads the whole
-/// band index, and a posting a few minutes past the window does no harm (it is skipped).
-const FORGET_EVERY_SECS: i64 = 600;
 
 impl Store {
     /// Opens the database at `path`, creating it if there is none.
@@ -142,17 +143,36 @@ impl Store {
         // 16 MiB of page cache at most (the default is 2): the dedup index is read on every
         // new item, and re-reading it from the OS costs more than keeping it.
         conn.pragma_update(None, "cache_size", -16_384)?;
+        // Each poll of a batch is a savepoint, whose journal is a temporary file unless told
+        // otherwise: a write and a read of every page the poll changes.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         schema::migrate(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
             dedup: RwLock::new(Dedup::default()),
-            forgotten_at: AtomicI64::new(i64::MIN),
+            candidates: Mutex::default(),
         })
     }
 
     /// Sets how items become stories from now on (`[dedup]`).
     pub fn set_dedup(&self, dedup: Dedup) {
-        *self.dedup.write().unwrap_or_else(|p| p.into_inner()) = dedup;
+        let mut current = self.dedup.write().unwrap_or_else(|p| p.into_inner());
+        let resized = current.window_hours != dedup.window_hours;
+        *current = dedup;
+        drop(current);
+        if resized {
+            self.candidates().reset();
+        }
+    }
+
+    fn candidates(&self) -> MutexGuard<'_, stories::Candidates> {
+        // A panic may have left it half-updated: it is loaded again from the store.
+        self.candidates.lock().unwrap_or_else(|poisoned| {
+            let mut candidates = poisoned.into_inner();
+            candidates.reset();
+            self.candidates.clear_poison();
+            candidates
+        })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -172,48 +192,46 @@ impl Store {
         retention_cutoff: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Ingested, StoreError> {
+        let mut results = self.record_polls(std::slice::from_ref(poll), retention_cutoff, now);
+        results.pop().expect("one result per poll")
+    }
+
+    /// Records several feed polls in one transaction (group commit): what a commit costs —
+    /// the log frames of every page it changed, and now and then a checkpoint — is paid once
+    /// for all of them, and pages that several feeds change are written once. Each poll is
+    /// still all or nothing (a savepoint of its own): one that fails is rolled back and
+    /// reported, the others are kept. Returns one result per poll, in order.
+    pub fn record_polls(
+        &self,
+        polls: &[FeedPoll<'_>],
+        retention_cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Vec<Result<Ingested, StoreError>> {
+        let dedup = self.dedup.read().unwrap_or_else(|p| p.into_inner()).clone();
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let mut ingested = Ingested::default();
-        if let Some(body) = &poll.body {
-            let dedup = self.dedup.read().unwrap_or_else(|p| p.into_inner()).clone();
-            let last = self.forgotten_at.load(Ordering::Relaxed);
-            if now.timestamp().saturating_sub(last) >= FORGET_EVERY_SECS {
-                stories::forget_old_candidates(&tx, now, &dedup)?;
-                self.forgotten_at.store(now.timestamp(), Ordering::Relaxed);
-            }
-            // The document's own items are never re-publications of each other: a story and
-            // its live blog, say, are both in the feed at once.
-            let siblings: HashSet<&str> = body
-                .items
-                .iter()
-                .flat_map(|i| [Some(i.id.as_str()), i.url.as_deref()])
-                .flatten()
-                .collect();
-            let rules = items::Rules {
-                feed_url: poll.feed_url,
+        let mut candidates = self.candidates();
+        let mut batch = || -> Result<Vec<Result<Ingested, StoreError>>, StoreError> {
+            let tx = conn.transaction()?;
+            let writer = Writer {
+                tx: &tx,
+                dedup: &dedup,
                 retention_cutoff,
                 now,
-                dedup: &dedup,
-                siblings: &siblings,
             };
-            for item in body.items {
-                items::upsert(&tx, item, &rules, &mut ingested)?;
-            }
-            // GUIDs that change on every fetch: most items found only by their link.
-            let changing = ingested.relinked >= 3 && ingested.relinked * 2 >= body.items.len();
-            ingested.guids_changed = changing && !body.state.by_link;
-            feeds::record_body(
-                &tx,
-                poll.outlet,
-                poll.feed_url,
-                body,
-                ingested.guids_changed,
-            )?;
-        }
-        feeds::record_attempt(&tx, poll.outlet, poll.feed_url, &poll.attempt)?;
-        tx.commit()?;
-        Ok(ingested)
+            let results = polls
+                .iter()
+                .map(|poll| writer.record_one(poll, &mut candidates))
+                .collect();
+            tx.commit()?;
+            Ok(results)
+        };
+        batch().unwrap_or_else(|failed| {
+            let failed = Arc::new(failed);
+            polls
+                .iter()
+                .map(|_| Err(StoreError::NotCommitted(Arc::clone(&failed))))
+                .collect()
+        })
     }
 
     pub fn item_count(&self) -> Result<u64, StoreError> {
@@ -231,16 +249,96 @@ impl Store {
         let deleted = tx.execute("DELETE FROM items WHERE outlet = ?1", params![outlet])?;
         tx.execute("DELETE FROM feeds WHERE outlet = ?1", params![outlet])?;
         tx.commit()?;
+        self.candidates().forget(|c| *c.outlet == *outlet);
         Ok(deleted)
     }
 
     /// Deletes items whose place in the feed is older than `cutoff`; returns how many.
     pub fn purge_older_than(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
-        let deleted = self.conn().execute(
+        let conn = self.conn();
+        let deleted = conn.execute(
             "DELETE FROM items WHERE sort_at < ?1",
             params![cutoff.timestamp()],
         )?;
+        if deleted > 0 {
+            self.candidates().forget(|c| c.dated < cutoff.timestamp());
+        }
         Ok(deleted)
+    }
+}
+
+/// One batch's transaction and what its polls are stored under.
+struct Writer<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+    dedup: &'a Dedup,
+    retention_cutoff: DateTime<Utc>,
+    now: DateTime<Utc>,
+}
+
+impl Writer<'_> {
+    /// One poll of the batch, under a savepoint: on an error, what it wrote is undone.
+    fn record_one(
+        &self,
+        poll: &FeedPoll<'_>,
+        candidates: &mut stories::Candidates,
+    ) -> Result<Ingested, StoreError> {
+        self.tx.execute_batch("SAVEPOINT poll")?;
+        match self.write(poll, candidates) {
+            Ok(ingested) => {
+                self.tx.execute_batch("RELEASE poll")?;
+                Ok(ingested)
+            }
+            Err(e) => {
+                self.tx.execute_batch("ROLLBACK TO poll; RELEASE poll")?;
+                // What the window learnt of the undone writes is wrong now: it is loaded
+                // again from the store at the next write.
+                candidates.reset();
+                Err(e)
+            }
+        }
+    }
+
+    fn write(
+        &self,
+        poll: &FeedPoll<'_>,
+        candidates: &mut stories::Candidates,
+    ) -> Result<Ingested, StoreError> {
+        let mut ingested = Ingested::default();
+        if let Some(body) = &poll.body {
+            if !body.items.is_empty() {
+                candidates.catch_up(self.tx, self.now, self.dedup)?;
+            }
+            // The document's own items are never re-publications of each other: a story and
+            // its live blog, say, are both in the feed at once.
+            let siblings: HashSet<&str> = body
+                .items
+                .iter()
+                .flat_map(|i| [Some(i.id.as_str()), i.url.as_deref()])
+                .flatten()
+                .collect();
+            let rules = items::Rules {
+                feed_url: poll.feed_url,
+                retention_cutoff: self.retention_cutoff,
+                now: self.now,
+                dedup: self.dedup,
+                siblings: &siblings,
+            };
+            for item in body.items {
+                items::upsert(self.tx, item, &rules, candidates, &mut ingested)?;
+            }
+            // GUIDs that change on every fetch: most items found only by their link.
+            let changing = ingested.relinked >= 3 && ingested.relinked * 2 >= body.items.len();
+            ingested.guids_changed = changing && !body.state.by_link;
+            feeds::record_body(
+                self.tx,
+                poll.outlet,
+                poll.feed_url,
+                body,
+                ingested.guids_changed,
+            )?;
+        }
+        feeds::record_attempt(self.tx, poll.outlet, poll.feed_url, &poll.attempt)?;
+        Ok(ingested)
     }
 }
 

@@ -45,12 +45,13 @@ pub fn open(config: &Config) -> anyhow::Result<Poller> {
 fn poller(config: &Config, store: Arc<Store>) -> anyhow::Result<Poller> {
     let fetcher =
         Fetcher::new(Settings::from(&config.polling)).context("cannot build the HTTP client")?;
-    Ok(Poller::new(
+    Poller::new(
         fetcher,
         store,
         &config.polling,
         config.storage.retention_days,
-    ))
+    )
+    .context("cannot start the store's writer")
 }
 
 /// What the daemon's tasks share. The config and the poller are replaced whole by a reload.

@@ -2,16 +2,18 @@
 //! across outlets and re-publications, clustering by similarity.
 //!
 //! [`signature`] reduces an item to what is compared and to MinHash band keys, so that
-//! candidates come from an index lookup; [`score`] compares two items in features a person can
-//! check. The store keeps the index, the clusters and every decision.
+//! candidates come from an index lookup in the [`Window`]; [`score`] compares two items in
+//! features a person can check. The store keeps the clusters and every decision.
 
 mod identity;
 mod score;
 mod signature;
+mod window;
 
 pub use identity::{identify_by_link, unreliable_guids};
 pub use score::{score, Features};
-pub use signature::Signature;
+pub use signature::{Signature, Sketch};
+pub use window::{Candidate, Window};
 
 use std::collections::HashSet;
 

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::signature::Signature;
+use super::signature::Sketch;
 
 /// Why two items were judged the same story, or not.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -54,7 +54,7 @@ impl std::fmt::Display for Features {
 }
 
 /// Scores how likely `a` and `b` are one story, from 0 to 1.
-pub fn score(a: &Signature, b: &Signature, hours_apart: f64, same_link: bool) -> (f64, Features) {
+pub fn score(a: &Sketch, b: &Sketch, hours_apart: f64, same_link: bool) -> (f64, Features) {
     let shared_names = intersection(&a.names, &b.names);
     let shared_numbers = intersection(&a.numbers, &b.numbers);
     let fewer_names = a.names.len().min(b.names.len());
@@ -96,7 +96,7 @@ fn weigh(f: &Features) -> f64 {
     score.clamp(0.0, 1.0)
 }
 
-fn jaccard(a: &[String], b: &[String]) -> f64 {
+fn jaccard<T: Ord>(a: &[T], b: &[T]) -> f64 {
     let shared = shared_count(a, b);
     let union = a.len() + b.len() - shared;
     match union {
@@ -106,15 +106,15 @@ fn jaccard(a: &[String], b: &[String]) -> f64 {
 }
 
 /// The values in both sorted lists.
-fn intersection(a: &[String], b: &[String]) -> Vec<String> {
+fn intersection(a: &[Box<str>], b: &[Box<str>]) -> Vec<String> {
     a.iter()
         .filter(|x| b.binary_search(x).is_ok())
-        .cloned()
+        .map(|x| x.to_string())
         .collect()
 }
 
 /// How many values two sorted lists share, in one walk and without copying any.
-fn shared_count(a: &[String], b: &[String]) -> usize {
+fn shared_count<T: Ord>(a: &[T], b: &[T]) -> usize {
     let (mut i, mut j, mut shared) = (0, 0, 0);
     while i < a.len() && j < b.len() {
         match a[i].cmp(&b[j]) {

@@ -29,19 +29,56 @@ pub struct Signature {
     pub numbers: Vec<String>,
 }
 
+/// What the dedup window keeps of a signature, and what is scored: the word sets by 32-bit
+/// hash (a fraction of the memory of the words, compared without touching a string; a
+/// collision in 2³² costs a Jaccard figure a hair), the names and numbers as written, since an
+/// explanation shows those.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Sketch {
+    pub words: Box<[u32]>,
+    pub title_words: Box<[u32]>,
+    pub names: Box<[Box<str>]>,
+    pub numbers: Box<[Box<str>]>,
+}
+
 impl Signature {
+    pub fn sketch(&self) -> Sketch {
+        let hashed = |words: &[String]| -> Box<[u32]> {
+            let mut hashes: Vec<u32> = words.iter().map(|w| hash64(w.as_bytes()) as u32).collect();
+            hashes.sort_unstable();
+            hashes.dedup();
+            hashes.into()
+        };
+        let kept = |values: &[String]| values.iter().map(|v| v.as_str().into()).collect();
+        Sketch {
+            words: hashed(&self.words),
+            title_words: hashed(&self.title_words),
+            names: kept(&self.names),
+            numbers: kept(&self.numbers),
+        }
+    }
+
     /// The most keys an item has: its bands and the pairs of its first names.
     pub const MAX_KEYS: usize = BANDS + MAX_NAMES_PAIRED * (MAX_NAMES_PAIRED - 1) / 2;
 
     pub fn of(item: &Item) -> Self {
+        let summary = item.summary.as_deref().map(plain_text);
+        Self::with_summary_text(item, summary.as_deref())
+    }
+
+    /// As [`Signature::of`], given the item's summary already as plain text: the store makes
+    /// it for the search index too, and making it is most of what a signature costs.
+    pub fn with_summary_text(item: &Item, summary: Option<&str>) -> Self {
         // The summary, or for an item without one the start of its content.
-        let summary = item
-            .summary
-            .as_deref()
-            .or(item.content.as_deref())
-            .map(plain_text)
-            .map(|text| text.chars().take(600).collect::<String>())
-            .unwrap_or_default();
+        let content;
+        let summary = match summary {
+            Some(summary) => summary,
+            None => {
+                content = item.content.as_deref().map(plain_text).unwrap_or_default();
+                &content
+            }
+        };
+        let summary: String = summary.chars().take(600).collect();
         let text = format!("{}. {summary}", item.title);
         Signature {
             words: sorted(tokens(&text).filter_map(|t| content_word(&t))),

@@ -5,6 +5,7 @@
 
 mod cadence;
 mod exchange;
+mod recorder;
 mod report;
 
 pub use report::{FeedReport, Outcome};
@@ -18,17 +19,18 @@ use url::Url;
 
 use crate::config::{Outlet, Polling};
 use crate::fetch::{FetchError, Fetcher};
-use crate::store::{Attempt, FeedPoll, FeedState, Ingested, PolledBody, Store, StoreError};
+use crate::store::{Attempt, FeedState, Ingested, Store, StoreError};
 use crate::{parse, schedule};
 use cadence::Cadence;
 use exchange::{Answer, Cost, Exchange, NewBody};
+use recorder::{Record, Recorder, WriterStopped};
 
 /// Everything a poll needs; cheap to clone into each feed's task.
 #[derive(Clone)]
 pub struct Poller {
     pub fetcher: Fetcher,
     pub store: Arc<Store>,
-    pub retention: chrono::Duration,
+    recorder: Recorder,
     pub min_interval: Duration,
     pub respect_cache_headers: bool,
 }
@@ -54,6 +56,8 @@ enum PollError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Writer(#[from] WriterStopped),
     #[error("internal task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }
@@ -69,20 +73,22 @@ impl PollError {
 }
 
 impl Poller {
-    /// Builds the poller for `[polling]`, around a fetcher and a store.
+    /// Builds the poller for `[polling]`, around a fetcher and a store, and starts the thread
+    /// that writes its results.
     pub fn new(
         fetcher: Fetcher,
         store: Arc<Store>,
         polling: &Polling,
         retention_days: u32,
-    ) -> Self {
-        Self {
+    ) -> std::io::Result<Self> {
+        let retention = chrono::Duration::days(retention_days.into());
+        Ok(Self {
             fetcher,
+            recorder: Recorder::start(Arc::clone(&store), retention)?,
             store,
-            retention: chrono::Duration::days(retention_days.into()),
             min_interval: Duration::from_secs(polling.min_interval_secs),
             respect_cache_headers: polling.respect_cache_headers,
-        }
+        })
     }
 
     /// Polls the feeds of `outlet` at once and reports on each, in the config's order.
@@ -253,24 +259,13 @@ impl Poller {
         attempt: Attempt,
         body: Option<NewBody>,
     ) -> Result<Ingested, PollError> {
-        let retention = self.retention;
-        let (outlet, feed) = (outlet.to_owned(), feed.to_string());
-        self.blocking(move |store| {
-            let now = Utc::now();
-            let body = body.as_ref().map(|body| PolledBody {
-                state: body.state.clone(),
-                items: &body.items,
-                problems: body.problems.as_deref(),
-            });
-            let poll = FeedPoll {
-                outlet: &outlet,
-                feed_url: &feed,
-                attempt,
-                body,
-            };
-            store.record_poll(&poll, now - retention, now)
-        })
-        .await
+        let record = Record {
+            outlet: outlet.to_owned(),
+            feed: feed.to_string(),
+            attempt,
+            body,
+        };
+        Ok(self.recorder.record(record).await??)
     }
 
     /// Runs `work` against the store on a blocking thread: SQLite calls block.

@@ -6,10 +6,12 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
-use super::{search, stories, timestamp, Ingested, Store, StoreError, StoredItem};
+use super::stories::{self, Candidates};
+use super::{search, timestamp, Ingested, Store, StoreError, StoredItem};
 use crate::config::Dedup;
-use crate::dedup::Signature;
+use crate::dedup::{Candidate, Signature};
 use crate::model::{Item, ItemId};
+use crate::parse::plain_text;
 
 /// How far ahead of the clock an item may be dated before its date is taken for a mistake.
 const FUTURE_TOLERANCE_SECS: i64 = 3600;
@@ -45,11 +47,14 @@ pub(super) fn upsert(
     tx: &Transaction<'_>,
     item: &Item,
     rules: &Rules<'_>,
+    candidates: &mut Candidates,
     ingested: &mut Ingested,
 ) -> Result<(), StoreError> {
     let now = rules.now;
     let mut item = item.clone();
-    let signature = Signature::of(&item);
+    let summary = item.summary.as_deref().map(plain_text);
+    let signature = Signature::with_summary_text(&item, summary.as_deref());
+    let (keys, sketch) = (signature.keys(), signature.sketch());
     let mut story = item.id.to_string();
     let mut joined = false;
     let mut existing = find_existing(tx, &item)?;
@@ -59,7 +64,7 @@ pub(super) fn upsert(
     }
     if existing.is_none() {
         let dated = item.published.unwrap_or(now).min(now);
-        match stories::find_match(tx, &item, &signature, dated, rules)? {
+        match candidates.find_match(&item, &sketch, &keys, dated, rules) {
             Some(found) if found.outlet == item.outlet => {
                 stories::record_republication(tx, &item.id, &found, now)?;
                 existing = find_by_id(tx, &found.id)?;
@@ -102,40 +107,52 @@ pub(super) fn upsert(
             ingested.unchanged += 1;
             return Ok(());
         }
-        Some(e) => {
-            ingested.updated += 1;
-            stories::unindex(tx, &e.id)?;
-        }
+        Some(_) => ingested.updated += 1,
         None => {
             ingested.new += 1;
             ingested.merged += usize::from(joined);
         }
     }
     let signature_json = serde_json::to_string(&signature).expect("a signature serializes");
-    tx.prepare_cached(
-        "INSERT INTO items (id, outlet, url, feed_url, sort_at, first_seen, modified_at,
+    let (rowid, story): (i64, String) = tx
+        .prepare_cached(
+            "INSERT INTO items (id, outlet, url, feed_url, sort_at, first_seen, modified_at,
                             content_hash, data, story, signature)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (id) DO UPDATE SET url = excluded.url, feed_url = excluded.feed_url,
              sort_at = excluded.sort_at, modified_at = excluded.modified_at,
              content_hash = excluded.content_hash, data = excluded.data,
-             signature = excluded.signature",
-    )?
-    .execute(params![
-        item.id.as_str(),
-        item.outlet,
-        item.url,
-        rules.feed_url,
-        sort_at.timestamp(),
-        first_seen.timestamp(),
-        now.timestamp(),
-        hash,
-        data,
-        story,
-        signature_json
-    ])?;
-    stories::index(tx, item.id.as_str(), &signature, first_seen)?;
-    search::index(tx, item.id.as_str(), &item)?;
+             signature = excluded.signature
+         RETURNING rowid, story",
+        )?
+        .query_row(
+            params![
+                item.id.as_str(),
+                item.outlet,
+                item.url,
+                rules.feed_url,
+                sort_at.timestamp(),
+                first_seen.timestamp(),
+                now.timestamp(),
+                hash,
+                data,
+                story,
+                signature_json
+            ],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+    let candidate = Candidate {
+        id: item.id.as_str().into(),
+        outlet: item.outlet.as_str().into(),
+        story: story.as_str().into(),
+        url: item.url.as_deref().map(Into::into),
+        dated: sort_at.timestamp(),
+        seen_at: first_seen.timestamp(),
+        sketch,
+    };
+    candidates.index(candidate, &keys, rowid);
+    let summary = summary.as_deref().unwrap_or_default();
+    search::index(tx, rowid, existing.is_some(), &item.title, summary)?;
     Ok(())
 }
 

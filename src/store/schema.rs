@@ -5,7 +5,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use super::StoreError;
 
-const MIGRATIONS: [&str; 7] = [
+const MIGRATIONS: [&str; 8] = [
     "CREATE TABLE feeds (
         outlet        TEXT NOT NULL,
         url           TEXT NOT NULL,
@@ -97,6 +97,10 @@ const MIGRATIONS: [&str; 7] = [
             OR item_id IN (SELECT alias FROM aliases WHERE item_id = old.id);
         DELETE FROM aliases WHERE item_id = old.id;
     END;",
+    // The band index moved to memory (`dedup::Window`), loaded at start from the items first
+    // seen within the window.
+    "DROP TABLE bands;
+    CREATE INDEX items_by_first_seen ON items (first_seen);",
 ];
 
 /// Work a migration needs beyond its SQL, by the migration's index: the search index is

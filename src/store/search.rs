@@ -20,31 +20,37 @@ pub struct Matches {
     pub stories: HashSet<String>,
 }
 
-/// Indexes `item` (stored as `id`), replacing what was indexed for it before.
-pub(super) fn index(tx: &Transaction<'_>, id: &str, item: &Item) -> Result<(), StoreError> {
-    let rowid: i64 = tx
-        .prepare_cached("SELECT rowid FROM items WHERE id = ?1")?
-        .query_row(params![id], |r| r.get(0))?;
-    tx.prepare_cached("DELETE FROM items_search WHERE rowid = ?1")?
-        .execute(params![rowid])?;
-    let summary = item.summary.as_deref().map(plain_text).unwrap_or_default();
+/// Indexes the item stored in row `rowid` under its title and its summary as plain text,
+/// replacing what was indexed for it before (`replace`: there may be something).
+pub(super) fn index(
+    tx: &Transaction<'_>,
+    rowid: i64,
+    replace: bool,
+    title: &str,
+    summary: &str,
+) -> Result<(), StoreError> {
+    if replace {
+        tx.prepare_cached("DELETE FROM items_search WHERE rowid = ?1")?
+            .execute(params![rowid])?;
+    }
     tx.prepare_cached("INSERT INTO items_search (rowid, title, summary) VALUES (?1, ?2, ?3)")?
-        .execute(params![rowid, item.title, summary])?;
+        .execute(params![rowid, title, summary])?;
     Ok(())
 }
 
 /// Indexes every stored item: the migration that creates the index runs it once.
 pub(super) fn index_all(tx: &Transaction<'_>) -> Result<(), StoreError> {
-    let stored: Vec<(String, String)> = tx
-        .prepare("SELECT id, data FROM items")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+    let stored: Vec<(i64, String, String)> = tx
+        .prepare("SELECT rowid, id, data FROM items")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
-    for (id, data) in stored {
+    for (rowid, id, data) in stored {
         let item: Item = serde_json::from_str(&data).map_err(|source| StoreError::Corrupt {
             id: id.clone(),
             source,
         })?;
-        index(tx, &id, &item)?;
+        let summary = item.summary.as_deref().map(plain_text).unwrap_or_default();
+        index(tx, rowid, true, &item.title, &summary)?;
     }
     Ok(())
 }

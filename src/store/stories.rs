@@ -6,12 +6,12 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 use super::items::{stored_item, Rules, STORED_COLUMNS};
 use super::{timestamp, Store, StoreError, StoredItem};
 use crate::config::{Dedup, Prefer};
-use crate::dedup::{score, Features, Signature};
+use crate::dedup::{score, Candidate, Features, Signature, Sketch, Window};
 use crate::model::{Item, ItemId};
 
 /// The most candidates scored per incoming item.
@@ -19,6 +19,13 @@ const MAX_CANDIDATES: usize = 16;
 
 /// How many of the most recent items sharing one key are looked at.
 const POSTINGS_PER_KEY: usize = 64;
+
+/// The columns [`Candidates::load`] reads, in its order.
+const CANDIDATE_COLUMNS: &str = "id, outlet, story, url, sort_at, first_seen, signature";
+
+/// How often items older than the dedup window are dropped from it: a rebuild of the index,
+/// and an item a few minutes past the window does no harm (it is skipped).
+const FORGET_EVERY_SECS: i64 = 600;
 
 /// A stored item similar enough to an incoming one to be the same story.
 pub(super) struct Found {
@@ -58,81 +65,166 @@ pub struct Member {
     pub republications: Vec<(String, f64, Features)>,
 }
 
-/// The best-scoring stored item that is the same story as `item`, if any reaches the
-/// threshold: candidates share a MinHash band, were first seen within the window and are
-/// dated within it.
-pub(super) fn find_match(
-    tx: &Transaction<'_>,
-    item: &Item,
-    signature: &Signature,
-    dated: DateTime<Utc>,
-    rules: &Rules<'_>,
-) -> Result<Option<Found>, StoreError> {
-    let (now, dedup) = (rules.now, rules.dedup);
-    let keys = signature.keys();
-    if keys.is_empty() {
-        return Ok(None);
+/// The window's index and what it knows of the store.
+#[derive(Default)]
+pub(super) struct Candidates {
+    window: Window,
+    /// The highest `items` rowid read into the window: later rows, written by another process
+    /// (`tributary poll` beside the daemon), are read at the next write. `None`: not loaded.
+    through: Option<i64>,
+    /// When items older than the window were last dropped (Unix time).
+    forgotten_at: i64,
+}
+
+impl Candidates {
+    /// Forgets everything, so that the next write loads the window again (its length changed).
+    pub fn reset(&mut self) {
+        *self = Candidates::default();
     }
-    let window = chrono::Duration::hours(dedup.window_hours.into());
-    // Each key's most recent postings only: a key that hundreds of items share (boilerplate,
-    // a running story's stock phrase) says little, and reading all of its postings would make
-    // each item's cost grow with the window. The true copy shares many keys, rare ones too.
-    let mut postings = tx.prepare_cached(&format!(
-        "SELECT item_id FROM bands WHERE band = ?1 AND seen_at >= ?2
-         ORDER BY seen_at DESC LIMIT {POSTINGS_PER_KEY}"
-    ))?;
-    let mut shared: HashMap<String, usize> = HashMap::new();
-    for key in keys {
-        let mut rows = postings.query(params![key, (now - window).timestamp()])?;
+
+    /// Brings the window up to date with the store before a write: loads it the first time,
+    /// then reads the items written since by anyone else, and now and then drops those that
+    /// left it.
+    pub fn catch_up(
+        &mut self,
+        tx: &Transaction<'_>,
+        now: DateTime<Utc>,
+        dedup: &Dedup,
+    ) -> Result<(), StoreError> {
+        let cutoff = (now - chrono::Duration::hours(dedup.window_hours.into())).timestamp();
+        match self.through {
+            None => self.load_window(tx, cutoff)?,
+            Some(through) => self.read_since(tx, through, cutoff)?,
+        }
+        if now.timestamp().saturating_sub(self.forgotten_at) >= FORGET_EVERY_SECS {
+            self.window.forget_before(cutoff);
+            self.forgotten_at = now.timestamp();
+        }
+        Ok(())
+    }
+
+    /// Loads the items first seen within the window, oldest first.
+    fn load_window(&mut self, tx: &Transaction<'_>, cutoff: i64) -> Result<(), StoreError> {
+        let mut statement = tx.prepare_cached(&format!(
+            "SELECT {CANDIDATE_COLUMNS} FROM items
+             WHERE first_seen >= ?1 AND signature IS NOT NULL ORDER BY first_seen"
+        ))?;
+        let mut rows = statement.query(params![cutoff])?;
         while let Some(row) = rows.next()? {
-            *shared.entry(row.get(0)?).or_default() += 1;
+            self.load(row)?;
+        }
+        let through = tx.query_row("SELECT coalesce(max(rowid), 0) FROM items", [], |r| {
+            r.get(0)
+        })?;
+        self.through = Some(through);
+        Ok(())
+    }
+
+    /// Indexes the items stored after rowid `through`: those another process wrote (this
+    /// one's are indexed as they are written).
+    fn read_since(
+        &mut self,
+        tx: &Transaction<'_>,
+        through: i64,
+        cutoff: i64,
+    ) -> Result<(), StoreError> {
+        let mut statement = tx.prepare_cached(&format!(
+            "SELECT {CANDIDATE_COLUMNS}, rowid FROM items WHERE rowid > ?1 ORDER BY rowid"
+        ))?;
+        let mut rows = statement.query(params![through])?;
+        let mut last = through;
+        while let Some(row) = rows.next()? {
+            last = row.get(7)?;
+            let (id, seen_at): (String, i64) = (row.get(0)?, row.get(5)?);
+            if seen_at >= cutoff && !self.window.contains(&id) {
+                self.load(row)?;
+            }
+        }
+        self.through = Some(last);
+        Ok(())
+    }
+
+    /// Indexes a stored item from its row ([`CANDIDATE_COLUMNS`]). One without a readable
+    /// signature is left out: it finds no copies, as an item without words does not.
+    fn load(&mut self, row: &Row<'_>) -> Result<(), StoreError> {
+        let Some(Ok(signature)) = row
+            .get::<_, Option<String>>(6)?
+            .map(|json| serde_json::from_str::<Signature>(&json))
+        else {
+            return Ok(());
+        };
+        let candidate = Candidate {
+            id: row.get::<_, String>(0)?.into(),
+            outlet: row.get::<_, String>(1)?.into(),
+            story: row.get::<_, String>(2)?.into(),
+            url: row.get::<_, Option<String>>(3)?.map(Into::into),
+            dated: row.get(4)?,
+            seen_at: row.get(5)?,
+            sketch: signature.sketch(),
+        };
+        self.window.insert(candidate, &signature.keys());
+        Ok(())
+    }
+
+    /// Indexes `candidate`, just written (as `rowid`, if that was an insert), under `keys`,
+    /// in place of what it was indexed under. No one else writes during the transaction, so
+    /// the rows up to `rowid` need not be read back.
+    pub fn index(&mut self, candidate: Candidate, keys: &[i64], rowid: i64) {
+        self.window.insert(candidate, keys);
+        if let Some(through) = self.through.as_mut() {
+            *through = (*through).max(rowid);
         }
     }
-    // The candidates sharing the most keys, at most MAX_CANDIDATES of them: scoring costs the
-    // same per item however large the window.
-    let mut candidates: Vec<(String, usize)> = shared.into_iter().collect();
-    candidates.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    candidates.truncate(MAX_CANDIDATES);
-    let mut statement = tx.prepare_cached(
-        "SELECT id, outlet, story, signature, url, sort_at FROM items
-         WHERE id = ?1 AND signature IS NOT NULL",
-    )?;
-    let mut best: Option<Found> = None;
-    for (candidate, _) in candidates {
-        let mut rows = statement.query(params![candidate])?;
-        let Some(row) = rows.next()? else {
-            continue;
-        };
-        let id: String = row.get(0)?;
-        let candidate_url: Option<String> = row.get(4)?;
-        let candidate_dated = timestamp(row.get(5)?);
-        let hours_apart = (dated - candidate_dated).num_seconds().abs() as f64 / 3600.0;
-        let outlet: String = row.get(1)?;
-        let sibling = outlet == item.outlet
-            && (rules.siblings.contains(id.as_str())
-                || candidate_url
-                    .as_deref()
-                    .is_some_and(|u| rules.siblings.contains(u)));
-        if id == item.id.as_str() || sibling || hours_apart > f64::from(dedup.window_hours) {
-            continue;
-        }
-        let Ok(other) = serde_json::from_str::<Signature>(&row.get::<_, String>(3)?) else {
-            continue;
-        };
-        let same_link = item.url.is_some() && item.url == candidate_url;
-        let (score, features) = score(signature, &other, hours_apart, same_link);
-        let better = best.as_ref().is_none_or(|b| score > b.score);
-        if score >= dedup.threshold && better {
-            best = Some(Found {
-                id,
-                outlet,
-                story: row.get(2)?,
-                score,
-                features,
-            });
-        }
+
+    /// Forgets the items `gone` says were deleted.
+    pub fn forget(&mut self, gone: impl Fn(&Candidate) -> bool) {
+        self.window.retain(|candidate| !gone(candidate));
     }
-    Ok(best)
+
+    /// The best-scoring stored item that is the same story as `item`, if any reaches the
+    /// threshold: candidates share a key of `keys`, were first seen within the window and are
+    /// dated within it.
+    pub fn find_match(
+        &self,
+        item: &Item,
+        sketch: &Sketch,
+        keys: &[i64],
+        dated: DateTime<Utc>,
+        rules: &Rules<'_>,
+    ) -> Option<Found> {
+        let (now, dedup) = (rules.now, rules.dedup);
+        let since = (now - chrono::Duration::hours(dedup.window_hours.into())).timestamp();
+        let mut best: Option<Found> = None;
+        for candidate in self
+            .window
+            .candidates(keys, since, POSTINGS_PER_KEY, MAX_CANDIDATES)
+        {
+            let hours_apart = (dated.timestamp() - candidate.dated).abs() as f64 / 3600.0;
+            let url = candidate.url.as_deref();
+            let sibling = *candidate.outlet == *item.outlet
+                && (rules.siblings.contains(&*candidate.id)
+                    || url.is_some_and(|u| rules.siblings.contains(u)));
+            if *candidate.id == *item.id.as_str()
+                || sibling
+                || hours_apart > f64::from(dedup.window_hours)
+            {
+                continue;
+            }
+            let same_link = item.url.is_some() && item.url.as_deref() == url;
+            let (score, features) = score(sketch, &candidate.sketch, hours_apart, same_link);
+            let better = best.as_ref().is_none_or(|b| score > b.score);
+            if score >= dedup.threshold && better {
+                best = Some(Found {
+                    id: candidate.id.to_string(),
+                    outlet: candidate.outlet.to_string(),
+                    story: candidate.story.to_string(),
+                    score,
+                    features,
+                });
+            }
+        }
+        best
+    }
 }
 
 /// Records why `item` joined the story of `found`.
@@ -179,55 +271,6 @@ pub(super) fn record_alias(
 ) -> Result<(), StoreError> {
     tx.prepare_cached("INSERT OR REPLACE INTO aliases (alias, item_id) VALUES (?1, ?2)")?
         .execute(params![alias.as_str(), id])?;
-    Ok(())
-}
-
-/// Takes a stored item's band keys out of the index, before its text changes.
-pub(super) fn unindex(tx: &Transaction<'_>, item: &str) -> Result<(), StoreError> {
-    let stored: Option<(Option<String>, i64)> = tx
-        .prepare_cached("SELECT signature, first_seen FROM items WHERE id = ?1")?
-        .query_row(params![item], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let Some((Some(json), seen_at)) = stored else {
-        return Ok(());
-    };
-    let Ok(signature) = serde_json::from_str::<Signature>(&json) else {
-        return Ok(());
-    };
-    let mut delete =
-        tx.prepare_cached("DELETE FROM bands WHERE band = ?1 AND seen_at = ?2 AND item_id = ?3")?;
-    for key in signature.keys() {
-        delete.execute(params![key, seen_at, item])?;
-    }
-    Ok(())
-}
-
-/// Puts `item`'s band keys in the index.
-pub(super) fn index(
-    tx: &Transaction<'_>,
-    item: &str,
-    signature: &Signature,
-    first_seen: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let mut insert = tx.prepare_cached(
-        "INSERT OR IGNORE INTO bands (band, item_id, seen_at) VALUES (?1, ?2, ?3)",
-    )?;
-    for key in signature.keys() {
-        insert.execute(params![key, item, first_seen.timestamp()])?;
-    }
-    Ok(())
-}
-
-/// Drops band keys of items first seen before the window: they can no longer be candidates,
-/// and the index stays the size of the window, not of the store.
-pub(super) fn forget_old_candidates(
-    tx: &Transaction<'_>,
-    now: DateTime<Utc>,
-    dedup: &Dedup,
-) -> Result<(), StoreError> {
-    let cutoff = now - chrono::Duration::hours(dedup.window_hours.into());
-    tx.prepare_cached("DELETE FROM bands WHERE seen_at < ?1")?
-        .execute(params![cutoff.timestamp()])?;
     Ok(())
 }
 

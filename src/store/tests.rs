@@ -289,7 +289,11 @@ fn a_database_from_before_search_is_indexed_when_it_is_opened() {
     record(&Store::open(&path).unwrap(), std::slice::from_ref(&story));
     let conn = Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TRIGGER items_unsearchable; DROP TABLE items_search; PRAGMA user_version = 5;",
+        // Back to the schema of version 5: no search index, the band index in a table.
+        "DROP TRIGGER items_unsearchable; DROP TABLE items_search;
+         DROP INDEX items_by_first_seen;
+         CREATE TABLE bands (band INTEGER NOT NULL, item_id TEXT NOT NULL, seen_at INTEGER NOT NULL);
+         PRAGMA user_version = 5;",
     )
     .unwrap();
     drop(conn);
@@ -302,4 +306,100 @@ fn a_database_from_before_search_is_indexed_when_it_is_opened() {
         )
         .unwrap();
     assert!(found.items.contains(story.id.as_str()));
+}
+
+/// `outlet`'s copy of a story told in `text`.
+fn copy(outlet: &str, guid: &str, text: &str) -> Item {
+    let mut item = Item {
+        outlet: outlet.into(),
+        summary: Some(format!("<p>{text}</p>")),
+        ..item(
+            guid,
+            &format!("https://{outlet}.example/{guid}"),
+            &text[..40],
+        )
+    };
+    item.id = ItemId::derive(outlet, &item.identity_key());
+    item
+}
+
+const FLOOD: &str = "Floodwaters cut off Lismore as the Wilsons River peaks above twelve metres \
+    and the State Emergency Service orders thousands of residents to evacuate overnight";
+const BUDGET: &str = "The Reserve Bank holds the cash rate steady for a third month while \
+    economists warn that household spending is slowing across every capital city";
+
+#[test]
+fn a_batch_keeps_each_poll_whole_and_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = Store::open(&path).unwrap();
+    // A write the database refuses, in the middle of the batch.
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON items WHEN new.outlet = 'broken'
+             BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        )
+        .unwrap();
+    let first = [copy("abc", "1", FLOOD)];
+    let broken = [copy("broken", "2", BUDGET)];
+    let last = [copy("news", "3", BUDGET)];
+    let mut polls = [
+        poll(&first, "\"a\""),
+        poll(&broken, "\"b\""),
+        poll(&last, "\"c\""),
+    ];
+    polls[1].outlet = "broken";
+    polls[2].outlet = "news";
+    let results = store.record_polls(&polls, now() - Duration::days(30), now());
+    assert_eq!(results[0].as_ref().unwrap().new, 1);
+    let refused = results[1].as_ref().unwrap_err().to_string();
+    assert!(refused.contains("refused"), "{refused}");
+    assert_eq!(results[2].as_ref().unwrap().new, 1);
+    assert_eq!(store.item_count().unwrap(), 2);
+    // Nothing of the refused poll stayed, not even its attempt; the others' did.
+    let state = |outlet| store.feed_state(outlet, "https://abc.example/rss").unwrap();
+    assert_eq!(state("broken"), FeedState::default());
+    assert_eq!(state("news").validators.etag.as_deref(), Some("\"c\""));
+}
+
+#[test]
+fn copies_are_found_after_a_restart_and_beside_another_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let first = Store::open(&path).unwrap();
+    let flood = copy("abc", "1", FLOOD);
+    record(&first, std::slice::from_ref(&flood));
+    // Opened again (a restart, or `tributary poll` beside the daemon): the window is loaded.
+    let second = Store::open(&path).unwrap();
+    let retold = copy("news", "2", FLOOD);
+    assert_eq!(record(&second, std::slice::from_ref(&retold)).merged, 1);
+    assert_eq!(
+        second.story_of(retold.id.as_str()).unwrap(),
+        Some(flood.id.to_string())
+    );
+    // What the second wrote is read by the first before its next write.
+    let budget = copy("news", "3", BUDGET);
+    record(&second, std::slice::from_ref(&budget));
+    let again = copy("sbs", "4", BUDGET);
+    assert_eq!(record(&first, std::slice::from_ref(&again)).merged, 1);
+    assert_eq!(
+        first.story_of(again.id.as_str()).unwrap(),
+        Some(budget.id.to_string())
+    );
+}
+
+#[test]
+fn a_forgotten_outlet_leaves_no_story_to_join() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    let flood = copy("abc", "1", FLOOD);
+    record(&store, std::slice::from_ref(&flood));
+    store.forget_outlet("abc").unwrap();
+    let retold = copy("news", "2", FLOOD);
+    assert_eq!(record(&store, std::slice::from_ref(&retold)).merged, 0);
+    assert_eq!(
+        store.story_of(retold.id.as_str()).unwrap(),
+        Some(retold.id.to_string())
+    );
 }

@@ -1,0 +1,259 @@
+//! The items first seen within the dedup window, in memory: what an incoming item is
+//! compared with. Its candidates are found by a hash probe per signature key and a walk of
+//! that key's newest postings, and scored from their sketches without reading the store, so
+//! each item costs the same however many are stored.
+//!
+//! The store rebuilds it when the process starts, keeps it in step with what it writes and
+//! deletes, and reads what another process wrote before each write.
+
+use std::collections::HashMap;
+
+use super::Sketch;
+
+/// No posting: the end of a key's list.
+const END: u32 = u32::MAX;
+
+/// A stored item as dedup sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Candidate {
+    pub id: Box<str>,
+    pub outlet: Box<str>,
+    pub story: Box<str>,
+    pub url: Option<Box<str>>,
+    /// Its place in the feed (Unix time): copies of one story are dated close together.
+    pub dated: i64,
+    /// When it was first seen (Unix time): the window is a span of first sightings.
+    pub seen_at: i64,
+    pub sketch: Sketch,
+}
+
+#[derive(Default)]
+pub struct Window {
+    /// Each key's newest posting; a posting links to the one before it.
+    heads: HashMap<i64, u32>,
+    postings: Vec<Posting>,
+    entries: Vec<Entry>,
+    /// The live entry of each item id: an item indexed again (its text changed) leaves its
+    /// old entry dead, so that its old keys no longer find it.
+    live: HashMap<Box<str>, u32>,
+}
+
+struct Posting {
+    entry: u32,
+    next: u32,
+}
+
+struct Entry {
+    candidate: Candidate,
+    alive: bool,
+}
+
+impl Window {
+    /// How many items the window holds.
+    pub fn len(&self) -> usize {
+        self.live.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live.is_empty()
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.live.contains_key(id)
+    }
+
+    /// Indexes `candidate` under `keys`, in place of what the same item was indexed under.
+    pub fn insert(&mut self, candidate: Candidate, keys: &[i64]) {
+        let Ok(entry) = u32::try_from(self.entries.len()) else {
+            return;
+        };
+        if let Some(old) = self.live.insert(candidate.id.clone(), entry) {
+            self.entries[old as usize].alive = false;
+        }
+        self.entries.push(Entry {
+            candidate,
+            alive: true,
+        });
+        for &key in keys {
+            let Ok(posting) = u32::try_from(self.postings.len()) else {
+                return;
+            };
+            let head = self.heads.entry(key).or_insert(END);
+            self.postings.push(Posting { entry, next: *head });
+            *head = posting;
+        }
+    }
+
+    /// The items sharing the most of `keys` with the incoming item, at most `max` of them,
+    /// most shared first: of each key, only its `per_key` newest postings first seen at or
+    /// after `since` are counted — a key hundreds of items share (boilerplate, a running
+    /// story's stock phrase) says little, and reading all of it would make an item's cost grow
+    /// with the window. The true copy shares many keys, rare ones too.
+    pub fn candidates(
+        &self,
+        keys: &[i64],
+        since: i64,
+        per_key: usize,
+        max: usize,
+    ) -> Vec<&Candidate> {
+        let mut shared: HashMap<u32, usize> = HashMap::new();
+        for key in keys {
+            let mut at = self.heads.get(key).copied().unwrap_or(END);
+            let mut read = 0;
+            while at != END && read < per_key {
+                let posting = &self.postings[at as usize];
+                let entry = &self.entries[posting.entry as usize];
+                if entry.alive && entry.candidate.seen_at >= since {
+                    *shared.entry(posting.entry).or_default() += 1;
+                    read += 1;
+                }
+                at = posting.next;
+            }
+        }
+        let mut ranked: Vec<(&Candidate, usize)> = shared
+            .into_iter()
+            .map(|(entry, count)| (&self.entries[entry as usize].candidate, count))
+            .collect();
+        ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.id.cmp(&b.0.id)));
+        ranked.truncate(max);
+        ranked.into_iter().map(|(candidate, _)| candidate).collect()
+    }
+
+    /// Drops the items first seen before `cutoff` (they left the window), when there are
+    /// enough of them and of dead entries to be worth a rebuild.
+    pub fn forget_before(&mut self, cutoff: i64) {
+        let stale = self
+            .entries
+            .iter()
+            .filter(|e| !e.alive || e.candidate.seen_at < cutoff)
+            .count();
+        if stale * 4 >= self.entries.len() && stale > 0 {
+            self.retain(|c| c.seen_at >= cutoff);
+        }
+    }
+
+    /// Keeps only the items `keep` says to (and no dead entry), rebuilding the index:
+    /// O(postings).
+    pub fn retain(&mut self, keep: impl Fn(&Candidate) -> bool) {
+        let mut renumbered = vec![END; self.entries.len()];
+        let mut entries = Vec::new();
+        for (old, entry) in std::mem::take(&mut self.entries).into_iter().enumerate() {
+            if entry.alive && keep(&entry.candidate) {
+                renumbered[old] = entries.len() as u32;
+                entries.push(entry);
+            }
+        }
+        let mut window = Window {
+            entries,
+            ..Window::default()
+        };
+        // Each key's surviving postings, oldest first, so that re-linking keeps the order.
+        for (key, head) in std::mem::take(&mut self.heads) {
+            let mut chain = Vec::new();
+            let mut at = head;
+            while at != END {
+                let posting = &self.postings[at as usize];
+                if renumbered[posting.entry as usize] != END {
+                    chain.push(renumbered[posting.entry as usize]);
+                }
+                at = posting.next;
+            }
+            for entry in chain.into_iter().rev() {
+                let head = window.heads.entry(key).or_insert(END);
+                window.postings.push(Posting { entry, next: *head });
+                *head = (window.postings.len() - 1) as u32;
+            }
+        }
+        window.live = window
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.candidate.id.clone(), i as u32))
+            .collect();
+        *self = window;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: &str, seen_at: i64) -> Candidate {
+        Candidate {
+            id: id.into(),
+            outlet: "abc".into(),
+            story: id.into(),
+            url: None,
+            dated: seen_at,
+            seen_at,
+            sketch: Sketch::default(),
+        }
+    }
+
+    fn ids<'a>(found: Vec<&'a Candidate>) -> Vec<&'a str> {
+        found.into_iter().map(|c| &*c.id).collect()
+    }
+
+    #[test]
+    fn candidates_are_ranked_by_shared_keys() {
+        let mut window = Window::default();
+        window.insert(item("a", 100), &[1, 2, 3]);
+        window.insert(item("b", 100), &[1, 9]);
+        window.insert(item("c", 100), &[7]);
+        assert_eq!(ids(window.candidates(&[1, 2, 3], 0, 64, 16)), ["a", "b"]);
+        assert_eq!(ids(window.candidates(&[1, 2, 3], 0, 64, 1)), ["a"]);
+        assert!(window.candidates(&[5], 0, 64, 16).is_empty());
+    }
+
+    #[test]
+    fn only_the_newest_postings_of_a_key_count() {
+        let mut window = Window::default();
+        for i in 0..10 {
+            window.insert(item(&format!("old{i}"), 100), &[1]);
+        }
+        window.insert(item("new", 200), &[1]);
+        assert_eq!(ids(window.candidates(&[1], 0, 1, 16)), ["new"]);
+        assert_eq!(ids(window.candidates(&[1], 150, 64, 16)), ["new"]);
+    }
+
+    #[test]
+    fn an_item_indexed_again_is_found_by_its_new_keys_only() {
+        let mut window = Window::default();
+        window.insert(item("a", 100), &[1, 2]);
+        window.insert(item("a", 100), &[3]);
+        assert!(window.candidates(&[1, 2], 0, 64, 16).is_empty());
+        assert_eq!(ids(window.candidates(&[3], 0, 64, 16)), ["a"]);
+        assert_eq!(window.len(), 1);
+    }
+
+    #[test]
+    fn forgetting_keeps_the_window_and_its_order() {
+        let mut window = Window::default();
+        window.insert(item("gone", 50), &[1, 2]);
+        window.insert(item("kept", 100), &[1]);
+        window.insert(item("newest", 120), &[1, 2]);
+        window.insert(item("kept", 100), &[1, 3]);
+        window.retain(|c| c.seen_at >= 100);
+        assert_eq!(window.len(), 2);
+        assert_eq!(window.postings.len(), 4);
+        assert_eq!(ids(window.candidates(&[1], 0, 1, 16)), ["kept"]);
+        assert_eq!(
+            ids(window.candidates(&[1, 2], 0, 64, 16)),
+            ["newest", "kept"]
+        );
+        assert_eq!(ids(window.candidates(&[3], 0, 64, 16)), ["kept"]);
+    }
+
+    #[test]
+    fn forgetting_waits_until_a_quarter_is_stale() {
+        let mut window = Window::default();
+        for i in 0..8 {
+            window.insert(item(&format!("i{i}"), 100 + i), &[1]);
+        }
+        window.forget_before(101);
+        assert_eq!(window.entries.len(), 8, "one stale in eight: no rebuild");
+        window.forget_before(102);
+        assert_eq!(window.entries.len(), 6);
+        assert_eq!(ids(window.candidates(&[1], 0, 64, 16)).len(), 6);
+    }
+}
