@@ -190,7 +190,7 @@ mod tests {
         }
     }
 
-    fn ids<'a>(found: Vec<&'a Candidate>) -> Vec<&'a str> {
+    fn ids(found: Vec<&Candidate>) -> Vec<&str> {
         found.into_iter().map(|c| &*c.id).collect()
     }
 
