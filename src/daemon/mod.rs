@@ -21,6 +21,7 @@ use crate::serve::{self, FeedCache, Published};
 use crate::store::Store;
 
 mod config_file;
+mod memory;
 mod reload;
 mod signals;
 mod systemd;
@@ -335,8 +336,13 @@ impl Drop for PollUnderWay {
 async fn render(store: &Arc<Store>, config: &Arc<Config>) -> anyhow::Result<(Published, Duration)> {
     let (store, config) = (Arc::clone(store), Arc::clone(config));
     let started = Instant::now();
-    let published =
-        tokio::task::spawn_blocking(move || Published::build(&store, &config)).await??;
+    let published = tokio::task::spawn_blocking(move || {
+        let published = Published::build(&store, &config);
+        // Renderings follow polls: what the poll and this rendering freed can go back now.
+        memory::release_free();
+        published
+    })
+    .await??;
     let took = started.elapsed();
     tracing::debug!(ms = took.as_millis() as u64, "rendered feeds");
     Ok((published, took))
