@@ -4,6 +4,7 @@
 //! batch in front of them. A poll is answered only once its batch has committed, so what a
 //! report says was stored is on disk.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -35,9 +36,10 @@ pub struct Recorder {
     jobs: mpsc::UnboundedSender<Job>,
 }
 
-/// The writer is gone: only when the process is shutting down.
+/// The writer did not answer: the process is shutting down, or writing the batch panicked
+/// (a bug, logged; the writer goes on with the next batch).
 #[derive(Debug, thiserror::Error)]
-#[error("the store's writer has stopped")]
+#[error("the store's writer did not answer")]
 pub struct WriterStopped;
 
 impl Recorder {
@@ -75,8 +77,19 @@ fn write(store: &Store, mut queue: mpsc::UnboundedReceiver<Job>, retention: chro
         }
         let polls: Vec<FeedPoll<'_>> = batch.iter().map(|job| job.record.as_poll()).collect();
         let now = Utc::now();
-        let results = store.record_polls(&polls, now - retention, now);
+        let written = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            store.record_polls(&polls, now - retention, now)
+        }));
         drop(polls);
+        let Ok(results) = written else {
+            // Nothing of the batch was committed; its polls are told so, and the next batch
+            // is written as usual (the store recovers its connection and its window).
+            tracing::error!(
+                polls = batch.len(),
+                "writing a batch of polls panicked; they were not stored"
+            );
+            continue;
+        };
         for (job, result) in batch.into_iter().zip(results) {
             // The poll may have been cancelled (shutdown); what it brought is stored anyway.
             let _ = job.done.send(result);

@@ -77,7 +77,8 @@ pub(super) struct Candidates {
 }
 
 impl Candidates {
-    /// Forgets everything, so that the next write loads the window again (its length changed).
+    /// Forgets everything, so that the next write loads the window again from the store: its
+    /// length changed, or what it holds may be wrong (a write undone, a panic).
     pub fn reset(&mut self) {
         *self = Candidates::default();
     }
