@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{params, Connection, OpenFlags};
+use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 
 use crate::config::Dedup;
 use crate::model::{Item, ItemId};
@@ -40,6 +40,8 @@ pub enum StoreError {
     /// it was kept. Shared by every poll of the batch.
     #[error("not saved: {0}")]
     NotCommitted(Arc<StoreError>),
+    #[error("the database ended the transaction (rolled back)")]
+    TransactionLost,
     #[error("there is no database at {0}: it is created when the daemon or `tributary poll` first runs with this configuration")]
     Missing(std::path::PathBuf),
 }
@@ -140,8 +142,9 @@ impl Store {
         // Checkpoints every 32 MiB of log instead of every 4: a poll round rewrites the same
         // index pages many times, and each checkpoint copies every page it finds changed.
         conn.pragma_update(None, "wal_autocheckpoint", 8192)?;
-        // 16 MiB of page cache at most (the default is 2): the dedup index is read on every
-        // new item, and re-reading it from the OS costs more than keeping it.
+        // 16 MiB of page cache at most (the default is 2): every new item is looked up by id
+        // and link and inserted into indexes keyed at random, and re-reading those pages from
+        // the OS costs more than keeping them.
         conn.pragma_update(None, "cache_size", -16_384)?;
         // Each poll of a batch is a savepoint, whose journal is a temporary file unless told
         // otherwise: a write and a read of every page the poll changes.
@@ -201,6 +204,10 @@ impl Store {
     /// for all of them, and pages that several feeds change are written once. Each poll is
     /// still all or nothing (a savepoint of its own): one that fails is rolled back and
     /// reported, the others are kept. Returns one result per poll, in order.
+    ///
+    /// The transaction takes the write lock at once (`IMMEDIATE`): begun as a reader, it could
+    /// not write after another process (`tributary poll`) committed, and every poll of the
+    /// batch would fail.
     pub fn record_polls(
         &self,
         polls: &[FeedPoll<'_>],
@@ -211,21 +218,29 @@ impl Store {
         let mut conn = self.conn();
         let mut candidates = self.candidates();
         let mut batch = || -> Result<Vec<Result<Ingested, StoreError>>, StoreError> {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let writer = Writer {
                 tx: &tx,
                 dedup: &dedup,
                 retention_cutoff,
                 now,
             };
-            let results = polls
-                .iter()
-                .map(|poll| writer.record_one(poll, &mut candidates))
-                .collect();
+            let mut results = Vec::with_capacity(polls.len());
+            for poll in polls {
+                let result = writer.record_one(poll, &mut candidates);
+                // Some errors (a full disk, an I/O error) end the whole transaction, not only
+                // the savepoint: nothing of the batch can be kept then.
+                if tx.is_autocommit() {
+                    return Err(result.err().unwrap_or(StoreError::TransactionLost));
+                }
+                results.push(result);
+            }
             tx.commit()?;
             Ok(results)
         };
         batch().unwrap_or_else(|failed| {
+            // What the window learnt of the batch was never stored.
+            candidates.reset();
             let failed = Arc::new(failed);
             polls
                 .iter()
@@ -249,7 +264,7 @@ impl Store {
         let deleted = tx.execute("DELETE FROM items WHERE outlet = ?1", params![outlet])?;
         tx.execute("DELETE FROM feeds WHERE outlet = ?1", params![outlet])?;
         tx.commit()?;
-        self.candidates().forget(|c| *c.outlet == *outlet);
+        self.candidates().forget(&conn, |c| *c.outlet == *outlet)?;
         Ok(deleted)
     }
 
@@ -261,7 +276,8 @@ impl Store {
             params![cutoff.timestamp()],
         )?;
         if deleted > 0 {
-            self.candidates().forget(|c| c.dated < cutoff.timestamp());
+            self.candidates()
+                .forget(&conn, |c| c.dated < cutoff.timestamp())?;
         }
         Ok(deleted)
     }
@@ -289,10 +305,12 @@ impl Writer<'_> {
                 Ok(ingested)
             }
             Err(e) => {
-                self.tx.execute_batch("ROLLBACK TO poll; RELEASE poll")?;
                 // What the window learnt of the undone writes is wrong now: it is loaded
                 // again from the store at the next write.
                 candidates.reset();
+                if !self.tx.is_autocommit() {
+                    self.tx.execute_batch("ROLLBACK TO poll; RELEASE poll")?;
+                }
                 Err(e)
             }
         }

@@ -4,7 +4,9 @@
 //! each item costs the same however many are stored.
 //!
 //! The store rebuilds it when the process starts, keeps it in step with what it writes and
-//! deletes, and reads what another process wrote before each write.
+//! deletes, and reads the items another process added before each write. What another process
+//! changes in an item already known (`tributary poll` beside the daemon, updating a story's
+//! text) reaches the window at the next start: until then that item is compared as it was.
 
 use std::collections::HashMap;
 
@@ -49,15 +51,6 @@ struct Entry {
 }
 
 impl Window {
-    /// How many items the window holds.
-    pub fn len(&self) -> usize {
-        self.live.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.live.is_empty()
-    }
-
     pub fn contains(&self, id: &str) -> bool {
         self.live.contains_key(id)
     }
@@ -88,7 +81,10 @@ impl Window {
     /// most shared first: of each key, only its `per_key` newest postings first seen at or
     /// after `since` are counted — a key hundreds of items share (boilerplate, a running
     /// story's stock phrase) says little, and reading all of it would make an item's cost grow
-    /// with the window. The true copy shares many keys, rare ones too.
+    /// with the window. The true copy shares many keys, rare ones too. (An item indexed again
+    /// counts as the newest under its keys.) A key's walk also stops after `2 × per_key`
+    /// postings whatever they are, so that dead and expired ones, dropped only now and then,
+    /// cannot make it long.
     pub fn candidates(
         &self,
         keys: &[i64],
@@ -99,8 +95,9 @@ impl Window {
         let mut shared: HashMap<u32, usize> = HashMap::new();
         for key in keys {
             let mut at = self.heads.get(key).copied().unwrap_or(END);
-            let mut read = 0;
-            while at != END && read < per_key {
+            let (mut read, mut walked) = (0, 0);
+            while at != END && read < per_key && walked < 2 * per_key {
+                walked += 1;
                 let posting = &self.postings[at as usize];
                 let entry = &self.entries[posting.entry as usize];
                 if entry.alive && entry.candidate.seen_at >= since {
@@ -223,7 +220,7 @@ mod tests {
         window.insert(item("a", 100), &[3]);
         assert!(window.candidates(&[1, 2], 0, 64, 16).is_empty());
         assert_eq!(ids(window.candidates(&[3], 0, 64, 16)), ["a"]);
-        assert_eq!(window.len(), 1);
+        assert_eq!(window.live.len(), 1);
     }
 
     #[test]
@@ -234,7 +231,7 @@ mod tests {
         window.insert(item("newest", 120), &[1, 2]);
         window.insert(item("kept", 100), &[1, 3]);
         window.retain(|c| c.seen_at >= 100);
-        assert_eq!(window.len(), 2);
+        assert_eq!(window.live.len(), 2);
         assert_eq!(window.postings.len(), 4);
         assert_eq!(ids(window.candidates(&[1], 0, 1, 16)), ["kept"]);
         assert_eq!(

@@ -1,12 +1,12 @@
 //! Stories: the items that are one story — copies from several outlets (one story, several
 //! items) or a re-publication within an outlet (merged into the stored item, its GUID kept as
-//! an alias) — with the band index that finds candidates in O(1) per item, and every decision,
-//! kept so that `tributary explain` can say why.
+//! an alias) — with the dedup window in memory that finds candidates in O(1) per item
+//! ([`Candidates`]), and every decision, kept so that `tributary explain` can say why.
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Row, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use super::items::{stored_item, Rules, STORED_COLUMNS};
 use super::{timestamp, Store, StoreError, StoredItem};
@@ -177,9 +177,23 @@ impl Candidates {
         }
     }
 
-    /// Forgets the items `gone` says were deleted.
-    pub fn forget(&mut self, gone: impl Fn(&Candidate) -> bool) {
+    /// Forgets the items `gone` says were just deleted (through `conn`). Deleting the newest
+    /// rows lets SQLite give their rowids out again, so rows are read again from the highest
+    /// left (those already known are skipped).
+    pub fn forget(
+        &mut self,
+        conn: &Connection,
+        gone: impl Fn(&Candidate) -> bool,
+    ) -> Result<(), StoreError> {
         self.window.retain(|candidate| !gone(candidate));
+        if let Some(through) = self.through {
+            let highest: i64 =
+                conn.query_row("SELECT coalesce(max(rowid), 0) FROM items", [], |r| {
+                    r.get(0)
+                })?;
+            self.through = Some(through.min(highest));
+        }
+        Ok(())
     }
 
     /// The best-scoring stored item that is the same story as `item`, if any reaches the

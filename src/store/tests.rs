@@ -403,3 +403,22 @@ fn a_forgotten_outlet_leaves_no_story_to_join() {
         Some(retold.id.to_string())
     );
 }
+
+#[test]
+fn rows_written_elsewhere_after_a_delete_are_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let daemon = Store::open(&path).unwrap();
+    record(&daemon, &[copy("abc", "1", FLOOD)]);
+    record(&daemon, &[copy("gone", "2", FLOOD)]);
+    // The newest rows go, so SQLite hands their rowids out again, here to another process.
+    daemon.forget_outlet("gone").unwrap();
+    let budget = copy("news", "3", BUDGET);
+    record(&Store::open(&path).unwrap(), std::slice::from_ref(&budget));
+    let again = copy("sbs", "4", BUDGET);
+    assert_eq!(record(&daemon, std::slice::from_ref(&again)).merged, 1);
+    assert_eq!(
+        daemon.story_of(again.id.as_str()).unwrap(),
+        Some(budget.id.to_string())
+    );
+}
