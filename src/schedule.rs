@@ -42,6 +42,16 @@ struct OutletJob {
     running: Arc<Mutex<()>>,
 }
 
+/// An outlet no longer scheduled, whose last poll may still be running.
+pub struct Removed(Arc<Mutex<()>>);
+
+impl Removed {
+    /// Waits until no poll of the outlet is running: after that nothing more of it is stored.
+    pub async fn settled(&self) {
+        drop(self.0.lock().await);
+    }
+}
+
 impl Schedule {
     /// Starts one job per outlet on its cron schedule.
     pub async fn start(outlets: &[Outlet], poll: PollFn) -> Result<Self, ScheduleError> {
@@ -88,12 +98,14 @@ impl Schedule {
         Ok(())
     }
 
-    /// Stops polling `outlet`; a poll of it already running finishes.
-    pub async fn remove_outlet(&mut self, outlet: &str) -> Result<(), ScheduleError> {
-        if let Some(old) = self.outlets.remove(outlet) {
-            self.scheduler.remove(&old.job).await?;
-        }
-        Ok(())
+    /// Stops polling `outlet`; a poll of it already running finishes, which the returned
+    /// [`Removed`] can wait for.
+    pub async fn remove_outlet(&mut self, outlet: &str) -> Result<Option<Removed>, ScheduleError> {
+        let Some(old) = self.outlets.remove(outlet) else {
+            return Ok(None);
+        };
+        self.scheduler.remove(&old.job).await?;
+        Ok(Some(Removed(old.running)))
     }
 
     /// Adds a housekeeping job (retention, say) that runs `task` on the cron schedule `cron`.

@@ -150,6 +150,59 @@ async fn sighup_adds_and_removes_outlets_and_refuses_a_broken_edit() {
 }
 
 #[tokio::test]
+async fn a_purge_waits_for_the_removed_outlets_poll_under_way() {
+    let server = FixtureServer::start().await;
+    server.serve(
+        "/a.xml",
+        Doc::feed(ABC_TOP_0706, "a1").delayed(Duration::from_secs(3)),
+    );
+    server.serve("/n.xml", Doc::feed(NEWS_NATIONAL, "n1"));
+    let (a, n) = ([server.url("/a.xml")], [server.url("/n.xml")]);
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let both = config(port, &[("abc", &a), ("news", &n)]);
+    let daemon = Daemon::start_with_args(dir.path(), &both, &["--no-watch"]).await;
+    let news_items = item_count(
+        &daemon
+            .until("/outlets/news/feed.json", |_, b| item_count(b) > 0)
+            .await,
+    );
+    eventually("ABC's feed to be asked", 10, || {
+        !server.seen("/a.xml").is_empty()
+    })
+    .await;
+    // ABC removed with purge_removed while its poll waits for the slow feed.
+    let purging = config(port, &[("news", &n)]).replace(
+        "retention_days = 36500\n",
+        "retention_days = 36500\npurge_removed = true\n",
+    );
+    write_config(dir.path(), &purging);
+    daemon.signal("HUP");
+    daemon
+        .until("/outlets/abc/feed.json", |s, _| s == 404)
+        .await;
+    eventually("the removed outlet's items to be deleted", 15, || {
+        daemon
+            .log()
+            .contains("deleted the items of a removed outlet")
+    })
+    .await;
+    let log = daemon.log();
+    let deleted = log
+        .lines()
+        .find(|l| l.contains("deleted the items of a removed outlet"))
+        .unwrap();
+    assert!(
+        !deleted.contains("deleted=0"),
+        "the poll under way stored first: {deleted}"
+    );
+    daemon
+        .until("/healthz", |_, b| json_of(b)["items"] == news_items)
+        .await;
+    assert!(daemon.stop("TERM").success());
+}
+
+#[tokio::test]
 async fn editing_the_file_reloads_it_without_a_signal() {
     let server = two_feeds().await;
     let (a, n) = ([server.url("/a.xml")], [server.url("/n.xml")]);

@@ -157,8 +157,9 @@ async fn apply(
     {
         pipeline.replace_poller(&new)?;
     }
+    let mut removed = Vec::new();
     for id in &diff.removed {
-        schedule.remove_outlet(id).await?;
+        removed.extend(schedule.remove_outlet(id).await?.map(|r| (id, r)));
     }
     for id in diff.added.iter().chain(&diff.rescheduled) {
         if let Some(outlet) = new.outlet(id) {
@@ -181,7 +182,9 @@ async fn apply(
         schedule.poll_now(id);
     }
     if purge {
-        for id in &diff.removed {
+        // A poll of a removed outlet still under way would store its items after the purge.
+        for (id, outlet) in removed {
+            outlet.settled().await;
             pipeline.forget_outlet(id).await;
         }
     }
