@@ -109,7 +109,10 @@ pub struct StoredItem {
 }
 
 pub struct Store {
+    /// The connection that writes (and reads inside its own transactions).
     conn: Mutex<Connection>,
+    /// The connection that only reads.
+    reader: Mutex<Connection>,
     /// How items become stories; the daemon sets it from `[dedup]`.
     dedup: RwLock<Dedup>,
     /// The dedup window, in memory: what new items are compared with. Locked after `conn`,
@@ -120,7 +123,7 @@ pub struct Store {
 impl Store {
     /// Opens the database at `path`, creating it if there is none.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::with(Connection::open(path)?)
+        Self::with(path, Connection::open(path)?)
     }
 
     /// Opens the database at `path` only if it exists: a reader such as `tributary status`
@@ -130,10 +133,10 @@ impl Store {
             return Err(StoreError::Missing(path.to_owned()));
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        Self::with(Connection::open_with_flags(path, flags)?)
+        Self::with(path, Connection::open_with_flags(path, flags)?)
     }
 
-    fn with(mut conn: Connection) -> Result<Self, StoreError> {
+    fn with(path: &Path, mut conn: Connection) -> Result<Self, StoreError> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         // WAL keeps readers off the writer's back; NORMAL sync in WAL mode loses no committed
         // transaction to a process crash, only (at worst) the last ones to a power cut.
@@ -152,6 +155,7 @@ impl Store {
         schema::migrate(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            reader: Mutex::new(Self::reader_for(path)?),
             dedup: RwLock::new(Dedup::default()),
             candidates: Mutex::default(),
         })
@@ -166,6 +170,24 @@ impl Store {
         if resized {
             self.candidates().reset();
         }
+    }
+
+    /// A read-only connection beside the writer's: in WAL mode it reads the last commit while
+    /// a batch is being written, so renderings, searches and status never wait for a poll.
+    fn reader_for(path: &Path) -> Result<Connection, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let reader = Connection::open_with_flags(path, flags)?;
+        reader.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Readings touch the newest items and the search index: 8 MiB of cache at most.
+        reader.pragma_update(None, "cache_size", -8_192)?;
+        Ok(reader)
+    }
+
+    /// The connection for reading (see [`Store::reader_for`]).
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        self.reader
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn candidates(&self) -> MutexGuard<'_, stories::Candidates> {
@@ -251,7 +273,7 @@ impl Store {
 
     pub fn item_count(&self) -> Result<u64, StoreError> {
         let count: i64 = self
-            .conn()
+            .reader()
             .query_row("SELECT count(*) FROM items", [], |r| r.get(0))?;
         Ok(count.unsigned_abs())
     }

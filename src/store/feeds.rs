@@ -68,7 +68,7 @@ pub struct FeedStatus {
 impl Store {
     pub fn feed_state(&self, outlet: &str, feed_url: &str) -> Result<FeedState, StoreError> {
         let state = self
-            .conn()
+            .reader()
             .query_row(
                 "SELECT etag, last_modified, body_hash, current_url, failures, next_poll_at_ms,
                         ttl_secs, identity_by_link
@@ -97,7 +97,7 @@ impl Store {
 
     /// Every feed that was ever polled, with its stored item count, by outlet and URL.
     pub fn feed_statuses(&self) -> Result<Vec<FeedStatus>, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let mut statement = conn.prepare(
             "SELECT outlet, url, current_url, last_attempt, last_success, status, failures, error,
                     duration_ms, next_poll_at_ms, next_poll_reason, etag, last_modified,

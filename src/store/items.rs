@@ -213,7 +213,7 @@ impl Store {
     /// The newest items of one outlet, newest first: every story the outlet carried, whoever
     /// else carried it too.
     pub fn recent(&self, outlet: &str, limit: usize) -> Result<Vec<StoredItem>, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut statement = conn.prepare_cached(&format!(
             "SELECT {STORED_COLUMNS} FROM items WHERE outlet = ?1 ORDER BY sort_at DESC, id LIMIT ?2"

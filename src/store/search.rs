@@ -88,7 +88,7 @@ impl Store {
         outlets: Option<&[String]>,
         limit: usize,
     ) -> Result<Matches, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let among = outlets.map_or_else(String::new, |outlets| {
             format!(
                 "AND items.outlet IN ({})",

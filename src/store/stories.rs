@@ -309,7 +309,7 @@ impl Store {
             ),
         };
         let prefer = self.dedup.read().unwrap_or_else(|p| p.into_inner()).prefer;
-        let conn = self.conn();
+        let conn = self.reader();
         // The stories of the newest items, in order, until there are `limit` of them.
         let mut stories: Vec<String> = Vec::new();
         let mut listed: HashSet<String> = HashSet::new();
@@ -399,7 +399,7 @@ impl Store {
     /// The story of the item `id`, or of the item the re-publication `id` was merged into.
     pub fn story_of(&self, id: &str) -> Result<Option<String>, StoreError> {
         let story = self
-            .conn()
+            .reader()
             .query_row(
                 "SELECT i.story FROM items i
                  WHERE i.id = ?1 OR i.id = (SELECT item_id FROM aliases WHERE alias = ?1)",
@@ -416,7 +416,7 @@ impl Store {
         let Some(story) = self.story_of(id)? else {
             return Ok(None);
         };
-        let conn = self.conn();
+        let conn = self.reader();
         let mut statement = conn.prepare(
             "SELECT id, outlet, data, first_seen FROM items WHERE story = ?1
              ORDER BY first_seen, id",

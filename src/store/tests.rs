@@ -422,3 +422,30 @@ fn rows_written_elsewhere_after_a_delete_are_still_read() {
         Some(budget.id.to_string())
     );
 }
+
+#[test]
+fn readings_do_not_wait_for_a_write_under_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(Store::open(&dir.path().join("t.db")).unwrap());
+    record(&store, &[copy("abc", "1", FLOOD)]);
+    // A batch being written: the writer's connection held, a transaction open, rows deleted.
+    let mut writing = store.conn();
+    let tx = writing.transaction().unwrap();
+    tx.execute("DELETE FROM items", []).unwrap();
+    let reading = std::sync::Arc::clone(&store);
+    let (done, answer) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let read = (reading.item_count(), reading.recent_stories(10, &[], None));
+        done.send(read).unwrap();
+    });
+    let (count, stories) = answer
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("read while the write is under way");
+    assert_eq!(
+        count.unwrap(),
+        1,
+        "the last commit, not the write under way"
+    );
+    assert_eq!(stories.unwrap().len(), 1);
+    drop(tx);
+}
