@@ -285,6 +285,9 @@ impl Pipeline {
                     if config.server.websub_hub.is_some() && !changed.is_empty() {
                         hub.changed(changed);
                     }
+                    // Renderings follow polls: what the polls, this rendering and the one it
+                    // replaced freed can go back to the system now.
+                    tokio::task::spawn_blocking(memory::release_free);
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "could not render the feeds; serving the previous ones")
@@ -336,13 +339,8 @@ impl Drop for PollUnderWay {
 async fn render(store: &Arc<Store>, config: &Arc<Config>) -> anyhow::Result<(Published, Duration)> {
     let (store, config) = (Arc::clone(store), Arc::clone(config));
     let started = Instant::now();
-    let published = tokio::task::spawn_blocking(move || {
-        let published = Published::build(&store, &config);
-        // Renderings follow polls: what the poll and this rendering freed can go back now.
-        memory::release_free();
-        published
-    })
-    .await??;
+    let published =
+        tokio::task::spawn_blocking(move || Published::build(&store, &config)).await??;
     let took = started.elapsed();
     tracing::debug!(ms = took.as_millis() as u64, "rendered feeds");
     Ok((published, took))
