@@ -32,6 +32,20 @@ fn write_config(dir: &std::path::Path, text: &str) {
     std::fs::rename(staged, dir.join("feeds.toml")).unwrap();
 }
 
+/// Reloads (by SIGHUP) a config of news alone (`news` its feeds) with `purge_removed`, and
+/// waits until ABC is no longer served.
+async fn remove_abc_with_purge(daemon: &Daemon, dir: &std::path::Path, port: u16, news: &[String]) {
+    let purging = config(port, &[("news", news)]).replace(
+        "retention_days = 36500\n",
+        "retention_days = 36500\npurge_removed = true\n",
+    );
+    write_config(dir, &purging);
+    daemon.signal("HUP");
+    daemon
+        .until("/outlets/abc/feed.json", |s, _| s == 404)
+        .await;
+}
+
 /// A broken edit: line 3 has a feed that is not a URL.
 const BROKEN: &str =
     "[server]\nlisten = \"127.0.0.1:1\"\n[[outlet]]\nid = \"x\"\nfeeds = [\"not a url\"]\n";
@@ -68,15 +82,7 @@ async fn sighup_adds_and_removes_outlets_and_refuses_a_broken_edit() {
     );
 
     // An outlet removed, with purge_removed: no longer polled, its items gone.
-    let purging = config(port, &[("news", &n)]).replace(
-        "retention_days = 36500\n",
-        "retention_days = 36500\npurge_removed = true\n",
-    );
-    write_config(dir.path(), &purging);
-    daemon.signal("HUP");
-    daemon
-        .until("/outlets/abc/feed.json", |s, _| s == 404)
-        .await;
+    remove_abc_with_purge(&daemon, dir.path(), port, &n).await;
     let healthz = daemon
         .until("/healthz", |_, b| json_of(b)["items"] == news_items)
         .await;
@@ -172,15 +178,7 @@ async fn a_purge_waits_for_the_removed_outlets_poll_under_way() {
     })
     .await;
     // ABC removed with purge_removed while its poll waits for the slow feed.
-    let purging = config(port, &[("news", &n)]).replace(
-        "retention_days = 36500\n",
-        "retention_days = 36500\npurge_removed = true\n",
-    );
-    write_config(dir.path(), &purging);
-    daemon.signal("HUP");
-    daemon
-        .until("/outlets/abc/feed.json", |s, _| s == 404)
-        .await;
+    remove_abc_with_purge(&daemon, dir.path(), port, &n).await;
     eventually("the removed outlet's items to be deleted", 15, || {
         daemon
             .log()
