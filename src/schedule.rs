@@ -67,15 +67,14 @@ impl Schedule {
         Ok(schedule)
     }
 
-    /// Polls `outlet` on its schedule from now on, replacing the job it had.
+    /// Polls `outlet` on its schedule from now on, replacing the job it had. The new job is
+    /// built before the old one is removed: a schedule the scheduler refuses leaves the
+    /// outlet on the one it had.
     pub async fn add_outlet(&mut self, outlet: &Outlet) -> Result<(), ScheduleError> {
-        let running = match self.outlets.remove(&outlet.id) {
-            Some(old) => {
-                self.scheduler.remove(&old.job).await?;
-                old.running
-            }
-            None => Arc::new(Mutex::new(())),
-        };
+        let running = self
+            .outlets
+            .get(&outlet.id)
+            .map_or_else(|| Arc::new(Mutex::new(())), |old| Arc::clone(&old.running));
         let (id, poll, guard) = (
             outlet.id.clone(),
             Arc::clone(&self.poll),
@@ -92,6 +91,9 @@ impl Schedule {
                 Arc::clone(&poll),
             ))
         })?;
+        if let Some(old) = self.outlets.remove(&outlet.id) {
+            self.scheduler.remove(&old.job).await?;
+        }
         let job = self.scheduler.add(job).await?;
         self.outlets
             .insert(outlet.id.clone(), OutletJob { job, running });
