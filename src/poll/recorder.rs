@@ -14,8 +14,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::exchange::NewBody;
 use crate::store::{Attempt, FeedPoll, Ingested, PolledBody, Store, StoreError};
 
-/// The most polls committed together: a batch holds the store's connection while it is
-/// written, and readers (a search, a feed's state) wait that long.
+/// The most polls committed together: a batch holds the writer's connection while it is
+/// written (readers have their own), and the polls at the back of it wait that long.
 const MAX_BATCH: usize = 32;
 
 /// What one poll brought, to be written.
@@ -37,8 +37,8 @@ pub struct Recorder {
     jobs: mpsc::UnboundedSender<Job>,
 }
 
-/// The writer did not answer: the process is shutting down, or writing the batch panicked
-/// (a bug, logged; the writer goes on with the next batch).
+/// The writer did not answer: the process is shutting down, or writing this poll panicked
+/// (a bug, logged; the writer goes on with the next).
 #[derive(Debug, thiserror::Error)]
 #[error("the store's writer did not answer")]
 pub struct WriterStopped;
