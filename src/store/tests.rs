@@ -439,3 +439,30 @@ fn readings_do_not_wait_for_a_write_under_way() {
     assert_eq!(stories.unwrap().len(), 1);
     drop(tx);
 }
+
+#[test]
+fn a_batch_that_cannot_commit_keeps_nothing_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    // A constraint checked only at COMMIT, broken by what the poll writes.
+    store
+        .conn()
+        .execute_batch(
+            "PRAGMA foreign_keys = ON;
+             CREATE TABLE parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE child (parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);
+             CREATE TRIGGER orphan AFTER INSERT ON items WHEN new.outlet = 'broken'
+             BEGIN INSERT INTO child VALUES (1); END;",
+        )
+        .unwrap();
+    let flood = [copy("broken", "1", FLOOD)];
+    let mut polls = [poll(&flood, "\"a\"")];
+    polls[0].outlet = "broken";
+    let results = store.record_polls(&polls, now() - Duration::days(30), now());
+    let error = results[0].as_ref().unwrap_err().to_string();
+    assert!(error.starts_with("not saved: "), "{error}");
+    assert_eq!(store.item_count().unwrap(), 0);
+    // The window forgot it too: another outlet's copy starts a story of its own.
+    let retold = copy("news", "2", FLOOD);
+    assert_eq!(story_after_recording(&store, &retold), retold.id.as_str());
+}
