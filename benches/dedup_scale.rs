@@ -155,11 +155,11 @@ impl Words {
     /// Zipf, without the head that stop words take in real text).
     fn word(&mut self) -> String {
         let r = (self.next() % 1_000_000) as f64 / 1_000_000.0;
-        format!("w{}", (20_000f64.powf(0.3 + 0.7 * r)) as u64)
+        format!("zw{}", letters((20_000f64.powf(0.3 + 0.7 * r)) as u64))
     }
 
     fn name(&mut self) -> String {
-        format!("Name{}", self.next() % 5_000)
+        format!("Zn{}", letters(self.next() % 5_000))
     }
 
     /// Item `i`; every third item retells (in other words) the story of item `i - 50`, the same
@@ -199,5 +199,18 @@ impl Words {
             ..Item::new(outlet, &format!("{} {}", title.join(" "), names[0]))
         }
         .identified()
+    }
+}
+
+/// `n` spelt in letters: words and names with digits in them would count as numbers too, which
+/// real words do not, and dedup would weigh them as such.
+fn letters(mut n: u64) -> String {
+    let mut spelt = String::new();
+    loop {
+        spelt.push(char::from(b'a' + (n % 26) as u8));
+        n /= 26;
+        if n == 0 {
+            return spelt;
+        }
     }
 }
