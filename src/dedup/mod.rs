@@ -11,7 +11,7 @@ mod signature;
 mod window;
 
 pub use identity::{identify_by_link, unreliable_guids};
-pub use score::{score, Features};
+pub use score::{features, score, Features};
 pub use signature::{Signature, Sketch};
 pub use window::{Candidate, Window};
 

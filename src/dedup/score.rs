@@ -53,27 +53,61 @@ impl std::fmt::Display for Features {
     }
 }
 
-/// Scores how likely `a` and `b` are one story, from 0 to 1.
-pub fn score(a: &Sketch, b: &Sketch, hours_apart: f64, same_link: bool) -> (f64, Features) {
-    let shared_names = intersection(&a.names, &b.names);
-    let shared_numbers = intersection(&a.numbers, &b.numbers);
-    let fewer_names = a.names.len().min(b.names.len());
-    let features = Features {
+/// Scores how likely `a` and `b` are one story, from 0 to 1. It copies nothing: every
+/// candidate is scored, and only the chosen one's [`features`] are kept.
+pub fn score(a: &Sketch, b: &Sketch, hours_apart: f64, same_link: bool) -> f64 {
+    let shared_names = shared_count(&a.names, &b.names);
+    let shared_numbers = shared_count(&a.numbers, &b.numbers);
+    weigh(&Measures {
         words: jaccard(&a.words, &b.words),
         title: jaccard(&a.title_words, &b.title_words),
-        names: match fewer_names {
-            0 => 0.0,
-            n => shared_names.len() as f64 / n as f64,
-        },
-        numbers_conflict: !a.numbers.is_empty()
-            && !b.numbers.is_empty()
-            && shared_numbers.is_empty(),
+        names: names_share(a, b, shared_names),
+        shared_names,
+        shared_numbers,
+        numbers_conflict: numbers_conflict(a, b, shared_numbers),
+        hours_apart,
+        same_link,
+    })
+}
+
+/// What [`score`] weighed, with the names and numbers both mention, for the record.
+pub fn features(a: &Sketch, b: &Sketch, hours_apart: f64, same_link: bool) -> Features {
+    let shared_names = intersection(&a.names, &b.names);
+    let shared_numbers = intersection(&a.numbers, &b.numbers);
+    Features {
+        words: jaccard(&a.words, &b.words),
+        title: jaccard(&a.title_words, &b.title_words),
+        names: names_share(a, b, shared_names.len()),
+        numbers_conflict: numbers_conflict(a, b, shared_numbers.len()),
         shared_names,
         shared_numbers,
         hours_apart,
         same_link,
-    };
-    (weigh(&features), features)
+    }
+}
+
+/// The figures the score weighs: [`Features`] with counts in place of the shared values.
+struct Measures {
+    words: f64,
+    title: f64,
+    names: f64,
+    shared_names: usize,
+    shared_numbers: usize,
+    numbers_conflict: bool,
+    hours_apart: f64,
+    same_link: bool,
+}
+
+/// Names both mention, over the names of the one that mentions fewer.
+fn names_share(a: &Sketch, b: &Sketch, shared: usize) -> f64 {
+    match a.names.len().min(b.names.len()) {
+        0 => 0.0,
+        fewer => shared as f64 / fewer as f64,
+    }
+}
+
+fn numbers_conflict(a: &Sketch, b: &Sketch, shared: usize) -> bool {
+    !a.numbers.is_empty() && !b.numbers.is_empty() && shared == 0
 }
 
 /// The weights, fitted on the labelled evaluation set (`tests/fixtures/dedup/`) and ABC's real
@@ -81,14 +115,14 @@ pub fn score(a: &Sketch, b: &Sketch, hours_apart: f64, same_link: bool) -> (f64,
 /// the surer (one shared name is weak evidence, two or more full); each number both mention
 /// (up to two) confirms the same telling; no number in common, or more than 12 hours between
 /// them with little text in common, points to a follow-up or another story.
-fn weigh(f: &Features) -> f64 {
+fn weigh(f: &Measures) -> f64 {
     if f.same_link {
         return 1.0;
     }
-    let name_strength = (f.shared_names.len() as f64 / 2.0).min(1.0);
+    let name_strength = (f.shared_names as f64 / 2.0).min(1.0);
     let later = ((f.hours_apart - 12.0) / 12.0).clamp(0.0, 1.0);
     let mut score = 0.6 * f.words + 0.1 * f.title + 0.2 * f.names * name_strength;
-    score += 0.1 * f.shared_numbers.len().min(2) as f64;
+    score += 0.1 * f.shared_numbers.min(2) as f64;
     if f.numbers_conflict {
         score -= 0.2;
     }

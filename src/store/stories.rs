@@ -11,7 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use super::items::{stored_item, Rules, STORED_COLUMNS};
 use super::{timestamp, Store, StoreError, StoredItem};
 use crate::config::{Dedup, Prefer};
-use crate::dedup::{score, Candidate, Features, Signature, Sketch, Window};
+use crate::dedup::{features, score, Candidate, Features, Signature, Sketch, Window};
 use crate::model::{Item, ItemId};
 
 /// The most candidates scored per incoming item.
@@ -209,7 +209,7 @@ impl Candidates {
     ) -> Option<Found> {
         let (now, dedup) = (rules.now, rules.dedup);
         let since = (now - chrono::Duration::hours(dedup.window_hours.into())).timestamp();
-        let mut best: Option<Found> = None;
+        let mut best: Option<(&Candidate, f64, f64, bool)> = None;
         for candidate in self
             .window
             .candidates(keys, since, POSTINGS_PER_KEY, MAX_CANDIDATES)
@@ -226,19 +226,19 @@ impl Candidates {
                 continue;
             }
             let same_link = item.url.is_some() && item.url.as_deref() == url;
-            let (score, features) = score(sketch, &candidate.sketch, hours_apart, same_link);
-            let better = best.as_ref().is_none_or(|b| score > b.score);
+            let score = score(sketch, &candidate.sketch, hours_apart, same_link);
+            let better = best.is_none_or(|(_, best, _, _)| score > best);
             if score >= dedup.threshold && better {
-                best = Some(Found {
-                    id: candidate.id.to_string(),
-                    outlet: candidate.outlet.to_string(),
-                    story: candidate.story.to_string(),
-                    score,
-                    features,
-                });
+                best = Some((candidate, score, hours_apart, same_link));
             }
         }
-        best
+        best.map(|(candidate, score, hours_apart, same_link)| Found {
+            id: candidate.id.to_string(),
+            outlet: candidate.outlet.to_string(),
+            story: candidate.story.to_string(),
+            score,
+            features: features(sketch, &candidate.sketch, hours_apart, same_link),
+        })
     }
 }
 
