@@ -77,7 +77,10 @@ async fn a_story_from_both_outlets_is_one_entry_with_the_other_as_also_reported_
     let server = FixtureServer::start().await;
     let (abc, news) = serve_outlets(&server);
     let dir = tempfile::tempdir().unwrap();
-    let config = config(free_port(), &[("abc", &[abc]), ("newscomau", &[news])]);
+    let config = format!(
+        "{}\n[[view]]\nid = \"abc\"\noutlets = [\"abc\"]\n\n[[view]]\nid = \"newscomau\"\noutlets = [\"newscomau\"]\n",
+        config(free_port(), &[("abc", &[abc]), ("newscomau", &[news])])
+    );
     let daemon = Daemon::start(dir.path(), &config).await;
     daemon.wait_for_items(4).await;
 
@@ -119,6 +122,13 @@ async fn a_story_from_both_outlets_is_one_entry_with_the_other_as_also_reported_
     assert_eq!(with_also.len(), 1);
     assert!(with_also[0].contains(other), "{}", with_also[0]);
 
+    for (outlet, copy) in [("abc", ABC_LANDSLIDE), ("newscomau", NEWS_LANDSLIDE)] {
+        let only: Value = daemon.json(&format!("/views/{outlet}/feed.json")).await;
+        let story = landslide(&only);
+        assert_eq!(story.len(), 1, "{outlet} carried the story: {only}");
+        assert_eq!(story[0]["url"], copy, "shown in {outlet}'s copy");
+        assert_eq!(only["items"].as_array().unwrap().len(), 2, "{only}");
+    }
     for outlet in ["abc", "newscomau"] {
         let own: Value = daemon.json(&format!("/outlets/{outlet}/feed.json")).await;
         assert_eq!(

@@ -301,10 +301,12 @@ impl Store {
         only: Option<&[String]>,
     ) -> Result<Vec<StoredItem>, StoreError> {
         let outlets: &[String] = only.unwrap_or_default();
-        let among = |prefix: &str| match only {
+        // `+outlet` where the items are looked up by id or story: the filter must not lead
+        // SQLite to walk every item of the outlets instead.
+        let among = |prefix: &str, column: &str| match only {
             None => String::new(),
             Some(outlets) => format!(
-                "{prefix} outlet IN ({})",
+                "{prefix} {column} IN ({})",
                 vec!["?"; outlets.len()].join(",")
             ),
         };
@@ -316,7 +318,7 @@ impl Store {
         {
             let mut statement = conn.prepare(&format!(
                 "SELECT story FROM items {} ORDER BY sort_at DESC, id",
-                among("WHERE")
+                among("WHERE", "outlet")
             ))?;
             let mut rows = statement.query(rusqlite::params_from_iter(outlets))?;
             while let Some(row) = rows.next()? {
@@ -331,25 +333,34 @@ impl Store {
         }
         let mut members: HashMap<String, Vec<StoredItem>> = HashMap::new();
         let mut scores: HashMap<String, f64> = HashMap::new();
-        for chunk in stories.chunks(500) {
+        for chunk in stories.chunks(250) {
             let placeholders = vec!["?"; chunk.len()].join(",");
+            // A story's first item by its id, the items that joined it by the partial index.
             let mut statement = conn.prepare(&format!(
-                "SELECT {STORED_COLUMNS} FROM items WHERE story IN ({placeholders}) {}",
-                among("AND")
+                "SELECT {STORED_COLUMNS} FROM items WHERE id IN ({placeholders}) AND story = id {}
+                 UNION ALL
+                 SELECT {STORED_COLUMNS} FROM items WHERE story IN ({placeholders}) AND story <> id {}",
+                among("AND", "+outlet"),
+                among("AND", "+outlet")
             ))?;
-            let mut rows =
-                statement.query(rusqlite::params_from_iter(chunk.iter().chain(outlets)))?;
+            let parameters = chunk.iter().chain(outlets);
+            let mut rows = statement.query(rusqlite::params_from_iter(
+                parameters.clone().chain(parameters),
+            ))?;
+            let mut ids = Vec::new();
             while let Some(row) = rows.next()? {
                 let item = stored_item(row)?;
+                ids.push(item.item.id.to_string());
                 members
                     .entry(item.story.to_string())
                     .or_default()
                     .push(item);
             }
             let mut statement = conn.prepare(&format!(
-                "SELECT item_id, score FROM decisions WHERE story IN ({placeholders})"
+                "SELECT item_id, score FROM decisions WHERE item_id IN ({})",
+                vec!["?"; ids.len()].join(",")
             ))?;
-            let mut rows = statement.query(rusqlite::params_from_iter(chunk))?;
+            let mut rows = statement.query(rusqlite::params_from_iter(&ids))?;
             while let Some(row) = rows.next()? {
                 scores.insert(row.get(0)?, row.get(1)?);
             }
@@ -418,8 +429,10 @@ impl Store {
         };
         let conn = self.reader();
         let mut statement = conn.prepare(
-            "SELECT id, outlet, data, first_seen FROM items WHERE story = ?1
-             ORDER BY first_seen, id",
+            "SELECT id, outlet, data, first_seen FROM items WHERE id = ?1 AND story = id
+             UNION ALL
+             SELECT id, outlet, data, first_seen FROM items WHERE story = ?1 AND story <> id
+             ORDER BY 4, 1",
         )?;
         let rows: Vec<(String, String, String, i64)> = statement
             .query_map(params![story], |r| {

@@ -289,9 +289,12 @@ fn a_database_from_before_search_is_indexed_when_it_is_opened() {
     record(&Store::open(&path).unwrap(), std::slice::from_ref(&story));
     let conn = Connection::open(&path).unwrap();
     conn.execute_batch(
-        // Back to the schema of version 5: no search index, the band index in a table.
+        // Back to the schema of version 5: no search index, the band index in a table,
+        // every item indexed by its story.
         "DROP TRIGGER items_unsearchable; DROP TABLE items_search;
          DROP INDEX items_by_first_seen;
+         DROP INDEX items_by_joined_story; CREATE INDEX items_by_story ON items (story);
+         CREATE INDEX decisions_by_story ON decisions (story);
          CREATE TABLE bands (band INTEGER NOT NULL, item_id TEXT NOT NULL, seen_at INTEGER NOT NULL);
          PRAGMA user_version = 5;",
     )
