@@ -13,6 +13,7 @@ use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use crate::config::Dedup;
 use crate::model::{Item, ItemId};
 
+mod checkpoint;
 mod feeds;
 mod items;
 mod schema;
@@ -42,6 +43,8 @@ pub enum StoreError {
     NotCommitted(Arc<StoreError>),
     #[error("the database ended the transaction (rolled back)")]
     TransactionLost,
+    #[error("could not start the store's checkpoint thread: {0}")]
+    Thread(String),
     #[error("there is no database at {0}: it is created when the daemon or `tributary poll` first runs with this configuration")]
     Missing(std::path::PathBuf),
 }
@@ -118,6 +121,8 @@ pub struct Store {
     /// The dedup window, in memory: what new items are compared with. Locked after `conn`,
     /// by whatever writes or deletes items.
     candidates: Mutex<stories::Candidates>,
+    /// Copies committed pages into the database file beside the writer.
+    checkpointer: checkpoint::Checkpointer,
 }
 
 impl Store {
@@ -142,8 +147,8 @@ impl Store {
         // transaction to a process crash, only (at worst) the last ones to a power cut.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // Checkpoints every 32 MiB of log instead of every 4: a poll round rewrites the same
-        // index pages many times, and each checkpoint copies every page it finds changed.
+        // The writer checkpoints only when 32 MiB of log were not copied by the checkpoint
+        // thread (`checkpoint::Checkpointer`) in time; it is otherwise that thread's job.
         conn.pragma_update(None, "wal_autocheckpoint", 8192)?;
         // 16 MiB of page cache at most (the default is 2): every new item is looked up by id
         // and link and inserted into indexes keyed at random, and re-reading those pages from
@@ -158,6 +163,7 @@ impl Store {
             reader: Mutex::new(Self::reader_for(path)?),
             dedup: RwLock::new(Dedup::default()),
             candidates: Mutex::default(),
+            checkpointer: checkpoint::Checkpointer::start(path)?,
         })
     }
 
@@ -258,6 +264,7 @@ impl Store {
                 results.push(result);
             }
             tx.commit()?;
+            self.checkpointer.committed();
             Ok(results)
         };
         batch().unwrap_or_else(|failed| {

@@ -469,3 +469,35 @@ fn a_batch_that_cannot_commit_keeps_nothing_and_says_so() {
     let retold = copy("news", "2", FLOOD);
     assert_eq!(story_after_recording(&store, &retold), retold.id.as_str());
 }
+
+#[test]
+fn committed_pages_reach_the_database_file_without_waiting_for_the_log_to_fill() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = Store::open(&path).unwrap();
+    let before = std::fs::metadata(&path).unwrap().len();
+    let items: Vec<Item> = (0..20)
+        .map(|i| {
+            let mut item = item(
+                &format!("g{i}"),
+                &format!("https://abc.example/{i}"),
+                "Title",
+            );
+            item.summary = Some(format!("<p>{}</p>", "words ".repeat(200)));
+            item
+        })
+        .collect();
+    store
+        .record_poll(&poll(&items, "e1"), now() - Duration::days(365), now())
+        .unwrap();
+    // The log is far from the writer's own checkpoint (32 MiB): only the checkpoint thread
+    // copies these pages into the file.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::metadata(&path).unwrap().len() <= before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still only in the log"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

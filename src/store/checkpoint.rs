@@ -1,0 +1,71 @@
+//! Checkpoints on a thread of their own. In WAL mode a commit appends pages to the log, and a
+//! checkpoint copies them into the database file and syncs it. Left to SQLite, the commit that
+//! fills the log pays for that; once the store outgrows the page cache every commit touches
+//! pages all over the file, and the copy and sync grow with it (`benches/dedup_scale.rs`: at a
+//! million items the writer took 171 µs per item checkpointing itself, 156–161 µs without).
+//! Here the writer only wakes this thread, which copies what was committed while the writer
+//! goes on; the writer's own checkpoint (`wal_autocheckpoint`) stays as the backstop, and
+//! finds little left to copy.
+
+use std::path::Path;
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::StoreError;
+
+/// The least time between two checkpoints: the commits of a poll round come in bursts, and a
+/// checkpoint per commit would copy the pages they all change again and again.
+const PAUSE: Duration = Duration::from_millis(100);
+
+pub(super) struct Checkpointer {
+    wake: Option<SyncSender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    /// Starts the thread, with a connection of its own to the database at `path`.
+    pub fn start(path: &Path) -> Result<Self, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)?;
+        // Woken once however many commits come while it works or pauses.
+        let (wake, woken) = sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("store-checkpoint".into())
+            .spawn(move || {
+                while woken.recv().is_ok() {
+                    // PASSIVE: copies what no reader still needs, and never waits for one.
+                    let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                    if let Err(e) = done {
+                        tracing::warn!("checkpoint failed (the next commit retries): {e}");
+                    }
+                    std::thread::sleep(PAUSE);
+                }
+            })
+            .map_err(|e| StoreError::Thread(e.to_string()))?;
+        Ok(Self {
+            wake: Some(wake),
+            thread: Some(thread),
+        })
+    }
+
+    /// Tells the thread that a transaction committed.
+    pub fn committed(&self) {
+        if let Some(wake) = &self.wake {
+            // Full: a wake-up is already pending, and covers this commit too.
+            let _ = wake.try_send(());
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    /// Ends the thread: closing the channel ends its loop after the checkpoint under way.
+    fn drop(&mut self) {
+        self.wake.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
