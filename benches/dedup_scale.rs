@@ -3,6 +3,9 @@
 //! simulated time (about what ABC and News.com.au publish), a third of them stories both carry
 //! — so once the first 48 hours have passed the dedup window always holds about the same
 //! number of items (2,880), and the cost per item should stay flat however many are stored.
+//! Each mark gives the writer's time per item (how long a poll takes to store) and the CPU
+//! time per item of all the process's threads (the checkpoint thread copies the log into the
+//! database beside the writer: its work shows there, not in the writer's time).
 //!
 //! Run: `cargo bench --bench dedup_scale` (add a number to stop at that many items, e.g.
 //! `cargo bench --bench dedup_scale -- 100000`; `--keep PATH` keeps the database at PATH, which
@@ -40,32 +43,46 @@ fn main() {
         .into_iter()
         .filter(|m| *m <= stop_at)
         .collect();
-    let mut first_mark: Vec<f64> = (1..FIRST_MARK_RUNS)
+    let mut first_mark: Vec<Mark> = (1..FIRST_MARK_RUNS)
         .map(|_| {
             let dir = tempfile::tempdir().expect("a temporary folder");
             let store = Store::open(&dir.path().join("bench.db")).expect("a database");
-            grow(&store, &marks[..1])[0].1
+            grow(&store, &marks[..1]).remove(0)
         })
         .collect();
     let dir = tempfile::tempdir().expect("a temporary folder");
     let path = keep.map_or_else(|| dir.path().join("bench.db"), std::path::PathBuf::from);
     let store = Store::open(&path).expect("a database");
-    println!("stored items  µs per item (ingest + dedup)  merged");
-    for (i, (mark, per_item, merged)) in grow(&store, &marks).into_iter().enumerate() {
-        let per_item = if i == 0 {
-            first_mark.push(per_item);
-            first_mark.sort_by(f64::total_cmp);
-            first_mark[first_mark.len() / 2]
+    println!("stored items  µs per item (ingest + dedup)  CPU µs per item (all threads)  merged");
+    for (i, mark) in grow(&store, &marks).into_iter().enumerate() {
+        let mark = if i == 0 {
+            first_mark.push(mark);
+            first_mark.sort_by(|a, b| a.wall.total_cmp(&b.wall));
+            first_mark.swap_remove(first_mark.len() / 2)
         } else {
-            per_item
+            mark
         };
-        println!("{mark:>12}  {per_item:>30.1}  {merged:>6}");
+        println!(
+            "{:>12}  {:>30.1}  {:>29.1}  {:>6}",
+            mark.stored, mark.wall, mark.cpu, mark.merged
+        );
     }
+}
+
+/// The cost per item at one size of the store.
+struct Mark {
+    stored: usize,
+    /// Microseconds of the writer's time: how long a poll's items take to be stored.
+    wall: f64,
+    /// Microseconds of CPU, the process's threads together (the checkpoint thread's work too).
+    cpu: f64,
+    /// How many of the items timed joined another's story.
+    merged: usize,
 }
 
 /// Fills `store` up to each mark; at each, the cost per item of the last [`measured`] items
 /// and how many of them joined another's story (a third should).
-fn grow(store: &Store, marks: &[usize]) -> Vec<(usize, f64, usize)> {
+fn grow(store: &Store, marks: &[usize]) -> Vec<Mark> {
     let start = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
         .expect("a date")
         .to_utc();
@@ -76,7 +93,7 @@ fn grow(store: &Store, marks: &[usize]) -> Vec<(usize, f64, usize)> {
         while stored < mark - measured(mark) {
             stored += ingest(store, &mut words, start, stored).0;
         }
-        let clock = Instant::now();
+        let (clock, cpu) = (Instant::now(), cpu_seconds());
         let first = stored;
         let mut timed = Vec::new();
         while stored < mark {
@@ -84,14 +101,35 @@ fn grow(store: &Store, marks: &[usize]) -> Vec<(usize, f64, usize)> {
             stored += count;
             timed.extend(ids);
         }
-        let per_item = clock.elapsed().as_secs_f64() * 1e6 / (stored - first) as f64;
+        let per_item = |seconds: f64| seconds * 1e6 / (stored - first) as f64;
+        let (wall, cpu) = (
+            per_item(clock.elapsed().as_secs_f64()),
+            per_item(cpu_seconds() - cpu),
+        );
         let merged = timed
             .iter()
             .filter(|id| store.story_of(id).ok().flatten().as_deref() != Some(id.as_str()))
             .count();
-        out.push((mark, per_item, merged));
+        out.push(Mark {
+            stored: mark,
+            wall,
+            cpu,
+            merged,
+        });
     }
     out
+}
+
+/// User and system CPU time of the whole process so far.
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given, which is plain data.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 /// Stores one poll's worth of items; returns how many, and their ids.
