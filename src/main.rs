@@ -83,6 +83,7 @@ fn main() -> ExitCode {
         Some(_) => "error",
     };
     let log = logging::init(default_level);
+    daemon::limit_arenas();
     // SQLite calls and parsing run on blocking threads; the store takes one writer at a time,
     // so a few threads do all the work there is, and each thread more costs its own stack and
     // (with glibc) possibly its own malloc arena.

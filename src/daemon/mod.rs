@@ -27,6 +27,8 @@ mod signals;
 mod systemd;
 mod websub;
 
+pub use memory::limit_arenas;
+
 /// Retention runs hourly, off the round minutes when outlets are polled.
 const RETENTION_SCHEDULE: &str = "0 17 * * * *";
 
