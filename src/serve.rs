@@ -49,8 +49,16 @@ impl FeedCache {
         Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()))
     }
 
-    pub fn replace(&self, published: Published) {
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(published);
+    /// Publishes `published` and returns what it replaced, to be dropped by the caller: freeing
+    /// a thousand items per scope and their renderings takes milliseconds, which must not be
+    /// spent holding the lock every request takes, nor on a thread that answers requests.
+    #[must_use = "the replaced feeds are freed where they are dropped"]
+    pub fn replace(&self, published: Published) -> Arc<Published> {
+        let published = Arc::new(published);
+        std::mem::replace(
+            &mut *self.current.write().unwrap_or_else(|p| p.into_inner()),
+            published,
+        )
     }
 }
 

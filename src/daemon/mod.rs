@@ -283,13 +283,16 @@ impl Pipeline {
                 Ok((mut published, took)) => {
                     self.metrics.observe_render(took, published.item_count());
                     let changed = published.settle(&self.cache.current());
-                    self.cache.replace(published);
+                    let replaced = self.cache.replace(published);
                     if config.server.websub_hub.is_some() && !changed.is_empty() {
                         hub.changed(changed);
                     }
                     // Renderings follow polls: what the polls, this rendering and the one it
-                    // replaced freed can go back to the system now.
-                    tokio::task::spawn_blocking(memory::release_free);
+                    // replaced freed can go back to the system now, off the async workers.
+                    tokio::task::spawn_blocking(move || {
+                        drop(replaced);
+                        memory::release_free();
+                    });
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "could not render the feeds; serving the previous ones")
