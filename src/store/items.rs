@@ -19,6 +19,8 @@ const FUTURE_TOLERANCE_SECS: i64 = 3600;
 /// The columns [`stored_item`] reads, in its order.
 pub(super) const STORED_COLUMNS: &str =
     "id, feed_url, sort_at, first_seen, modified_at, data, story";
+/// How many they are: a query may select more after them.
+pub(super) const STORED_COLUMN_COUNT: usize = 7;
 
 /// What one poll's items are stored under.
 pub(super) struct Rules<'a> {

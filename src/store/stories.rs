@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
-use super::items::{stored_item, Rules, STORED_COLUMNS};
+use super::items::{stored_item, Rules, STORED_COLUMNS, STORED_COLUMN_COUNT};
 use super::{timestamp, Store, StoreError, StoredItem};
 use crate::config::{Dedup, Prefer};
 use crate::dedup::{features, score, Candidate, Features, Signature, Sketch, Window};
@@ -335,11 +335,15 @@ impl Store {
         let mut scores: HashMap<String, f64> = HashMap::new();
         for chunk in stories.chunks(250) {
             let placeholders = vec!["?"; chunk.len()].join(",");
-            // A story's first item by its id, the items that joined it by the partial index.
+            // A story's first item by its id, the items that joined it by the partial index;
+            // each with the score it joined with, if it did.
+            let score = "(SELECT score FROM decisions WHERE item_id = items.id)";
             let mut statement = conn.prepare(&format!(
-                "SELECT {STORED_COLUMNS} FROM items WHERE id IN ({placeholders}) AND story = id {}
+                "SELECT {STORED_COLUMNS}, {score} FROM items
+                 WHERE id IN ({placeholders}) AND story = id {}
                  UNION ALL
-                 SELECT {STORED_COLUMNS} FROM items WHERE story IN ({placeholders}) AND story <> id {}",
+                 SELECT {STORED_COLUMNS}, {score} FROM items
+                 WHERE story IN ({placeholders}) AND story <> id {}",
                 among("AND", "+outlet"),
                 among("AND", "+outlet")
             ))?;
@@ -347,22 +351,15 @@ impl Store {
             let mut rows = statement.query(rusqlite::params_from_iter(
                 parameters.clone().chain(parameters),
             ))?;
-            let mut ids = Vec::new();
             while let Some(row) = rows.next()? {
                 let item = stored_item(row)?;
-                ids.push(item.item.id.to_string());
+                if let Some(score) = row.get::<_, Option<f64>>(STORED_COLUMN_COUNT)? {
+                    scores.insert(item.item.id.to_string(), score);
+                }
                 members
                     .entry(item.story.to_string())
                     .or_default()
                     .push(item);
-            }
-            let mut statement = conn.prepare(&format!(
-                "SELECT item_id, score FROM decisions WHERE item_id IN ({})",
-                vec!["?"; ids.len()].join(",")
-            ))?;
-            let mut rows = statement.query(rusqlite::params_from_iter(&ids))?;
-            while let Some(row) = rows.next()? {
-                scores.insert(row.get(0)?, row.get(1)?);
             }
         }
         let rank = |outlet: &str| {

@@ -402,6 +402,42 @@ fn a_forgotten_outlet_leaves_no_story_to_join() {
 }
 
 #[test]
+fn a_story_whose_first_item_is_gone_is_still_shown_in_the_copies_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    let flood = copy("abc", "1", FLOOD);
+    record(&store, std::slice::from_ref(&flood));
+    let retold = copy(
+        "news",
+        "2",
+        &FLOOD
+            .replace("overnight", "before dark")
+            .replace("cut off", "isolate"),
+    );
+    assert_eq!(story_after_recording(&store, &retold), flood.id.as_str());
+    let joined = store.explain(retold.id.as_str()).unwrap().unwrap().members;
+    let score = joined.iter().find_map(|m| m.joined.clone()).unwrap().1;
+    assert!(score < 1.0, "a retelling, not a copy: {score}");
+    let both = store.recent_stories(10, &[], None).unwrap();
+    assert_eq!(both[0].also.len(), 1);
+    assert_eq!(
+        both[0].also[0].score, score,
+        "shown with the score it joined with"
+    );
+    store.forget_outlet("abc").unwrap();
+    let news = ["news".to_owned()];
+    for only in [None, Some(&news[..])] {
+        let shown = store.recent_stories(10, &[], only).unwrap();
+        assert_eq!(shown.len(), 1, "{only:?}");
+        assert_eq!(shown[0].item.id, retold.id);
+        assert_eq!(shown[0].story.as_str(), flood.id.as_str());
+    }
+    let explained = store.explain(retold.id.as_str()).unwrap().unwrap();
+    assert_eq!(explained.members.len(), 1);
+    assert!(explained.members[0].joined.is_some());
+}
+
+#[test]
 fn rows_written_elsewhere_after_a_delete_are_still_read() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.db");
