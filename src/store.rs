@@ -293,6 +293,7 @@ impl Store {
         let deleted = tx.execute("DELETE FROM items WHERE outlet = ?1", params![outlet])?;
         tx.execute("DELETE FROM feeds WHERE outlet = ?1", params![outlet])?;
         tx.commit()?;
+        self.checkpointer.committed();
         self.candidates().forget(&conn, |c| *c.outlet == *outlet)?;
         Ok(deleted)
     }
@@ -305,6 +306,7 @@ impl Store {
             params![cutoff.timestamp()],
         )?;
         if deleted > 0 {
+            self.checkpointer.committed();
             self.candidates()
                 .forget(&conn, |c| c.dated < cutoff.timestamp())?;
         }

@@ -35,11 +35,17 @@ impl Checkpointer {
         let thread = std::thread::Builder::new()
             .name("store-checkpoint".into())
             .spawn(move || {
+                let mut failing = false;
                 while woken.recv().is_ok() {
                     // PASSIVE: copies what no reader still needs, and never waits for one.
-                    let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-                    if let Err(e) = done {
-                        tracing::warn!("checkpoint failed (the next commit retries): {e}");
+                    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                        // Said once, not at every commit while it lasts (a full disk, say).
+                        Err(e) if !failing => {
+                            tracing::warn!("checkpoint failed (retried after each commit): {e}");
+                            failing = true;
+                        }
+                        Err(_) => {}
+                        Ok(()) => failing = false,
                     }
                     std::thread::sleep(PAUSE);
                 }
