@@ -50,8 +50,8 @@ impl FeedCache {
     }
 
     /// Publishes `published` and returns what it replaced, to be dropped by the caller: freeing
-    /// a thousand items per scope and their renderings takes milliseconds, which must not be
-    /// spent holding the lock every request takes, nor on a thread that answers requests.
+    /// a thousand items per scope and their renderings is long work, not to be done holding
+    /// the lock every request takes, nor on a thread that answers requests.
     #[must_use = "the replaced feeds are freed where they are dropped"]
     pub fn replace(&self, published: Published) -> Arc<Published> {
         let published = Arc::new(published);
