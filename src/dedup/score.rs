@@ -56,31 +56,19 @@ impl std::fmt::Display for Features {
 /// Scores how likely `a` and `b` are one story, from 0 to 1. It copies nothing: every
 /// candidate is scored, and only the chosen one's [`features`] are kept.
 pub fn score(a: &Sketch, b: &Sketch, hours_apart: f64, same_link: bool) -> f64 {
-    let shared_names = shared_count(&a.names, &b.names);
-    let shared_numbers = shared_count(&a.numbers, &b.numbers);
-    weigh(&Measures {
-        words: jaccard(&a.words, &b.words),
-        title: jaccard(&a.title_words, &b.title_words),
-        names: names_share(a, b, shared_names),
-        shared_names,
-        shared_numbers,
-        numbers_conflict: numbers_conflict(a, b, shared_numbers),
-        hours_apart,
-        same_link,
-    })
+    weigh(&Measures::of(a, b, hours_apart, same_link))
 }
 
 /// What [`score`] weighed, with the names and numbers both mention, for the record.
 pub fn features(a: &Sketch, b: &Sketch, hours_apart: f64, same_link: bool) -> Features {
-    let shared_names = intersection(&a.names, &b.names);
-    let shared_numbers = intersection(&a.numbers, &b.numbers);
+    let measures = Measures::of(a, b, hours_apart, same_link);
     Features {
-        words: jaccard(&a.words, &b.words),
-        title: jaccard(&a.title_words, &b.title_words),
-        names: names_share(a, b, shared_names.len()),
-        numbers_conflict: numbers_conflict(a, b, shared_numbers.len()),
-        shared_names,
-        shared_numbers,
+        words: measures.words,
+        title: measures.title,
+        names: measures.names,
+        shared_names: intersection(&a.names, &b.names),
+        shared_numbers: intersection(&a.numbers, &b.numbers),
+        numbers_conflict: measures.numbers_conflict,
         hours_apart,
         same_link,
     }
@@ -98,16 +86,25 @@ struct Measures {
     same_link: bool,
 }
 
-/// Names both mention, over the names of the one that mentions fewer.
-fn names_share(a: &Sketch, b: &Sketch, shared: usize) -> f64 {
-    match a.names.len().min(b.names.len()) {
-        0 => 0.0,
-        fewer => shared as f64 / fewer as f64,
+impl Measures {
+    fn of(a: &Sketch, b: &Sketch, hours_apart: f64, same_link: bool) -> Self {
+        let shared_names = shared_count(&a.names, &b.names);
+        let shared_numbers = shared_count(&a.numbers, &b.numbers);
+        let fewer_names = a.names.len().min(b.names.len());
+        Measures {
+            words: jaccard(&a.words, &b.words),
+            title: jaccard(&a.title_words, &b.title_words),
+            names: match fewer_names {
+                0 => 0.0,
+                n => shared_names as f64 / n as f64,
+            },
+            shared_names,
+            shared_numbers,
+            numbers_conflict: !a.numbers.is_empty() && !b.numbers.is_empty() && shared_numbers == 0,
+            hours_apart,
+            same_link,
+        }
     }
-}
-
-fn numbers_conflict(a: &Sketch, b: &Sketch, shared: usize) -> bool {
-    !a.numbers.is_empty() && !b.numbers.is_empty() && shared == 0
 }
 
 /// The weights, fitted on the labelled evaluation set (`tests/fixtures/dedup/`) and ABC's real
