@@ -2,7 +2,7 @@
 # Every figure in BENCHMARKS.md, measured in one run beside the peers, on this machine.
 #
 #   bash bench/run.sh            # everything (about 20 minutes on 2 cores)
-#   bash bench/run.sh parse serve poll growth memory   # or some of the sections
+#   bash bench/run.sh parse serve poll latency growth memory   # or some of the sections
 #
 # Needs (installed when missing, as root or with sudo): Debian's wrk, nginx-light, newsboat;
 # Python's feedparser, fastfeedparser and reader (in a virtualenv under target/bench).
@@ -12,7 +12,7 @@ ROOT=$PWD
 WORK=$ROOT/target/bench
 mkdir -p "$WORK"
 SECTIONS=("$@")
-[ ${#SECTIONS[@]} -gt 0 ] || SECTIONS=(parse serve poll growth memory)
+[ ${#SECTIONS[@]} -gt 0 ] || SECTIONS=(parse serve poll latency growth memory)
 TRIBUTARY=$ROOT/target/release/tributary
 JUST_IN=$ROOT/tests/fixtures/abc/abc-justin-51120-2017-05-23.xml
 PIDS=()
@@ -111,7 +111,7 @@ rss_mib() { awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$1/status"; }
 section_parse() {
     say "1. Parse + normalize, ABC Just In ($(stat -c %s "$JUST_IN") bytes, 250 items)"
     cargo bench -q --bench parse -- --noplot >/dev/null 2>&1
-    for name in "tributary parse_feed" "feed-rs alone" "quick-xml event loop (ceiling)"; do
+    for name in "tributary parse_feed" "feed-rs alone" "rss crate alone" "quick-xml event loop (ceiling)"; do
         "$PY" - "$WORK/../criterion/just-in/$name/new/estimates.json" "$JUST_IN" "$name" <<'EOF'
 import json, os, sys
 ns = json.load(open(sys.argv[1]))["median"]["point_estimate"]
@@ -151,14 +151,7 @@ section_serve() {
 
 section_poll() {
     say "3. A poll round of 1,000 feeds of 50 items (nginx on 127.0.0.1, ETag/304)"
-    local www=$WORK/www-poll
-    if [ ! -f "$www/feeds/999.xml" ]; then
-        "$PY" bench/make_feeds.py 1000 50 "$www/feeds"
-    fi
-    start_nginx "$www" 18081
-    seq 0 999 | sed 's|.*|http://127.0.0.1:18081/feeds/&.xml|' > "$WORK/urls"
-    # shellcheck disable=SC2046
-    config "$WORK/poll.db" $(cat "$WORK/urls") > "$WORK/poll.toml"
+    poll_feeds
     rm -f "$WORK/poll.db"*
     for round in 1 2; do
         /usr/bin/time -f "tributary round $round: %e s wall, %U+%S s CPU, max RSS %M KiB" \
@@ -175,29 +168,63 @@ section_poll() {
             -c "$WORK/newsboat/cache.db" > /dev/null 2>"$WORK/newsboat/err-$round" || true
         tail -1 "$WORK/newsboat/err-$round"
     done
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    PIDS=()
+}
 
+# The 1,000 feeds of section 3, served by nginx on 127.0.0.1:18081, and a daemon config for them.
+poll_feeds() {
+    local www=$WORK/www-poll
+    if [ ! -f "$www/feeds/999.xml" ]; then
+        "$PY" bench/make_feeds.py 1000 50 "$www/feeds"
+    fi
+    start_nginx "$www" 18081
+    seq 0 999 | sed 's|.*|http://127.0.0.1:18081/feeds/&.xml|' > "$WORK/urls"
+    # shellcheck disable=SC2046
+    config "$WORK/poll.db" $(cat "$WORK/urls") > "$WORK/poll.toml"
+}
+
+section_latency() {
     say "3b. /feed.xml latency while the daemon polls the 1,000 feeds"
-    # Twice, from an empty store each time: under as many requests as wrk can make, then under
-    # a steady 1,000 a second (bench/paced.lua), nearer what readers ask of a feed daemon.
-    for load in saturating paced; do
+    poll_feeds
+    # From an empty store each time: once under as many requests as wrk can make, then five
+    # times under a steady 1,000 a second (bench/paced.lua), nearer what readers ask of a feed
+    # daemon: a single run's p99 varies more than the target's margin.
+    local ratios=()
+    for load in saturating paced paced paced paced paced; do
         local script=()
         [ $load = saturating ] || script=(-s "$ROOT/bench/paced.lua")
         rm -f "$WORK/poll.db"*
+        local started; started=$(date +%s.%N)
         "$TRIBUTARY" run --config "$WORK/poll.toml" 2>"$WORK/poll-daemon.log" &
         PIDS+=($!)
         wait_for http://127.0.0.1:18080/healthz
         # 5 seconds: the round takes about 6, and the measure must not run past it.
-        echo "$load, during the first round: $(WRK_SECONDS=5 wrk_line "${script[@]}" http://127.0.0.1:18080/feed.xml)"
-        until curl -s http://127.0.0.1:18080/healthz | grep -q '"items":50000'; do sleep 0.5; done
+        local during idle
+        during=$(WRK_SECONDS=5 wrk_line "${script[@]}" http://127.0.0.1:18080/feed.xml)
+        until curl -s http://127.0.0.1:18080/healthz | grep -q '"items":50000'; do sleep 0.1; done
+        local took; took=$(echo "$(date +%s.%N) - $started" | bc)
         sleep 2
-        echo "$load, idle afterwards:        $(WRK_SECONDS=5 wrk_line "${script[@]}" http://127.0.0.1:18080/feed.xml)"
-        echo "daemon with 1,000 feeds and 50,000 items: $(rss_mib "${PIDS[-1]}") resident"
+        idle=$(WRK_SECONDS=5 wrk_line "${script[@]}" http://127.0.0.1:18080/feed.xml)
+        local ratio; ratio=$(echo "$(p99_ms "$during") / $(p99_ms "$idle")" | bc -l)
+        printf '%s: during the round (%.1f s) %s; idle afterwards %s; p99 ratio %.2f\n' \
+            "$load" "$took" "$during" "$idle" "$ratio"
+        [ $load = saturating ] || ratios+=("$ratio")
+        echo "  daemon with 1,000 feeds and 50,000 items: $(rss_mib "${PIDS[-1]}") resident"
         kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
         unset 'PIDS[-1]'
     done
+    printf 'paced: median p99 ratio (during / idle) of %s runs: %.2f\n' "${#ratios[@]}" \
+        "$(printf '%s\n' "${ratios[@]}" | sort -g | sed -n "$(( (${#ratios[@]} + 1) / 2 ))p")"
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     PIDS=()
+}
+
+# The p99 of a wrk_line, in milliseconds (wrk writes us, ms or s).
+p99_ms() {
+    echo "$1" | sed 's/.*p99 //' | awk '/us$/ {print $0 / 1000; next} /ms$/ {print $0 + 0; next} /s$/ {print $0 * 1000}'
 }
 
 section_memory() {

@@ -36,6 +36,13 @@ fn parse(c: &mut Criterion) {
             feed
         })
     });
+    group.bench_function("rss crate alone", |b| {
+        b.iter(|| {
+            let channel = rss::Channel::read_from(&bytes[..]).expect("the capture parses");
+            assert_eq!(channel.items().len(), 250);
+            channel
+        })
+    });
     group.bench_function("quick-xml event loop (ceiling)", |b| {
         b.iter(|| {
             let mut reader = quick_xml::Reader::from_reader(&bytes[..]);

@@ -14,7 +14,8 @@
 //! 8. [`serve`] answers readers from those pre-rendered bytes.
 //!
 //! [`poll`] strings stages 3–6 together for one outlet and decides when each feed may be asked
-//! again; [`status`] reports how polling goes; [`metrics`] counts what happens for Prometheus;
+//! again; [`priority`] keeps its CPU-heavy threads behind the readers'; [`status`] reports how
+//! polling goes; [`metrics`] counts what happens for Prometheus;
 //! [`daemon`] wires the whole pipeline into a running service, and reloads it when the config
 //! changes.
 
@@ -28,6 +29,7 @@ pub mod model;
 pub mod opml;
 pub mod parse;
 pub mod poll;
+pub mod priority;
 pub mod render;
 pub mod schedule;
 pub mod serve;

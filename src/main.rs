@@ -84,9 +84,9 @@ fn main() -> ExitCode {
     };
     let log = logging::init(default_level);
     daemon::limit_arenas();
-    // SQLite calls and parsing run on blocking threads; the store takes one writer at a time,
-    // so a few threads do all the work there is, and each thread more costs its own stack and
-    // (with glibc) possibly its own malloc arena.
+    // SQLite reads and renderings run on blocking threads (parsing has threads of its own,
+    // `poll::Parsers`); a few threads do all the work there is, and each thread more costs its
+    // own stack and (with glibc) possibly its own malloc arena.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(8)

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use super::parsers::Parsers;
 use super::PollError;
 use crate::fetch::Fetcher;
 use crate::model::{hex, Item};
@@ -48,6 +49,7 @@ pub struct NewBody {
 /// counted as this feed's time; the result carries what the exchange cost.
 pub async fn exchange(
     fetcher: &Fetcher,
+    parsers: &Parsers,
     outlet: &str,
     feed: &Url,
     state: &FeedState,
@@ -75,10 +77,9 @@ pub async fn exchange(
             // Hashing and parsing are CPU work: they run off the async workers.
             let (status, state, outlet) = (exchange.status, state.clone(), outlet.to_owned());
             let base = fetched.url;
-            exchange.body = tokio::task::spawn_blocking(move || {
-                read_body(body, &state, status, &base, &outlet)
-            })
-            .await??;
+            exchange.body = parsers
+                .run(move || read_body(body, &state, status, &base, &outlet))
+                .await??;
         }
         Ok(exchange)
     }

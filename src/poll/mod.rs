@@ -5,6 +5,7 @@
 
 mod cadence;
 mod exchange;
+mod parsers;
 mod recorder;
 mod report;
 
@@ -23,6 +24,7 @@ use crate::store::{Attempt, FeedState, Ingested, Store, StoreError};
 use crate::{parse, schedule};
 use cadence::Cadence;
 use exchange::{Answer, Cost, Exchange, NewBody};
+use parsers::Parsers;
 use recorder::{Record, Recorder, WriterStopped};
 
 /// Everything a poll needs; cheap to clone into each feed's task.
@@ -30,6 +32,7 @@ use recorder::{Record, Recorder, WriterStopped};
 pub struct Poller {
     pub fetcher: Fetcher,
     pub store: Arc<Store>,
+    parsers: Parsers,
     recorder: Recorder,
     pub min_interval: Duration,
     pub respect_cache_headers: bool,
@@ -73,8 +76,8 @@ impl PollError {
 }
 
 impl Poller {
-    /// Builds the poller for `[polling]`, around a fetcher and a store, and starts the thread
-    /// that writes its results.
+    /// Builds the poller for `[polling]`, around a fetcher and a store, and starts the threads
+    /// that parse what it fetches and write its results.
     pub fn new(
         fetcher: Fetcher,
         store: Arc<Store>,
@@ -84,6 +87,7 @@ impl Poller {
         let retention = chrono::Duration::days(retention_days.into());
         Ok(Self {
             fetcher,
+            parsers: Parsers::start()?,
             recorder: Recorder::start(Arc::clone(&store), retention)?,
             store,
             min_interval: Duration::from_secs(polling.min_interval_secs),
@@ -159,7 +163,8 @@ impl Poller {
             When::Due(at) => at,
             When::Now => Utc::now(),
         };
-        let (exchange, cost) = exchange::exchange(&self.fetcher, outlet, feed, &state).await;
+        let (exchange, cost) =
+            exchange::exchange(&self.fetcher, &self.parsers, outlet, feed, &state).await;
         let attempt = self.attempt(outlet, feed, &state, cadence, at, cost.duration, &exchange);
         let (status, written) = match exchange {
             Err(e) => {

@@ -49,7 +49,10 @@ impl Recorder {
         let (jobs, queue) = mpsc::unbounded_channel();
         std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || write(&store, queue, retention))?;
+            .spawn(move || {
+                crate::priority::lower_to_background();
+                write(&store, queue, retention)
+            })?;
         Ok(Self { jobs })
     }
 

@@ -35,6 +35,7 @@ impl Checkpointer {
         let thread = std::thread::Builder::new()
             .name("store-checkpoint".into())
             .spawn(move || {
+                crate::priority::lower_to_background();
                 let mut failing = false;
                 while woken.recv().is_ok() {
                     // PASSIVE: copies what no reader still needs, and never waits for one.

@@ -1,0 +1,55 @@
+//! The threads that parse fetched bodies: off the async workers, which also answer readers,
+//! and at the idle priority (see [`crate::priority`]).
+//!
+//! They are a blocking pool of their own, not the runtime's: a thread lowered to the idle
+//! priority cannot raise itself again, and the runtime's blocking threads also run readers'
+//! searches. The pool is a tokio runtime that is never driven, only asked to run blocking work.
+
+use std::sync::Arc;
+
+use tokio::runtime::{Builder, Handle, Runtime};
+use tokio::task::JoinError;
+
+/// Cheap to clone; the threads end when the last clone is dropped.
+#[derive(Clone)]
+pub struct Parsers {
+    handle: Handle,
+    _runtime: Arc<Owned>,
+}
+
+/// Shuts the pool down without waiting: dropping a runtime may not block an async worker,
+/// which is where the last poll holding it may end.
+struct Owned(Option<Runtime>);
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Parsers {
+    /// A pool of at most one thread per core: parsing is all CPU, and more threads than cores
+    /// would only take turns.
+    pub fn start() -> std::io::Result<Self> {
+        let threads = std::thread::available_parallelism().map_or(2, usize::from);
+        let runtime = Builder::new_current_thread()
+            .max_blocking_threads(threads)
+            .thread_name("parse")
+            .on_thread_start(crate::priority::lower_to_background)
+            .build()?;
+        Ok(Self {
+            handle: runtime.handle().clone(),
+            _runtime: Arc::new(Owned(Some(runtime))),
+        })
+    }
+
+    /// Runs `work` on one of the pool's threads.
+    pub async fn run<R: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> R + Send + 'static,
+    ) -> Result<R, JoinError> {
+        self.handle.spawn_blocking(work).await
+    }
+}
