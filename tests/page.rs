@@ -27,8 +27,10 @@ fn feed(server: &FixtureServer, outlet: &str, stories: &[(&str, &str, &str)]) ->
             format!(
                 "<item><title>{title}</title><link>https://{outlet}.example/{slug}</link>\
                  <guid>{outlet}-{slug}</guid><description>{summary}</description>\
-                 <pubDate>Wed, 25 Nov 2026 0{n}:00:00 +0000</pubDate>\
+                 <pubDate>{}</pubDate>\
                  <media:thumbnail url=\"{}\" width=\"120\" height=\"80\"/></item>",
+                // Hours old, newest last: the page shows "3 h ago" whatever the day.
+                (chrono::Utc::now() - chrono::Duration::hours(3 - n as i64)).to_rfc2822(),
                 server.url(&format!("/img/{outlet}-{n}.svg"))
             )
         })
