@@ -12,9 +12,14 @@ pub fn plain_text(raw: &str) -> String {
         .as_bytes()
         .windows(2)
         .any(|w| w[0] == b'<' && (w[1].is_ascii_alphabetic() || w[1] == b'/' || w[1] == b'!'));
+    // With no tag allowed, ammonia keeps only the text, escaped; decoding follows below. Its
+    // builder is made once per thread: making one (the default sets, then emptied) cost more
+    // than cleaning a summary, and the store's writer makes the text of every summary.
+    thread_local! {
+        static TEXT_ONLY: ammonia::Builder<'static> = ammonia::Builder::empty();
+    }
     let text = if looks_like_markup {
-        // With no tag allowed, ammonia keeps only the text, escaped; decoding follows below.
-        ammonia::Builder::empty().clean(raw).to_string()
+        TEXT_ONLY.with(|text_only| text_only.clean(raw).to_string())
     } else {
         raw.to_owned()
     };
