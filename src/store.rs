@@ -231,7 +231,8 @@ impl Store {
     /// the log frames of every page it changed, and now and then a checkpoint — is paid once
     /// for all of them, and pages that several feeds change are written once. Each poll is
     /// still all or nothing (a savepoint of its own): one that fails is rolled back and
-    /// reported, the others are kept. Returns one result per poll, in order.
+    /// reported, the others are kept. The search index is written last, for the polls that
+    /// were kept (see [`search::Pending`]). Returns one result per poll, in order.
     ///
     /// The transaction takes the write lock at once (`IMMEDIATE`): begun as a reader, it could
     /// not write after another process (`tributary poll`) committed, and every poll of the
@@ -254,8 +255,9 @@ impl Store {
                 now,
             };
             let mut results = Vec::with_capacity(polls.len());
+            let mut search = search::Pending::default();
             for poll in polls {
-                let result = writer.record_one(poll, &mut candidates);
+                let result = writer.record_one(poll, &mut candidates, &mut search);
                 // Some errors (a full disk, an I/O error) end the whole transaction, not only
                 // the savepoint: nothing of the batch can be kept then.
                 if tx.is_autocommit() {
@@ -263,6 +265,7 @@ impl Store {
                 }
                 results.push(result);
             }
+            search.write(&tx)?;
             tx.commit()?;
             self.checkpointer.committed();
             Ok(results)
@@ -323,16 +326,20 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    /// One poll of the batch, under a savepoint: on an error, what it wrote is undone.
+    /// One poll of the batch, under a savepoint: on an error, what it wrote is undone. What it
+    /// gives the search index joins `search` once the poll is written (see [`search::Pending`]).
     fn record_one(
         &self,
         poll: &FeedPoll<'_>,
         candidates: &mut stories::Candidates,
+        search: &mut search::Pending,
     ) -> Result<Ingested, StoreError> {
         self.tx.execute_batch("SAVEPOINT poll")?;
-        match self.write(poll, candidates) {
+        let mut indexed = search::Pending::default();
+        match self.write(poll, candidates, &mut indexed) {
             Ok(ingested) => {
                 self.tx.execute_batch("RELEASE poll")?;
+                search.extend(indexed);
                 Ok(ingested)
             }
             Err(e) => {
@@ -351,6 +358,7 @@ impl Writer<'_> {
         &self,
         poll: &FeedPoll<'_>,
         candidates: &mut stories::Candidates,
+        search: &mut search::Pending,
     ) -> Result<Ingested, StoreError> {
         let mut ingested = Ingested::default();
         if let Some(body) = &poll.body {
@@ -373,7 +381,7 @@ impl Writer<'_> {
                 siblings: &siblings,
             };
             for item in body.items {
-                items::upsert(self.tx, item, &rules, candidates, &mut ingested)?;
+                items::upsert(self.tx, item, &rules, candidates, &mut ingested, search)?;
             }
             // GUIDs that change on every fetch: most items found only by their link.
             let changing = ingested.relinked >= 3 && ingested.relinked * 2 >= body.items.len();

@@ -51,6 +51,7 @@ pub(super) fn upsert(
     rules: &Rules<'_>,
     candidates: &mut Candidates,
     ingested: &mut Ingested,
+    search: &mut search::Pending,
 ) -> Result<(), StoreError> {
     let now = rules.now;
     let mut item = item.clone();
@@ -154,7 +155,7 @@ pub(super) fn upsert(
     };
     candidates.index(candidate, &keys, rowid);
     let summary = summary.as_deref().unwrap_or_default();
-    search::index(tx, rowid, existing.is_some(), &item.title, summary)?;
+    search.add(rowid, existing.is_some(), &item.title, summary);
     Ok(())
 }
 

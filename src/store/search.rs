@@ -20,9 +20,50 @@ pub struct Matches {
     pub stories: HashSet<String>,
 }
 
+/// Index entries held back until every poll of a batch is written. FTS5 writes what it holds
+/// in memory to a new segment of its index at each savepoint, and each poll is a savepoint:
+/// indexing poll by poll made a small segment per poll, and merging them took a sixth of the
+/// writer's time in a round of 1,000 feeds. Written after the last poll's savepoint, a batch's
+/// entries reach the index in one go, at commit.
+#[derive(Default)]
+pub(super) struct Pending(Vec<Entry>);
+
+struct Entry {
+    rowid: i64,
+    replace: bool,
+    title: String,
+    summary: String,
+}
+
+impl Pending {
+    /// The item stored in row `rowid`, to be indexed under its title and summary text
+    /// (`replace`: something may be indexed for it already).
+    pub(super) fn add(&mut self, rowid: i64, replace: bool, title: &str, summary: &str) {
+        self.0.push(Entry {
+            rowid,
+            replace,
+            title: title.to_owned(),
+            summary: summary.to_owned(),
+        });
+    }
+
+    /// Takes on what a poll that was written added, after what came before (the order matters
+    /// when two polls of the batch wrote the same item).
+    pub(super) fn extend(&mut self, poll: Pending) {
+        self.0.extend(poll.0);
+    }
+
+    pub(super) fn write(self, tx: &Transaction<'_>) -> Result<(), StoreError> {
+        for entry in self.0 {
+            index(tx, entry.rowid, entry.replace, &entry.title, &entry.summary)?;
+        }
+        Ok(())
+    }
+}
+
 /// Indexes the item stored in row `rowid` under its title and its summary as plain text,
 /// replacing what was indexed for it before (`replace`: there may be something).
-pub(super) fn index(
+fn index(
     tx: &Transaction<'_>,
     rowid: i64,
     replace: bool,

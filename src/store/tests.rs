@@ -373,6 +373,47 @@ fn a_batch_keeps_each_poll_whole_and_apart() {
 }
 
 #[test]
+fn a_poll_undone_after_its_items_were_written_leaves_nothing_to_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = Store::open(&path).unwrap();
+    // Refused when its feed's state is written, after its items.
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON feeds WHEN new.outlet = 'broken'
+             BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        )
+        .unwrap();
+    let kept = [item(
+        "k",
+        "https://abc.example/kept",
+        "Levee holds at Mannum",
+    )];
+    let undone = [item(
+        "u",
+        "https://abc.example/undone",
+        "Ferry halted at Wellington",
+    )];
+    let mut polls = [poll(&kept, "\"a\""), poll(&undone, "\"b\"")];
+    polls[1].outlet = "broken";
+    let results = store.record_polls(&polls, now() - Duration::days(30), now());
+    assert!(results[1].is_err());
+    // The next item takes the row the undone one had: it must not be found by the undone words.
+    let next = [item("n", "https://abc.example/next", "Roads reopen")];
+    record(&store, &next);
+    let found = |q: &str| {
+        store
+            .search(&fts_query(q).unwrap(), None, 10)
+            .unwrap()
+            .items
+    };
+    assert_eq!(found("levee"), [kept[0].id.to_string()].into());
+    assert!(found("ferry").is_empty(), "{:?}", found("ferry"));
+    assert_eq!(found("roads"), [next[0].id.to_string()].into());
+}
+
+#[test]
 fn copies_are_found_after_a_restart_and_beside_another_writer() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.db");
