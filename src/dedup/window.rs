@@ -111,8 +111,16 @@ impl Window {
             .into_iter()
             .map(|(entry, count)| (&self.entries[entry as usize].candidate, count))
             .collect();
-        ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.id.cmp(&b.0.id)));
+        // Most shared keys first, then by id (ids are unique: the order is total). A common
+        // key brings hundreds of items: the best `max` are picked out before any is sorted.
+        let order = |a: &(&Candidate, usize), b: &(&Candidate, usize)| {
+            b.1.cmp(&a.1).then_with(|| a.0.id.cmp(&b.0.id))
+        };
+        if ranked.len() > max && max > 0 {
+            ranked.select_nth_unstable_by(max - 1, order);
+        }
         ranked.truncate(max);
+        ranked.sort_unstable_by(order);
         ranked.into_iter().map(|(candidate, _)| candidate).collect()
     }
 
