@@ -10,12 +10,30 @@
 //! service is a cgroup of its own (and a terminal's process an autogroup), so other programs'
 //! load slows the round only by the share it takes, as it would at any priority. Lowering
 //! one's own priority needs no privilege; the systemd unit allows `sched_setscheduler` for it.
+//! Where the daemon shares its cgroup with a program that keeps every core busy, its polls
+//! would wait for that program: `TRIBUTARY_INGEST_PRIORITY=normal` keeps them at the normal
+//! priority (and lets `bench/run.sh latency` measure both).
+
+/// The environment variable that keeps ingest at the normal priority when set to `normal`
+/// (`idle`, the default, lowers it).
+const SETTING: &str = "TRIBUTARY_INGEST_PRIORITY";
 
 /// Puts the calling thread below every normal thread, for the rest of its life: a thread that
 /// has no privilege to raise its priority cannot come back, so only threads that do nothing
 /// but ingest are lowered (not the runtime's shared blocking threads, which also serve
 /// searches). Where the system refuses, the thread stays as it was and this is said once.
 pub fn lower_to_background() {
+    match std::env::var(SETTING) {
+        Ok(value) if value == "normal" => return,
+        Ok(value) if value == "idle" => {}
+        Ok(value) => {
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                tracing::warn!(%value, "{SETTING} takes \"idle\" (the default) or \"normal\"; ingest runs at the idle priority")
+            });
+        }
+        Err(_) => {}
+    }
     #[cfg(target_os = "linux")]
     {
         let param = libc::sched_param { sched_priority: 0 };

@@ -332,15 +332,24 @@ fn thread_policies(pid: u32) -> Vec<(String, u32)> {
         .collect()
 }
 
+const SCHED_OTHER: u32 = 0;
+const SCHED_IDLE: u32 = 5;
+
+/// The policies of the daemon's threads after one poll, with `env` set.
+async fn policies_after_a_poll(env: &[(&str, &str)]) -> Vec<(String, u32)> {
+    let server = FixtureServer::start().await;
+    server.serve("/top.xml", Doc::feed(ABC_TOP_0706, "t1"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(free_port(), &[("abc", &[server.url("/top.xml")])]);
+    let daemon = Daemon::start_with_env(dir.path(), &config, env).await;
+    daemon.wait_for_items(19).await;
+    thread_policies(daemon.child.id())
+}
+
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn ingest_runs_behind_the_readers() {
-    const SCHED_OTHER: u32 = 0;
-    const SCHED_IDLE: u32 = 5;
-    let server = FixtureServer::start().await;
-    let (daemon, _dir) = Daemon::with_one_feed(&server, Doc::feed(ABC_TOP_0706, "t1")).await;
-    daemon.wait_for_items(19).await;
-    let threads = thread_policies(daemon.child.id());
+    let threads = policies_after_a_poll(&[]).await;
     let policy_of = |name: &str| -> Vec<u32> {
         let found: Vec<u32> = threads
             .iter()
@@ -361,5 +370,16 @@ async fn ingest_runs_behind_the_readers() {
             .iter()
             .all(|p| *p == SCHED_OTHER),
         "the runtime's threads, which answer readers, keep the normal priority: {threads:?}"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn ingest_can_be_kept_at_the_normal_priority() {
+    let threads = policies_after_a_poll(&[("TRIBUTARY_INGEST_PRIORITY", "normal")]).await;
+    assert!(threads.iter().any(|(name, _)| name == "store-writer"));
+    assert!(
+        threads.iter().all(|(_, policy)| *policy == SCHED_OTHER),
+        "{threads:?}"
     );
 }
