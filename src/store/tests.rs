@@ -337,19 +337,26 @@ const FLOOD: &str = "Floodwaters cut off Lismore as the Wilsons River peaks abov
 const BUDGET: &str = "The Reserve Bank holds the cash rate steady for a third month while \
     economists warn that household spending is slowing across every capital city";
 
+/// A store in `dir` whose database refuses rows of outlet `broken` in `table`, as another
+/// process's trigger would.
+fn store_refusing(dir: &std::path::Path, table: &str) -> Store {
+    let path = dir.join("t.db");
+    let store = Store::open(&path).unwrap();
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(&format!(
+            "CREATE TRIGGER refuse BEFORE INSERT ON {table} WHEN new.outlet = 'broken'
+             BEGIN SELECT RAISE(ABORT, 'refused'); END;"
+        ))
+        .unwrap();
+    store
+}
+
 #[test]
 fn a_batch_keeps_each_poll_whole_and_apart() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.db");
-    let store = Store::open(&path).unwrap();
     // A write the database refuses, in the middle of the batch.
-    Connection::open(&path)
-        .unwrap()
-        .execute_batch(
-            "CREATE TRIGGER refuse BEFORE INSERT ON items WHEN new.outlet = 'broken'
-             BEGIN SELECT RAISE(ABORT, 'refused'); END;",
-        )
-        .unwrap();
+    let store = store_refusing(dir.path(), "items");
     let first = [copy("abc", "1", FLOOD)];
     let broken = [copy("broken", "2", BUDGET)];
     let last = [copy("news", "3", BUDGET)];
@@ -375,16 +382,8 @@ fn a_batch_keeps_each_poll_whole_and_apart() {
 #[test]
 fn a_poll_undone_after_its_items_were_written_leaves_nothing_to_search() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.db");
-    let store = Store::open(&path).unwrap();
     // Refused when its feed's state is written, after its items.
-    Connection::open(&path)
-        .unwrap()
-        .execute_batch(
-            "CREATE TRIGGER refuse BEFORE INSERT ON feeds WHEN new.outlet = 'broken'
-             BEGIN SELECT RAISE(ABORT, 'refused'); END;",
-        )
-        .unwrap();
+    let store = store_refusing(dir.path(), "feeds");
     let kept = [item(
         "k",
         "https://abc.example/kept",
