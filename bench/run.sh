@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every figure in BENCHMARKS.md, measured in one run beside the peers, on this machine.
 #
-#   bash bench/run.sh            # everything (about 20 minutes on 2 cores)
+#   bash bench/run.sh            # everything (about 25 minutes on 2 cores)
 #   bash bench/run.sh parse serve poll latency growth memory   # or some of the sections
 #
 # Needs (installed when missing, as root or with sudo): Debian's wrk, nginx-light, newsboat;

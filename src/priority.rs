@@ -10,6 +10,11 @@
 //! service is a cgroup of its own (and a terminal's process an autogroup), so other programs'
 //! load slows the round only by the share it takes, as it would at any priority. Lowering
 //! one's own priority needs no privilege; the systemd unit allows `sched_setscheduler` for it.
+//! What an idle thread holds, a normal one may wait for: the store's locks (only other
+//! ingest work and reloads take them) and, briefly, a malloc arena. When readers' requests keep
+//! both cores busy, such a wait lasts until the idle thread gets a turn; the runs under as many
+//! requests as `wrk` can make (`BENCHMARKS.md`, 3b) showed no such stall in p99.
+//!
 //! Where the daemon shares its cgroup with a program that keeps every core busy, its polls
 //! would wait for that program: `TRIBUTARY_INGEST_PRIORITY=normal` keeps them at the normal
 //! priority (and lets `bench/run.sh latency` measure both).
@@ -29,7 +34,7 @@ pub fn lower_to_background() {
         Ok(value) => {
             static SAID: std::sync::Once = std::sync::Once::new();
             SAID.call_once(|| {
-                tracing::warn!(%value, "{SETTING} takes \"idle\" (the default) or \"normal\"; ingest runs at the idle priority")
+                tracing::warn!(%value, "{SETTING} takes \"idle\" (the default) or \"normal\"; this value is ignored")
             });
         }
         Err(_) => {}

@@ -232,7 +232,9 @@ impl Store {
     /// for all of them, and pages that several feeds change are written once. Each poll is
     /// still all or nothing (a savepoint of its own): one that fails is rolled back and
     /// reported, the others are kept. The search index is written last, for the polls that
-    /// were kept (see [`search::Pending`]). Returns one result per poll, in order.
+    /// were kept (see [`search::Pending`]); a failure there fails the whole batch, as one at
+    /// commit does (in practice the same causes: a full disk, an I/O error). Returns one
+    /// result per poll, in order.
     ///
     /// The transaction takes the write lock at once (`IMMEDIATE`): begun as a reader, it could
     /// not write after another process (`tributary poll`) committed, and every poll of the

@@ -315,6 +315,7 @@ async fn items_survive_a_crash_and_a_restart() {
     assert!(status.success(), "SIGTERM is a clean exit: {status:?}");
 }
 
+#[cfg(target_os = "linux")]
 /// Each thread of the daemon `pid` by name (cut to 15 bytes by the kernel), with its scheduling
 /// policy (`/proc/PID/task/TID/stat`, field 41).
 fn thread_policies(pid: u32) -> Vec<(String, u32)> {
@@ -332,9 +333,12 @@ fn thread_policies(pid: u32) -> Vec<(String, u32)> {
         .collect()
 }
 
+#[cfg(target_os = "linux")]
 const SCHED_OTHER: u32 = 0;
+#[cfg(target_os = "linux")]
 const SCHED_IDLE: u32 = 5;
 
+#[cfg(target_os = "linux")]
 /// The policies of the daemon's threads after one poll, with `env` set.
 async fn policies_after_a_poll(env: &[(&str, &str)]) -> Vec<(String, u32)> {
     let server = FixtureServer::start().await;

@@ -29,7 +29,7 @@ fn feed(server: &FixtureServer, outlet: &str, stories: &[(&str, &str, &str)]) ->
                  <guid>{outlet}-{slug}</guid><description>{summary}</description>\
                  <pubDate>{}</pubDate>\
                  <media:thumbnail url=\"{}\" width=\"120\" height=\"80\"/></item>",
-                // Hours old, newest last: the page shows "3 h ago" whatever the day.
+                // 3, 2 and 1 hours old: the page shows "N h ago" whatever the day.
                 (chrono::Utc::now() - chrono::Duration::hours(3 - n as i64)).to_rfc2822(),
                 server.url(&format!("/img/{outlet}-{n}.svg"))
             )

@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::config::{self, Config};
 use crate::schedule::Schedule;
@@ -166,7 +167,10 @@ async fn apply(
             schedule.add_outlet(outlet).await?;
         }
     }
-    pipeline.store.set_dedup(new.dedup.clone());
+    // A new window waits for the writer's batch under way, which runs at the idle priority:
+    // off the async workers, which answer readers.
+    let (store, dedup) = (Arc::clone(&pipeline.store), new.dedup.clone());
+    tokio::task::spawn_blocking(move || store.set_dedup(dedup)).await?;
     pipeline.log.set(&new.log.level);
     let purge = new.storage.purge_removed;
     pipeline.live.apply(new);

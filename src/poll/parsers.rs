@@ -6,9 +6,13 @@
 //! searches. The pool is a tokio runtime that is never driven, only asked to run blocking work.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::runtime::{Builder, Handle, Runtime};
 use tokio::task::JoinError;
+
+/// How long a parse thread with nothing to do waits for more before it ends.
+const KEEP_ALIVE: Duration = Duration::from_secs(60);
 
 /// Cheap to clone; the threads end when the last clone is dropped.
 #[derive(Clone)]
@@ -37,6 +41,9 @@ impl Parsers {
         let runtime = Builder::new_current_thread()
             .max_blocking_threads(threads)
             .thread_name("parse")
+            // A round's bodies arrive over seconds, with gaps: threads are kept between them
+            // rather than made again.
+            .thread_keep_alive(KEEP_ALIVE)
             .on_thread_start(crate::priority::lower_to_background)
             .build()?;
         Ok(Self {
