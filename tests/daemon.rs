@@ -315,75 +315,75 @@ async fn items_survive_a_crash_and_a_restart() {
     assert!(status.success(), "SIGTERM is a clean exit: {status:?}");
 }
 
+/// The kernel's scheduling policy of each of the daemon's threads: ingest behind the readers.
 #[cfg(target_os = "linux")]
-/// Each thread of the daemon `pid` by name (cut to 15 bytes by the kernel), with its scheduling
-/// policy (`/proc/PID/task/TID/stat`, field 41).
-fn thread_policies(pid: u32) -> Vec<(String, u32)> {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
-    tasks
-        .filter_map(|task| {
-            let task = task.ok()?.path();
-            let name = std::fs::read_to_string(task.join("comm")).ok()?;
-            let stat = std::fs::read_to_string(task.join("stat")).ok()?;
-            // Fields after the name, which is in parentheses, start at field 3.
-            let after_name = &stat[stat.rfind(')')? + 1..];
-            let policy = after_name.split_whitespace().nth(41 - 3)?.parse().ok()?;
-            Some((name.trim().to_owned(), policy))
-        })
-        .collect()
-}
+mod thread_priority {
+    use super::*;
 
-#[cfg(target_os = "linux")]
-const SCHED_OTHER: u32 = 0;
-#[cfg(target_os = "linux")]
-const SCHED_IDLE: u32 = 5;
+    /// Each thread of the daemon `pid` by name (cut to 15 bytes by the kernel), with its
+    /// scheduling policy (`/proc/PID/task/TID/stat`, field 41).
+    fn thread_policies(pid: u32) -> Vec<(String, u32)> {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+        tasks
+            .filter_map(|task| {
+                let task = task.ok()?.path();
+                let name = std::fs::read_to_string(task.join("comm")).ok()?;
+                let stat = std::fs::read_to_string(task.join("stat")).ok()?;
+                // Fields after the name, which is in parentheses, start at field 3.
+                let after_name = &stat[stat.rfind(')')? + 1..];
+                let policy = after_name.split_whitespace().nth(41 - 3)?.parse().ok()?;
+                Some((name.trim().to_owned(), policy))
+            })
+            .collect()
+    }
 
-#[cfg(target_os = "linux")]
-/// The policies of the daemon's threads after one poll, with `env` set.
-async fn policies_after_a_poll(env: &[(&str, &str)]) -> Vec<(String, u32)> {
-    let server = FixtureServer::start().await;
-    server.serve("/top.xml", Doc::feed(ABC_TOP_0706, "t1"));
-    let dir = tempfile::tempdir().unwrap();
-    let config = config(free_port(), &[("abc", &[server.url("/top.xml")])]);
-    let daemon = Daemon::start_with_env(dir.path(), &config, env).await;
-    daemon.wait_for_items(19).await;
-    thread_policies(daemon.child.id())
-}
+    const SCHED_OTHER: u32 = 0;
+    const SCHED_IDLE: u32 = 5;
 
-#[cfg(target_os = "linux")]
-#[tokio::test]
-async fn ingest_runs_behind_the_readers() {
-    let threads = policies_after_a_poll(&[]).await;
-    let policy_of = |name: &str| -> Vec<u32> {
-        let found: Vec<u32> = threads
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, p)| *p)
-            .collect();
-        assert!(!found.is_empty(), "no thread {name} in {threads:?}");
-        found
-    };
-    for ingest in ["parse", "store-writer", "store-checkpoin"] {
+    /// The policies of the daemon's threads after one poll, with `env` set.
+    async fn policies_after_a_poll(env: &[(&str, &str)]) -> Vec<(String, u32)> {
+        let server = FixtureServer::start().await;
+        server.serve("/top.xml", Doc::feed(ABC_TOP_0706, "t1"));
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(free_port(), &[("abc", &[server.url("/top.xml")])]);
+        let daemon = Daemon::start_with_env(dir.path(), &config, env).await;
+        daemon.wait_for_items(19).await;
+        thread_policies(daemon.child.id())
+    }
+
+    #[tokio::test]
+    async fn ingest_runs_behind_the_readers() {
+        let threads = policies_after_a_poll(&[]).await;
+        let policy_of = |name: &str| -> Vec<u32> {
+            let found: Vec<u32> = threads
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, p)| *p)
+                .collect();
+            assert!(!found.is_empty(), "no thread {name} in {threads:?}");
+            found
+        };
+        for ingest in ["parse", "store-writer", "store-checkpoin"] {
+            assert!(
+                policy_of(ingest).iter().all(|p| *p == SCHED_IDLE),
+                "{ingest} is not at the idle priority: {threads:?}"
+            );
+        }
         assert!(
-            policy_of(ingest).iter().all(|p| *p == SCHED_IDLE),
-            "{ingest} is not at the idle priority: {threads:?}"
+            policy_of("tokio-rt-worker")
+                .iter()
+                .all(|p| *p == SCHED_OTHER),
+            "the runtime's threads, which answer readers, keep the normal priority: {threads:?}"
         );
     }
-    assert!(
-        policy_of("tokio-rt-worker")
-            .iter()
-            .all(|p| *p == SCHED_OTHER),
-        "the runtime's threads, which answer readers, keep the normal priority: {threads:?}"
-    );
-}
 
-#[cfg(target_os = "linux")]
-#[tokio::test]
-async fn ingest_can_be_kept_at_the_normal_priority() {
-    let threads = policies_after_a_poll(&[("TRIBUTARY_INGEST_PRIORITY", "normal")]).await;
-    assert!(threads.iter().any(|(name, _)| name == "store-writer"));
-    assert!(
-        threads.iter().all(|(_, policy)| *policy == SCHED_OTHER),
-        "{threads:?}"
-    );
+    #[tokio::test]
+    async fn ingest_can_be_kept_at_the_normal_priority() {
+        let threads = policies_after_a_poll(&[("TRIBUTARY_INGEST_PRIORITY", "normal")]).await;
+        assert!(threads.iter().any(|(name, _)| name == "store-writer"));
+        assert!(
+            threads.iter().all(|(_, policy)| *policy == SCHED_OTHER),
+            "{threads:?}"
+        );
+    }
 }

@@ -154,8 +154,12 @@ pub(super) fn upsert(
         sketch,
     };
     candidates.index(candidate, &keys, rowid);
-    let summary = summary.as_deref().unwrap_or_default();
-    search.add(rowid, existing.is_some(), &item.title, summary);
+    search.add(
+        rowid,
+        existing.is_some(),
+        item.title,
+        summary.unwrap_or_default(),
+    );
     Ok(())
 }
 

@@ -38,12 +38,12 @@ struct Entry {
 impl Pending {
     /// The item stored in row `rowid`, to be indexed under its title and summary text
     /// (`replace`: something may be indexed for it already).
-    pub(super) fn add(&mut self, rowid: i64, replace: bool, title: &str, summary: &str) {
+    pub(super) fn add(&mut self, rowid: i64, replace: bool, title: String, summary: String) {
         self.0.push(Entry {
             rowid,
             replace,
-            title: title.to_owned(),
-            summary: summary.to_owned(),
+            title,
+            summary,
         });
     }
 
