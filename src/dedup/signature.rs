@@ -2,8 +2,12 @@
 //! MinHash band keys over its words, so that candidates are found by an index lookup (O(1) per
 //! item) instead of by comparing with every stored item.
 
+use std::collections::HashSet;
+use std::hash::BuildHasher;
+use std::sync::LazyLock;
+
+use foldhash::quality::FixedState;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::model::Item;
 use crate::parse::plain_text;
@@ -78,13 +82,27 @@ impl Signature {
                 &content
             }
         };
-        let summary: String = summary.chars().take(600).collect();
-        let text = format!("{}. {summary}", item.title);
+        let summary = match summary.char_indices().nth(600) {
+            Some((end, _)) => &summary[..end],
+            None => summary,
+        };
+        let (mut words, mut title_words, mut numbers) = (Vec::new(), Vec::new(), Vec::new());
+        for token in tokens(&item.title) {
+            if let Some(word) = content_word(token) {
+                title_words.push(word.clone());
+                words.push(word);
+            }
+            numbers.extend(number(token));
+        }
+        for token in tokens(summary) {
+            words.extend(content_word(token));
+            numbers.extend(number(token));
+        }
         Signature {
-            words: sorted(tokens(&text).filter_map(|t| content_word(&t))),
-            title_words: sorted(tokens(&item.title).filter_map(|t| content_word(&t))),
-            names: sorted(names(&item.title, &summary)),
-            numbers: sorted(tokens(&text).filter_map(|t| number(&t))),
+            words: sorted(words),
+            title_words: sorted(title_words),
+            names: sorted(names(&item.title, summary)),
+            numbers: sorted(numbers),
         }
     }
 
@@ -131,53 +149,51 @@ impl Signature {
     }
 }
 
-fn sorted(values: impl Iterator<Item = String>) -> Vec<String> {
-    let mut values: Vec<String> = values.collect();
-    values.sort();
+fn sorted(mut values: Vec<String>) -> Vec<String> {
+    values.sort_unstable();
     values.dedup();
     values
 }
 
 /// Words as written: letters, digits and the marks inside numbers and names.
-fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
+fn tokens(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !(c.is_alphanumeric() || matches!(c, '\'' | '’' | '.' | '$' | '%' | ',')))
         .map(|t| t.trim_matches(|c: char| matches!(c, '\'' | '’' | '.' | ',')))
         .filter(|t| !t.is_empty())
-        .map(str::to_owned)
 }
 
 fn content_word(token: &str) -> Option<String> {
-    bare_word(token).map(|word| stem(&word))
+    bare_word(token).map(stem)
 }
 
 /// Lower-case, without a possessive, unless it is a stop word.
 fn bare_word(token: &str) -> Option<String> {
-    let lower = token.to_lowercase();
-    let lower = lower
-        .strip_suffix("'s")
-        .or_else(|| lower.strip_suffix("’s"))
-        .unwrap_or(&lower);
-    if lower.chars().count() < 2 || STOP_WORDS.contains(&lower) || NUMBER_WORDS.contains(&lower) {
+    let mut lower = token.to_lowercase();
+    if let Some(possessive) = ["'s", "’s"].into_iter().find(|p| lower.ends_with(p)) {
+        lower.truncate(lower.len() - possessive.len());
+    }
+    if lower.chars().count() < 2 || UNWORDS.contains(lower.as_str()) {
         return None;
     }
-    Some(lower.to_owned())
+    Some(lower)
 }
 
 /// Plural and tense endings off, so that "crash" and "crashes", "kill" and "killed" meet.
-fn stem(word: &str) -> String {
+fn stem(mut word: String) -> String {
     for suffix in ["ing", "ed", "es", "s"] {
         if let Some(root) = word.strip_suffix(suffix) {
             if root.chars().count() >= 3 && !word.ends_with("ss") {
-                return root.to_owned();
+                word.truncate(root.len());
+                return word;
             }
         }
     }
-    word.to_owned()
+    word
 }
 
 /// Capitalized words that do not start a sentence, and acronyms. A headline in Title Case
 /// gives no names of its own (every word is capitalized); the summary still does.
-fn names(title: &str, summary: &str) -> impl Iterator<Item = String> {
+fn names(title: &str, summary: &str) -> Vec<String> {
     let title_words: Vec<&str> = title.split_whitespace().collect();
     let capitalized = title_words
         .iter()
@@ -202,31 +218,32 @@ fn names(title: &str, summary: &str) -> impl Iterator<Item = String> {
             sentence_start = raw.ends_with(['.', '!', '?', ':']);
         }
     }
-    out.into_iter()
+    out
 }
 
 /// A number in digits ("$1.2", "12", "1,500", "40%") or words up to twenty.
 fn number(token: &str) -> Option<String> {
-    let digits: String = token
-        .chars()
-        .filter(|c| c.is_ascii_digit() || *c == '.')
-        .collect();
-    if token.chars().any(|c| c.is_ascii_digit()) {
+    if token.bytes().any(|b| b.is_ascii_digit()) {
+        let digits: String = token
+            .chars()
+            .filter(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
         let trimmed = digits.trim_matches('.');
         return (!trimmed.is_empty()).then(|| trimmed.to_owned());
     }
-    let lower = token.to_lowercase();
     // "one" is too often not a count ("one of the", "no one") to say anything.
     NUMBER_WORDS
         .iter()
-        .position(|w| *w == lower)
+        .position(|w| w.eq_ignore_ascii_case(token))
         .filter(|n| *n >= 2)
         .map(|n| n.to_string())
 }
 
+/// A fixed, fast 64-bit hash. No hash is ever stored (the store keeps the words; keys and
+/// sketches are made again from them when the window is loaded), so the function may change
+/// from one version to the next; within a process it never does.
 fn hash64(bytes: &[u8]) -> u64 {
-    let digest = Sha256::digest(bytes);
-    u64::from_le_bytes(digest[..8].try_into().expect("a digest has 8 bytes"))
+    FixedState::default().hash_one(bytes)
 }
 
 /// SplitMix64's finalizer: a fast, well-spread permutation of 64-bit values.
@@ -260,6 +277,11 @@ const NUMBER_WORDS: [&str; 21] = [
     "nineteen",
     "twenty",
 ];
+
+/// What is not a content word: stop words and numbers written as words, looked up once per
+/// token of every item.
+static UNWORDS: LazyLock<HashSet<&str, FixedState>> =
+    LazyLock::new(|| STOP_WORDS.iter().chain(&NUMBER_WORDS).copied().collect());
 
 /// Words that say nothing about which story it is.
 const STOP_WORDS: &[&str] = &[

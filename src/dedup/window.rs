@@ -10,6 +10,8 @@
 
 use std::collections::HashMap;
 
+use foldhash::fast::FixedState;
+
 use super::Sketch;
 
 /// No posting: the end of a key's list.
@@ -17,6 +19,15 @@ const END: u32 = u32::MAX;
 
 /// The first sighting of an entry replaced by a newer one of the same item: before any window.
 const DEAD: i64 = i64::MIN;
+
+/// The first eight bytes of `id` as a number that orders as they do (zeros after a shorter
+/// id): ids are compared by it before their bytes.
+fn id_prefix(id: &str) -> u64 {
+    let mut prefix = [0; 8];
+    let n = id.len().min(8);
+    prefix[..n].copy_from_slice(&id.as_bytes()[..n]);
+    u64::from_be_bytes(prefix)
+}
 
 /// A stored item as dedup sees it.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,7 +46,7 @@ pub struct Candidate {
 #[derive(Default)]
 pub struct Window {
     /// Each key's newest posting; a posting links to the one before it.
-    heads: HashMap<i64, u32>,
+    heads: HashMap<i64, u32, FixedState>,
     postings: Vec<Posting>,
     entries: Vec<Candidate>,
     /// Each entry's first sighting, or [`DEAD`]: the one thing a walk checks of every posting's
@@ -45,7 +56,12 @@ pub struct Window {
     seen: Vec<i64>,
     /// The live entry of each item id: an item indexed again (its text changed) leaves its
     /// old entry dead, so that its old keys no longer find it.
-    live: HashMap<Box<str>, u32>,
+    live: HashMap<Box<str>, u32, FixedState>,
+    /// What [`Window::candidates`] counts in, kept between calls: the keys each entry shares
+    /// with the incoming item (all zero between calls), and the entries it counted. An array
+    /// indexed by entry, where a hash map took a hash and a probe per posting walked.
+    shared: Vec<u16>,
+    counted: Vec<u32>,
 }
 
 struct Posting {
@@ -87,7 +103,7 @@ impl Window {
     /// postings whatever they are, so that dead and expired ones, dropped only now and then,
     /// cannot make it long.
     pub fn candidates(
-        &self,
+        &mut self,
         keys: &[i64],
         since: i64,
         per_key: usize,
@@ -95,35 +111,51 @@ impl Window {
     ) -> Vec<&Candidate> {
         // A dead entry is in no window.
         let since = since.max(DEAD + 1);
-        let mut shared: HashMap<u32, usize> = HashMap::new();
+        self.shared.resize(self.entries.len(), 0);
+        self.counted.clear();
         for key in keys {
             let mut at = self.heads.get(key).copied().unwrap_or(END);
             let (mut read, mut walked) = (0, 0);
             while at != END && read < per_key && walked < 2 * per_key {
                 walked += 1;
                 let posting = &self.postings[at as usize];
-                if self.seen[posting.entry as usize] >= since {
-                    *shared.entry(posting.entry).or_default() += 1;
+                let entry = posting.entry as usize;
+                if self.seen[entry] >= since {
+                    if self.shared[entry] == 0 {
+                        self.counted.push(posting.entry);
+                    }
+                    self.shared[entry] += 1;
                     read += 1;
                 }
                 at = posting.next;
             }
         }
-        let mut ranked: Vec<(&Candidate, usize)> = shared
-            .into_iter()
-            .map(|(entry, count)| (&self.entries[entry as usize], count))
+        let mut ranked: Vec<(u16, u64, u32)> = self
+            .counted
+            .iter()
+            .map(|&entry| {
+                let shared = std::mem::take(&mut self.shared[entry as usize]);
+                (shared, id_prefix(&self.entries[entry as usize].id), entry)
+            })
             .collect();
-        // Most shared keys first, then by id (ids are unique: the order is total). A common
-        // key brings hundreds of items: the best `max` are picked out before any is sorted.
-        let order = |a: &(&Candidate, usize), b: &(&Candidate, usize)| {
-            b.1.cmp(&a.1).then_with(|| a.0.id.cmp(&b.0.id))
+        // Most shared keys first, then by id (ids are unique: the order is total), compared by
+        // their first eight bytes until those tie. A common key brings hundreds of items: the
+        // best `max` are picked out before any is sorted.
+        let entries = &self.entries;
+        let order = |a: &(u16, u64, u32), b: &(u16, u64, u32)| {
+            b.0.cmp(&a.0)
+                .then(a.1.cmp(&b.1))
+                .then_with(|| entries[a.2 as usize].id.cmp(&entries[b.2 as usize].id))
         };
         if ranked.len() > max && max > 0 {
             ranked.select_nth_unstable_by(max - 1, order);
         }
         ranked.truncate(max);
         ranked.sort_unstable_by(order);
-        ranked.into_iter().map(|(candidate, _)| candidate).collect()
+        ranked
+            .into_iter()
+            .map(|(_, _, entry)| &entries[entry as usize])
+            .collect()
     }
 
     /// Drops the items first seen before `cutoff` (they left the window), when there are

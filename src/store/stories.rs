@@ -200,7 +200,7 @@ impl Candidates {
     /// threshold: candidates share a key of `keys`, were first seen within the window and are
     /// dated within it.
     pub fn find_match(
-        &self,
+        &mut self,
         item: &Item,
         sketch: &Sketch,
         keys: &[i64],
