@@ -154,8 +154,8 @@ impl Store {
         // and link and inserted into indexes keyed at random, and re-reading those pages from
         // the OS costs more than keeping them.
         conn.pragma_update(None, "cache_size", -16_384)?;
-        // Each poll of a batch is a savepoint, whose journal is a temporary file unless told
-        // otherwise: a write and a read of every page the poll changes.
+        // A batch written again after a failure has a savepoint per poll, whose journal is a
+        // temporary file unless told otherwise: a write and a read of every page it changes.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         schema::migrate(&mut conn)?;
         Ok(Self {

@@ -117,19 +117,17 @@ pub(super) fn upsert(
         }
     }
     let signature_json = serde_json::to_string(&signature).expect("a signature serializes");
-    let (rowid, story): (i64, String) = tx
-        .prepare_cached(
-            "INSERT INTO items (id, outlet, url, feed_url, sort_at, first_seen, modified_at,
-                            content_hash, data, story, signature)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-         ON CONFLICT (id) DO UPDATE SET url = excluded.url, feed_url = excluded.feed_url,
-             sort_at = excluded.sort_at, modified_at = excluded.modified_at,
-             content_hash = excluded.content_hash, data = excluded.data,
-             signature = excluded.signature
-         RETURNING rowid, story",
-        )?
-        .query_row(
-            params![
+    // Known to be new or stored already: a plain insert or update by id. (An upsert made
+    // SQLite keep a statement journal of every page the insert changed, in case it had to
+    // undo half of it.)
+    let (rowid, story): (i64, String) = match &existing {
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO items (id, outlet, url, feed_url, sort_at, first_seen, modified_at,
+                                    content_hash, data, story, signature)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
                 item.id.as_str(),
                 item.outlet,
                 item.url,
@@ -141,9 +139,29 @@ pub(super) fn upsert(
                 data,
                 story,
                 signature_json
-            ],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )?;
+            ])?;
+            (tx.last_insert_rowid(), story)
+        }
+        Some(_) => tx
+            .prepare_cached(
+                "UPDATE items SET url = ?2, feed_url = ?3, sort_at = ?4, modified_at = ?5,
+                                  content_hash = ?6, data = ?7, signature = ?8
+                 WHERE id = ?1 RETURNING rowid, story",
+            )?
+            .query_row(
+                params![
+                    item.id.as_str(),
+                    item.url,
+                    rules.feed_url,
+                    sort_at.timestamp(),
+                    now.timestamp(),
+                    hash,
+                    data,
+                    signature_json
+                ],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?,
+    };
     let candidate = Candidate {
         id: item.id.as_str().into(),
         outlet: item.outlet.as_str().into(),

@@ -21,10 +21,11 @@ pub struct Matches {
 }
 
 /// Index entries held back until every poll of a batch is written. FTS5 writes what it holds
-/// in memory to a new segment of its index at each savepoint, and each poll is a savepoint:
-/// indexing poll by poll made a small segment per poll, and merging them took a sixth of the
-/// writer's time in a round of 1,000 feeds. Written after the last poll's savepoint, a batch's
-/// entries reach the index in one go, at commit.
+/// in memory to a new segment of its index at each savepoint, and a batch written again after
+/// a failure has a savepoint per poll (as every batch once had): indexing poll by poll made a
+/// small segment per poll, and merging them took a sixth of the writer's time in a round of
+/// 1,000 feeds. Written after the last poll, a batch's entries reach the index in one go, at
+/// commit; those of a poll that was undone are dropped with it.
 #[derive(Default)]
 pub(super) struct Pending(Vec<Entry>);
 
