@@ -132,11 +132,13 @@ impl Item {
         format!("title:{}|{}", self.title, date.unwrap_or_default())
     }
 
-    /// A digest of everything a reader sees, used to tell an edited item from an unchanged one
-    /// without comparing stored text field by field.
-    pub fn content_hash(&self) -> String {
-        let json = serde_json::to_vec(self).expect("an Item always serializes to JSON");
-        hex(&Sha256::digest(&json)[..16])
+    /// The item as the store keeps it (JSON), and a digest of it: of everything a reader
+    /// sees, used to tell an edited item from an unchanged one without comparing stored text
+    /// field by field.
+    pub fn to_stored(&self) -> (String, String) {
+        let json = serde_json::to_string(self).expect("an Item always serializes to JSON");
+        let hash = hex(&Sha256::digest(json.as_bytes())[..16]);
+        (json, hash)
     }
 }
 

@@ -103,8 +103,7 @@ pub(super) fn upsert(
     if let Some(existing) = &existing {
         item.id = ItemId::from(existing.id.clone());
     }
-    let hash = item.content_hash();
-    let data = serde_json::to_string(&item).expect("an Item always serializes to JSON");
+    let (data, hash) = item.to_stored();
     match &existing {
         Some(e) if e.content_hash == hash => {
             ingested.unchanged += 1;
