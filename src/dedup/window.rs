@@ -69,6 +69,14 @@ struct Posting {
     next: u32,
 }
 
+/// Where a walk of one key's postings is: the posting it reads next, how many it counted
+/// and how many it read.
+struct Walk {
+    at: u32,
+    read: usize,
+    walked: usize,
+}
+
 impl Window {
     pub fn contains(&self, id: &str) -> bool {
         self.live.contains_key(id)
@@ -113,22 +121,34 @@ impl Window {
         let since = since.max(DEAD + 1);
         self.shared.resize(self.entries.len(), 0);
         self.counted.clear();
-        for key in keys {
-            let mut at = self.heads.get(key).copied().unwrap_or(END);
-            let (mut read, mut walked) = (0, 0);
-            while at != END && read < per_key && walked < 2 * per_key {
-                walked += 1;
-                let posting = &self.postings[at as usize];
+        // The keys' lists are walked side by side, a posting of each in turn: each step of a
+        // list waits for memory (postings are scattered over the window), and steps of
+        // different lists do not wait for each other, so the CPU overlaps their waits.
+        let mut walks: Vec<Walk> = keys
+            .iter()
+            .filter_map(|key| self.heads.get(key))
+            .filter(|_| per_key > 0)
+            .map(|&at| Walk {
+                at,
+                read: 0,
+                walked: 0,
+            })
+            .collect();
+        while !walks.is_empty() {
+            walks.retain_mut(|walk| {
+                let posting = &self.postings[walk.at as usize];
                 let entry = posting.entry as usize;
                 if self.seen[entry] >= since {
                     if self.shared[entry] == 0 {
                         self.counted.push(posting.entry);
                     }
                     self.shared[entry] += 1;
-                    read += 1;
+                    walk.read += 1;
                 }
-                at = posting.next;
-            }
+                walk.walked += 1;
+                walk.at = posting.next;
+                walk.at != END && walk.read < per_key && walk.walked < 2 * per_key
+            });
         }
         let mut ranked: Vec<(u16, u64, u32)> = self
             .counted
