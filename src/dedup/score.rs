@@ -88,12 +88,12 @@ struct Measures {
 
 impl Measures {
     fn of(a: &Sketch, b: &Sketch, hours_apart: f64, same_link: bool) -> Self {
-        let shared_names = shared_count(&a.names, &b.names);
-        let shared_numbers = shared_count(&a.numbers, &b.numbers);
+        let shared_names = shared_count(a.name_hashes(), b.name_hashes());
+        let shared_numbers = shared_count(a.number_hashes(), b.number_hashes());
         let fewer_names = a.names.len().min(b.names.len());
         Measures {
-            words: jaccard(&a.words, &b.words),
-            title: jaccard(&a.title_words, &b.title_words),
+            words: jaccard(a.words(), b.words()),
+            title: jaccard(a.title_words(), b.title_words()),
             names: match fewer_names {
                 0 => 0.0,
                 n => shared_names as f64 / n as f64,

@@ -33,30 +33,57 @@ pub struct Signature {
     pub numbers: Vec<String>,
 }
 
-/// What the dedup window keeps of a signature, and what is scored: the word sets by 32-bit
-/// hash (a fraction of the memory of the words, compared without touching a string; a
-/// collision in 2³² costs a Jaccard figure a hair), the names and numbers as written, since an
-/// explanation shows those.
+/// What the dedup window keeps of a signature, and what is scored: the words, the title's
+/// words, the names and the numbers by 32-bit hash, all in one block of memory (a candidate is
+/// scored from one read, without touching a string; a collision in 2³² costs a figure a hair),
+/// and the names and numbers as written, which only an explanation shows.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Sketch {
-    pub words: Box<[u32]>,
-    pub title_words: Box<[u32]>,
+    /// The four sets of hashes, one after the other, each sorted and unique.
+    hashes: Box<[u32]>,
+    /// Where the title's words, the names and the numbers begin in `hashes`.
+    starts: [u32; 3],
     pub names: Box<[Box<str>]>,
     pub numbers: Box<[Box<str>]>,
 }
 
+impl Sketch {
+    pub fn words(&self) -> &[u32] {
+        &self.hashes[..self.starts[0] as usize]
+    }
+
+    pub fn title_words(&self) -> &[u32] {
+        &self.hashes[self.starts[0] as usize..self.starts[1] as usize]
+    }
+
+    pub fn name_hashes(&self) -> &[u32] {
+        &self.hashes[self.starts[1] as usize..self.starts[2] as usize]
+    }
+
+    pub fn number_hashes(&self) -> &[u32] {
+        &self.hashes[self.starts[2] as usize..]
+    }
+}
+
 impl Signature {
     pub fn sketch(&self) -> Sketch {
-        let hashed = |words: &[String]| -> Box<[u32]> {
-            let mut hashes: Vec<u32> = words.iter().map(|w| hash64(w.as_bytes()) as u32).collect();
-            hashes.sort_unstable();
-            hashes.dedup();
-            hashes.into()
-        };
+        let mut hashes = Vec::new();
+        let mut starts = [0; 3];
+        let parts = [&self.words, &self.title_words, &self.names, &self.numbers];
+        for (i, part) in parts.into_iter().enumerate() {
+            let mut set: Vec<u32> = part.iter().map(|v| hash64(v.as_bytes()) as u32).collect();
+            set.sort_unstable();
+            set.dedup();
+            hashes.extend(set);
+            // A few hundred at most: the words of a title and of 600 characters of summary.
+            if let Some(start) = starts.get_mut(i) {
+                *start = hashes.len() as u32;
+            }
+        }
         let kept = |values: &[String]| values.iter().map(|v| v.as_str().into()).collect();
         Sketch {
-            words: hashed(&self.words),
-            title_words: hashed(&self.title_words),
+            hashes: hashes.into(),
+            starts,
             names: kept(&self.names),
             numbers: kept(&self.numbers),
         }
