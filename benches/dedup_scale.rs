@@ -3,13 +3,20 @@
 //! simulated time (about what ABC and News.com.au publish), a third of them stories both carry
 //! — so once the first 48 hours have passed the dedup window always holds about the same
 //! number of items (2,880), and the cost per item should stay flat however many are stored.
-//! Each mark gives the writer's time per item (how long a poll takes to store) and the CPU
-//! time per item of all the process's threads (the checkpoint thread copies the log into the
-//! database beside the writer: its work shows there, not in the writer's time).
+//!
+//! A store of each size is filled first; then each is continued by a slice of items in turn,
+//! [`TURNS`] times, so that the sizes are measured within the same minutes: this machine's
+//! speed drifts by a quarter within minutes, and measuring one size after the other (as this
+//! benchmark did until 2026-12-02) put that drift into the ratio. Each mark gives the writer's
+//! time per item over its slices (how long a poll takes to store) and the CPU time per item of
+//! all the process's threads over them, each slice followed by a pause in which the store's
+//! checkpoint thread finishes copying what it committed (its work shows in the CPU column, not
+//! in the writer's time).
 //!
 //! Run: `cargo bench --bench dedup_scale` (add a number to stop at that many items, e.g.
-//! `cargo bench --bench dedup_scale -- 100000`; `--keep PATH` keeps the database at PATH, which
-//! `bench/run.sh` starts the daemon on to measure memory and start-up with a million items).
+//! `cargo bench --bench dedup_scale -- 100000`; `--keep PATH` keeps the largest store at PATH,
+//! which `bench/run.sh` starts the daemon on to measure memory and start-up with a million
+//! items).
 
 use std::time::Instant;
 
@@ -19,15 +26,16 @@ use tributary::store::{Attempt, FeedPoll, FeedState, PolledBody, Store};
 
 /// Items per poll: one feed document.
 const BATCH: usize = 50;
-/// Items timed at each mark: the last tenth of those stored, at least 5,000, so that the
-/// periodic costs (a WAL checkpoint every ~10,000 items) are spread over enough items.
-fn measured(mark: usize) -> usize {
-    (mark / 10).max(5_000)
-}
-
-/// The first mark is over in about a second, and whether a checkpoint falls in it moves the
-/// figure by a tenth: it is measured on this many fresh stores, and the median taken.
-const FIRST_MARK_RUNS: usize = 5;
+/// Items per slice: 20 polls, the first [`WARM_UP`] of them untimed, so that each size is
+/// timed with its working set back in the CPU's caches after the other sizes' turns, as when
+/// it runs alone.
+const SLICE: usize = 1_000;
+const WARM_UP: usize = 200;
+/// Slices per size: 4,000 items timed at each.
+const TURNS: usize = 5;
+/// After each slice, untimed: the checkpoint thread waits 100 ms between checkpoints, and a
+/// checkpoint of a large store takes a few hundred more.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(500);
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -43,81 +51,93 @@ fn main() {
         .into_iter()
         .filter(|m| *m <= stop_at)
         .collect();
-    let mut first_mark: Vec<Mark> = (1..FIRST_MARK_RUNS)
-        .map(|_| {
-            let dir = tempfile::tempdir().expect("a temporary folder");
-            let store = Store::open(&dir.path().join("bench.db")).expect("a database");
-            grow(&store, &marks[..1]).remove(0)
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let mut sizes: Vec<Size> = marks
+        .iter()
+        .map(|&mark| {
+            let path = match keep {
+                Some(keep) if mark == *marks.last().expect("a mark") => keep.into(),
+                _ => dir.path().join(format!("{mark}.db")),
+            };
+            Size::filled(&path, mark)
         })
         .collect();
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let path = keep.map_or_else(|| dir.path().join("bench.db"), std::path::PathBuf::from);
-    let store = Store::open(&path).expect("a database");
+    for _ in 0..TURNS {
+        for size in &mut sizes {
+            size.measure_slice();
+        }
+    }
     println!("stored items  µs per item (ingest + dedup)  CPU µs per item (all threads)  merged");
-    for (i, mark) in grow(&store, &marks).into_iter().enumerate() {
-        let mark = if i == 0 {
-            first_mark.push(mark);
-            first_mark.sort_by(|a, b| a.wall.total_cmp(&b.wall));
-            first_mark.swap_remove(first_mark.len() / 2)
-        } else {
-            mark
-        };
+    for size in &sizes {
+        let per_item = |seconds: f64| seconds * 1e6 / size.timed.len() as f64;
+        let merged = size
+            .timed
+            .iter()
+            .filter(|id| size.store.story_of(id).ok().flatten().as_deref() != Some(id.as_str()))
+            .count();
         println!(
             "{:>12}  {:>30.1}  {:>29.1}  {:>6}",
-            mark.stored, mark.wall, mark.cpu, mark.merged
+            size.mark,
+            per_item(size.wall),
+            per_item(size.cpu),
+            merged
         );
     }
 }
 
-/// The cost per item at one size of the store.
-struct Mark {
+/// One store, filled to its mark, and what its slices cost.
+struct Size {
+    mark: usize,
+    store: Store,
+    words: Words,
+    start: DateTime<Utc>,
     stored: usize,
-    /// Microseconds of the writer's time: how long a poll's items take to be stored.
+    /// Seconds of the writer's time and of CPU over the slices.
     wall: f64,
-    /// Microseconds of CPU, the process's threads together (the checkpoint thread's work too).
     cpu: f64,
-    /// How many of the items timed joined another's story.
-    merged: usize,
+    /// The ids of the items its slices stored.
+    timed: Vec<String>,
 }
 
-/// Fills `store` up to each mark; at each, the cost per item of the last [`measured`] items
-/// and how many of them joined another's story (a third should).
-fn grow(store: &Store, marks: &[usize]) -> Vec<Mark> {
-    let start = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
-        .expect("a date")
-        .to_utc();
-    let mut words = Words::new(7);
-    let mut stored = 0usize;
-    let mut out = Vec::new();
-    for &mark in marks {
-        while stored < mark - measured(mark) {
-            stored += ingest(store, &mut words, start, stored).0;
+impl Size {
+    /// A store at `path` with `mark` items, from the same stream of items as every other.
+    fn filled(path: &std::path::Path, mark: usize) -> Self {
+        let mut size = Size {
+            mark,
+            store: Store::open(path).expect("a database"),
+            words: Words::new(7),
+            start: DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+                .expect("a date")
+                .to_utc(),
+            stored: 0,
+            wall: 0.0,
+            cpu: 0.0,
+            timed: Vec::new(),
+        };
+        while size.stored < mark {
+            size.stored += ingest(&size.store, &mut size.words, size.start, size.stored).0;
+        }
+        size
+    }
+
+    /// Continues the store by [`SLICE`] items, all but the first [`WARM_UP`] timed, then lets
+    /// its checkpoint finish.
+    fn measure_slice(&mut self) {
+        let warm = self.stored + WARM_UP;
+        while self.stored < warm {
+            self.stored += ingest(&self.store, &mut self.words, self.start, self.stored).0;
         }
         let (clock, cpu) = (Instant::now(), cpu_seconds());
-        let first = stored;
-        let mut timed = Vec::new();
-        while stored < mark {
-            let (count, ids) = ingest(store, &mut words, start, stored);
-            stored += count;
-            timed.extend(ids);
+        let end = self.stored + SLICE - WARM_UP;
+        while self.stored < end {
+            let (count, ids) = ingest(&self.store, &mut self.words, self.start, self.stored);
+            self.stored += count;
+            self.timed.extend(ids);
         }
-        let per_item = |seconds: f64| seconds * 1e6 / (stored - first) as f64;
-        let (wall, cpu) = (
-            per_item(clock.elapsed().as_secs_f64()),
-            per_item(cpu_seconds() - cpu),
-        );
-        let merged = timed
-            .iter()
-            .filter(|id| store.story_of(id).ok().flatten().as_deref() != Some(id.as_str()))
-            .count();
-        out.push(Mark {
-            stored: mark,
-            wall,
-            cpu,
-            merged,
-        });
+        self.wall += clock.elapsed().as_secs_f64();
+        std::thread::sleep(SETTLE);
+        self.cpu += cpu_seconds() - cpu;
     }
-    out
 }
 
 /// User and system CPU time of the whole process so far.
