@@ -14,7 +14,7 @@ use tributary::store::Store;
 
 /// One stored item as the round wrote it: its row and its search entry.
 struct Row {
-    columns: [rusqlite::types::Value; 11],
+    columns: Vec<rusqlite::types::Value>,
     title: String,
     summary: String,
 }
@@ -57,9 +57,7 @@ fn read(source: &str) -> Vec<Row> {
     statement
         .query_map([], |row| {
             Ok(Row {
-                columns: std::array::from_fn(|i| {
-                    row.get(i).unwrap_or(rusqlite::types::Value::Null)
-                }),
+                columns: (0..11).map(|i| row.get(i)).collect::<Result<_, _>>()?,
                 title: row.get(11)?,
                 summary: row.get(12)?,
             })

@@ -9,7 +9,7 @@ use rusqlite::{params, OptionalExtension, Row, Transaction};
 use super::stories::{self, Candidates};
 use super::{search, timestamp, Ingested, Store, StoreError, StoredItem};
 use crate::config::Dedup;
-use crate::dedup::{Candidate, Signature};
+use crate::dedup::{Candidate, Signature, Sketch};
 use crate::model::{Item, ItemId};
 use crate::parse::plain_text;
 
@@ -55,9 +55,7 @@ pub(super) fn upsert(
 ) -> Result<(), StoreError> {
     let now = rules.now;
     let mut item = item.clone();
-    let summary = item.summary.as_deref().map(plain_text);
-    let signature = Signature::with_summary_text(&item, summary.as_deref());
-    let (keys, sketch) = (signature.keys(), signature.sketch());
+    let mut compared = None;
     let mut story = item.id.to_string();
     let mut joined = false;
     let mut existing = find_existing(tx, &item)?;
@@ -67,7 +65,8 @@ pub(super) fn upsert(
     }
     if existing.is_none() {
         let dated = item.published.unwrap_or(now).min(now);
-        match candidates.find_match(&item, &sketch, &keys, dated, rules) {
+        let text = compared.insert(Compared::of(&item));
+        match candidates.find_match(&item, &text.sketch, &text.keys, dated, rules) {
             Some(found) if found.outlet == item.outlet => {
                 stories::record_republication(tx, &item.id, &found, now)?;
                 existing = find_by_id(tx, &found.id)?;
@@ -115,6 +114,12 @@ pub(super) fn upsert(
             ingested.merged += usize::from(joined);
         }
     }
+    let Compared {
+        summary,
+        signature,
+        keys,
+        sketch,
+    } = compared.unwrap_or_else(|| Compared::of(&item));
     let signature_json = serde_json::to_string(&signature).expect("a signature serializes");
     // Known to be new or stored already: a plain insert or update by id. (An upsert made
     // SQLite keep a statement journal of every page the insert changed, in case it had to
@@ -178,6 +183,29 @@ pub(super) fn upsert(
         summary.unwrap_or_default(),
     );
     Ok(())
+}
+
+/// What dedup and the search index take of an item: its summary as plain text, its signature,
+/// and the keys and sketch made from that. Made only for an item that is new or changed: an
+/// unchanged one, most of a feed polled again, needs none of it.
+struct Compared {
+    summary: Option<String>,
+    signature: Signature,
+    keys: Vec<i64>,
+    sketch: Sketch,
+}
+
+impl Compared {
+    fn of(item: &Item) -> Self {
+        let summary = item.summary.as_deref().map(plain_text);
+        let signature = Signature::with_summary_text(item, summary.as_deref());
+        Compared {
+            keys: signature.keys(),
+            sketch: signature.sketch(),
+            summary,
+            signature,
+        }
+    }
 }
 
 fn find_existing(tx: &Transaction<'_>, item: &Item) -> Result<Option<Existing>, StoreError> {
