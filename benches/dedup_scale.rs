@@ -4,21 +4,22 @@
 //! — so once the first 48 hours have passed the dedup window always holds about the same
 //! number of items (2,880), and the cost per item should stay flat however many are stored.
 //!
-//! A store of each size is filled first; then each is continued by a slice of items in turn,
-//! [`TURNS`] times, so that the sizes are measured within the same minutes: this machine's
-//! speed drifts by a quarter within minutes, and measuring one size after the other (as this
-//! benchmark did until 2026-12-02) put that drift into the ratio. Each mark gives the writer's
-//! time per item over its slices (how long a poll takes to store) and the CPU time per item of
-//! all the process's threads over them, each slice followed by a pause in which the store's
-//! checkpoint thread finishes copying what it committed (its work shows in the CPU column, not
-//! in the writer's time).
+//! A store of each size is filled first; then the sizes take turns poll by poll — one poll of
+//! 50 items to each store in turn, [`ROTATIONS`] times — so that every size is measured in
+//! the same seconds. This machine's speed drifts by a quarter within minutes and by a fifth
+//! from one second to the next; measuring one size after the other (as this benchmark did
+//! until 2026-12-02), or in slices of a thousand items taking turns (until 2026-12-03), left
+//! that drift in the ratio. Each mark gives the writer's time per item (how long a poll takes
+//! to store), the CPU time per item of the writer's thread, and that of the store's checkpoint
+//! thread, which copies what the writer committed into the database file meanwhile (read from
+//! `/proc`, so that the other stores' checkpoints are not counted in).
 //!
 //! Run: `cargo bench --bench dedup_scale` (add a number to stop at that many items, e.g.
 //! `cargo bench --bench dedup_scale -- 100000`; `--keep PATH` keeps the largest store at PATH,
 //! which `bench/run.sh` starts the daemon on to measure memory and start-up with a million
 //! items).
 
-use std::time::Instant;
+use std::time::{Duration as Elapsed, Instant};
 
 use chrono::{DateTime, Duration, Utc};
 use tributary::model::Item;
@@ -26,16 +27,14 @@ use tributary::store::{Attempt, FeedPoll, FeedState, PolledBody, Store};
 
 /// Items per poll: one feed document.
 const BATCH: usize = 50;
-/// Items per slice: 20 polls, the first [`WARM_UP`] of them untimed, so that each size is
-/// timed with its working set back in the CPU's caches after the other sizes' turns, as when
-/// it runs alone.
-const SLICE: usize = 1_000;
-const WARM_UP: usize = 200;
-/// Slices per size: 4,000 items timed at each.
-const TURNS: usize = 5;
-/// After each slice, untimed: the checkpoint thread waits 100 ms between checkpoints, and a
-/// checkpoint of a large store takes a few hundred more.
-const SETTLE: std::time::Duration = std::time::Duration::from_millis(500);
+/// Turns untimed before the timed ones, so that each store's pages and window are back in
+/// the CPU's caches as in the turns that follow.
+const WARM_UP: usize = 20;
+/// Turns timed: 10,000 items at each size.
+const ROTATIONS: usize = 200;
+/// Before and after the timed turns: the checkpoint thread waits 100 ms between checkpoints,
+/// and a checkpoint of a large store takes a few hundred more.
+const SETTLE: Elapsed = Elapsed::from_millis(1_500);
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -62,94 +61,154 @@ fn main() {
             Size::filled(&path, mark)
         })
         .collect();
-    for _ in 0..TURNS {
+    for _ in 0..WARM_UP {
         for size in &mut sizes {
-            size.measure_slice();
+            size.poll();
         }
     }
-    println!("stored items  µs per item (ingest + dedup)  CPU µs per item (all threads)  merged");
-    for size in &sizes {
+    std::thread::sleep(SETTLE);
+    let checkpointed: Vec<f64> = sizes.iter().map(Size::checkpoint_seconds).collect();
+    for _ in 0..ROTATIONS {
+        for size in &mut sizes {
+            size.measure_poll();
+        }
+    }
+    std::thread::sleep(SETTLE);
+    println!(
+        "stored items  writer's µs per item (median poll)  CPU µs per item: writer + checkpoint = all  merged"
+    );
+    for (size, checkpointed) in sizes.iter().zip(checkpointed) {
         let per_item = |seconds: f64| seconds * 1e6 / size.timed.len() as f64;
+        let mut polls = size.polls.clone();
+        polls.sort_by(f64::total_cmp);
+        let median = polls[polls.len() / 2] * 1e6 / BATCH as f64;
+        let writer_cpu = per_item(size.cpu);
+        let checkpoint_cpu = per_item(size.checkpoint_seconds() - checkpointed);
         let merged = size
             .timed
             .iter()
             .filter(|id| size.store.story_of(id).ok().flatten().as_deref() != Some(id.as_str()))
             .count();
         println!(
-            "{:>12}  {:>30.1}  {:>29.1}  {:>6}",
+            "{:>12}  {:>24.1} ({:>6.1})  {:>24.1} + {:>10.1} = {:>5.1}  {:>6}",
             size.mark,
-            per_item(size.wall),
-            per_item(size.cpu),
+            per_item(polls.iter().sum()),
+            median,
+            writer_cpu,
+            checkpoint_cpu,
+            writer_cpu + checkpoint_cpu,
             merged
         );
     }
 }
 
-/// One store, filled to its mark, and what its slices cost.
+/// One store, filled to its mark, and what its timed polls cost.
 struct Size {
     mark: usize,
     store: Store,
+    /// The thread that checkpoints this store, among the process's threads.
+    checkpointer: u32,
     words: Words,
     start: DateTime<Utc>,
     stored: usize,
-    /// Seconds of the writer's time and of CPU over the slices.
-    wall: f64,
+    /// Seconds of the writer's time, poll by poll.
+    polls: Vec<f64>,
+    /// Seconds of CPU of the writer's thread over the timed polls.
     cpu: f64,
-    /// The ids of the items its slices stored.
+    /// The ids of the items its timed polls stored.
     timed: Vec<String>,
 }
 
 impl Size {
     /// A store at `path` with `mark` items, from the same stream of items as every other.
     fn filled(path: &std::path::Path, mark: usize) -> Self {
+        let before = checkpoint_threads();
+        let store = Store::open(path).expect("a database");
+        // The thread names itself once it runs, which may be a moment after the store opens.
+        let checkpointer = (0..100)
+            .find_map(|_| {
+                let found = checkpoint_threads()
+                    .into_iter()
+                    .find(|t| !before.contains(t));
+                found
+                    .is_none()
+                    .then(|| std::thread::sleep(Elapsed::from_millis(10)));
+                found
+            })
+            .expect("the store's checkpoint thread");
         let mut size = Size {
             mark,
-            store: Store::open(path).expect("a database"),
+            store,
+            checkpointer,
             words: Words::new(7),
             start: DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
                 .expect("a date")
                 .to_utc(),
             stored: 0,
-            wall: 0.0,
+            polls: Vec::new(),
             cpu: 0.0,
             timed: Vec::new(),
         };
         while size.stored < mark {
-            size.stored += ingest(&size.store, &mut size.words, size.start, size.stored).0;
+            size.poll();
         }
         size
     }
 
-    /// Continues the store by [`SLICE`] items, all but the first [`WARM_UP`] timed, then lets
-    /// its checkpoint finish.
-    fn measure_slice(&mut self) {
-        let warm = self.stored + WARM_UP;
-        while self.stored < warm {
-            self.stored += ingest(&self.store, &mut self.words, self.start, self.stored).0;
-        }
-        let (clock, cpu) = (Instant::now(), cpu_seconds());
-        let end = self.stored + SLICE - WARM_UP;
-        while self.stored < end {
-            let (count, ids) = ingest(&self.store, &mut self.words, self.start, self.stored);
-            self.stored += count;
-            self.timed.extend(ids);
-        }
-        self.wall += clock.elapsed().as_secs_f64();
-        std::thread::sleep(SETTLE);
-        self.cpu += cpu_seconds() - cpu;
+    /// Stores the next poll, untimed.
+    fn poll(&mut self) -> Vec<String> {
+        let (count, ids) = ingest(&self.store, &mut self.words, self.start, self.stored);
+        self.stored += count;
+        ids
+    }
+
+    /// Stores the next poll, timed.
+    fn measure_poll(&mut self) {
+        let (clock, cpu) = (Instant::now(), thread_cpu_seconds());
+        let ids = self.poll();
+        self.polls.push(clock.elapsed().as_secs_f64());
+        self.cpu += thread_cpu_seconds() - cpu;
+        self.timed.extend(ids);
+    }
+
+    /// CPU time of this store's checkpoint thread so far.
+    fn checkpoint_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/self/task/{}/schedstat", self.checkpointer))
+                .expect("the checkpoint thread's schedstat");
+        let nanoseconds: f64 = stat
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("time on CPU in nanoseconds");
+        nanoseconds / 1e9
     }
 }
 
-/// User and system CPU time of the whole process so far.
-fn cpu_seconds() -> f64 {
-    // SAFETY: getrusage only writes the struct it is given, which is plain data.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
+/// The ids of the process's threads that checkpoint a store, by the name the store gives them
+/// (cut to the 15 bytes Linux keeps of a thread's name).
+fn checkpoint_threads() -> Vec<u32> {
+    std::fs::read_dir("/proc/self/task")
+        .expect("the process's threads")
+        .filter_map(|task| {
+            let task = task.ok()?;
+            let name = std::fs::read_to_string(task.path().join("comm")).ok()?;
+            (name.trim() == "store-checkpoin")
+                .then(|| task.file_name().to_str()?.parse().ok())
+                .flatten()
+        })
+        .collect()
+}
+
+/// CPU time of the calling thread so far.
+fn thread_cpu_seconds() -> f64 {
+    // SAFETY: clock_gettime only writes the struct it is given, which is plain data.
+    let time = unsafe {
+        let mut time: libc::timespec = std::mem::zeroed();
+        libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time);
+        time
     };
-    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    time.tv_sec as f64 + time.tv_nsec as f64 / 1e9
 }
 
 /// Stores one poll's worth of items; returns how many, and their ids.
