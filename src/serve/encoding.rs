@@ -14,6 +14,9 @@ pub enum Encoding {
 }
 
 impl Encoding {
+    /// Every coding, in the order of their discriminants (`encoding as usize` indexes it).
+    pub const ALL: [Encoding; 3] = [Encoding::Identity, Encoding::Gzip, Encoding::Brotli];
+
     /// The coding the reader prefers among those it accepts: Brotli before gzip at equal
     /// weight (it is smaller), identity when it accepts neither.
     pub fn negotiate(headers: &HeaderMap) -> Self {

@@ -1,7 +1,8 @@
 //! The feed routes: the merged feed, each outlet's and each view's, in three formats, narrowed
 //! by the reader's query when it has one, with the headers a good web citizen sends.
 
-use axum::extract::{Path, Query, State};
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -26,33 +27,38 @@ pub struct FeedQuery {
     since: Option<String>,
 }
 
+// Each handler takes the whole request last and reads its headers there: the `HeaderMap`
+// extractor would copy them for every request.
+
 pub async fn merged(
     state: State<AppState>,
     query: Query<FeedQuery>,
-    headers: HeaderMap,
+    request: Request,
     format: Format,
 ) -> Result<Response, HttpError> {
-    respond(state, ScopeKey::Merged, format, query, headers).await
+    respond(state, ScopeKey::Merged, format, query, request.headers()).await
 }
 
 pub async fn outlet(
     state: State<AppState>,
     Path((outlet, file)): Path<(String, String)>,
     query: Query<FeedQuery>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, HttpError> {
     let format = format_named(&file)?;
-    respond(state, ScopeKey::Outlet(outlet), format, query, headers).await
+    let key = ScopeKey::Outlet(outlet);
+    respond(state, key, format, query, request.headers()).await
 }
 
 pub async fn view(
     state: State<AppState>,
     Path((view, file)): Path<(String, String)>,
     query: Query<FeedQuery>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, HttpError> {
     let format = format_named(&file)?;
-    respond(state, ScopeKey::View(view), format, query, headers).await
+    let key = ScopeKey::View(view);
+    respond(state, key, format, query, request.headers()).await
 }
 
 fn format_named(file: &str) -> Result<Format, HttpError> {
@@ -132,7 +138,7 @@ async fn respond(
     key: ScopeKey,
     format: Format,
     Query(query): Query<FeedQuery>,
-    headers: HeaderMap,
+    headers: &HeaderMap,
 ) -> Result<Response, HttpError> {
     let published = state.cache.current();
     if published.scope(&key).is_none() {
@@ -184,19 +190,24 @@ async fn respond(
     let feed = published
         .feed(&key, format, limit, filter.as_ref())
         .ok_or_else(|| HttpError(StatusCode::NOT_FOUND, "no such feed".into()))?;
-    Ok(send(&feed, format, &headers))
+    Ok(send(&feed, format, headers))
 }
+
+/// How many headers a feed response has: room for them is made at once.
+const HEADERS: usize = 7;
 
 /// The response for `feed`: `304` when the reader has it, else the body in the coding the
 /// reader prefers; with validators, caching and CORS headers either way.
 fn send(feed: &RenderedFeed, format: Format, request: &HeaderMap) -> Response {
     let encoding = Encoding::negotiate(request);
-    let etag = encoding.etag(&feed.etag);
-    let mut response = if conditional::not_modified(request, &etag, feed.last_modified) {
+    let etag = feed.etag(encoding);
+    let opaque = etag.to_str().unwrap_or_default();
+    let mut response = if conditional::not_modified(request, opaque, feed.last_modified()) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let mut ok = feed.body(encoding).into_response();
+        let mut ok = Response::new(Body::from(feed.body(encoding)));
         let headers = ok.headers_mut();
+        headers.reserve(HEADERS);
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static(format.content_type()),
@@ -207,19 +218,11 @@ fn send(feed: &RenderedFeed, format: Format, request: &HeaderMap) -> Response {
         ok
     };
     let headers = response.headers_mut();
-    if let Ok(etag) = HeaderValue::from_str(&etag) {
-        headers.insert(header::ETAG, etag);
+    headers.insert(header::ETAG, etag.clone());
+    if let Some(date) = feed.last_modified_header() {
+        headers.insert(header::LAST_MODIFIED, date.clone());
     }
-    if let Some(value) = feed
-        .last_modified
-        .and_then(|date| HeaderValue::from_str(&httpdate::fmt_http_date(date)).ok())
-    {
-        headers.insert(header::LAST_MODIFIED, value);
-    }
-    let max_age = feed.max_age.map_or(60, |age| age.as_secs().max(1));
-    if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
-        headers.insert(header::CACHE_CONTROL, value);
-    }
+    headers.insert(header::CACHE_CONTROL, feed.cache_control().clone());
     headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     // Feeds are public: web-based readers on other origins may fetch them.
     headers.insert(

@@ -2,11 +2,13 @@
 //! their default renderings in every coding, built once per change of the stored items or of
 //! the config.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
+use axum::http::HeaderValue;
 use sha2::{Digest, Sha256};
 
 use super::encoding::{Encoded, Encoding};
@@ -30,10 +32,20 @@ pub enum ScopeKey {
 #[derive(Clone)]
 pub struct RenderedFeed {
     body: Body,
-    pub etag: String,
-    pub last_modified: Option<SystemTime>,
-    /// How long a cache may keep it: until the outlets can next have changed it.
-    pub max_age: Option<Duration>,
+    etag: String,
+    last_modified: Option<SystemTime>,
+    /// The validators and caching headers as sent, made when the feed is rendered and again
+    /// when it is dated: a request only copies them (formatting them took a few allocations
+    /// and a date per request, a tenth of what serving costs beyond the least axum does).
+    headers: Headers,
+}
+
+#[derive(Clone)]
+struct Headers {
+    /// The ETag of each coding, each a representation of its own (see [`Encoding::etag`]).
+    etags: [HeaderValue; 3],
+    last_modified: Option<HeaderValue>,
+    cache_control: HeaderValue,
 }
 
 #[derive(Clone)]
@@ -45,11 +57,68 @@ enum Body {
 }
 
 impl RenderedFeed {
+    fn new(
+        body: Body,
+        etag: String,
+        last_modified: Option<SystemTime>,
+        max_age: Option<Duration>,
+    ) -> Self {
+        let mut feed = Self {
+            body,
+            headers: Headers::of(&etag, max_age),
+            etag,
+            last_modified,
+        };
+        feed.date(last_modified);
+        feed
+    }
+
+    /// Sets `Last-Modified`, and the header that says it.
+    fn date(&mut self, last_modified: Option<SystemTime>) {
+        self.last_modified = last_modified;
+        self.headers.last_modified = last_modified
+            .and_then(|date| HeaderValue::from_str(&httpdate::fmt_http_date(date)).ok());
+    }
+
+    pub fn last_modified(&self) -> Option<SystemTime> {
+        self.last_modified
+    }
+
+    /// The `ETag` of the feed in `encoding`.
+    pub fn etag(&self, encoding: Encoding) -> &HeaderValue {
+        &self.headers.etags[encoding as usize]
+    }
+
+    pub fn last_modified_header(&self) -> Option<&HeaderValue> {
+        self.headers.last_modified.as_ref()
+    }
+
+    pub fn cache_control(&self) -> &HeaderValue {
+        &self.headers.cache_control
+    }
+
     pub fn body(&self, encoding: Encoding) -> Bytes {
         match &self.body {
             Body::Encoded(encoded) => encoded.get(encoding),
             Body::Plain(bytes) if encoding == Encoding::Identity => bytes.clone(),
             Body::Plain(bytes) => encoding.encode(bytes),
+        }
+    }
+}
+
+impl Headers {
+    /// The headers of a feed whose ETag is `etag` (hex digits, quoted: a valid header value)
+    /// and which a cache may keep for `max_age` (until the outlets can next have changed it),
+    /// not dated yet.
+    fn of(etag: &str, max_age: Option<Duration>) -> Self {
+        let value = |text: String| {
+            HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
+        };
+        let max_age = max_age.map_or(60, |age| age.as_secs().max(1));
+        Self {
+            etags: Encoding::ALL.map(|encoding| value(encoding.etag(etag))),
+            last_modified: None,
+            cache_control: value(format!("public, max-age={max_age}")),
         }
     }
 }
@@ -182,10 +251,10 @@ impl Published {
         format: Format,
         limit: usize,
         filter: Option<&Filter>,
-    ) -> Option<RenderedFeed> {
+    ) -> Option<Cow<'_, RenderedFeed>> {
         let scope = self.scopes.get(key)?;
         if let (Some(feed), None, DEFAULT_LIMIT) = (scope.rendered.get(&format), filter, limit) {
-            return Some(feed.clone());
+            return Some(Cow::Borrowed(feed));
         }
         let items: Vec<Arc<StoredItem>> = scope
             .items
@@ -195,7 +264,7 @@ impl Published {
             .cloned()
             .collect();
         let body = Body::Plain(Bytes::from(self.render(scope, format, &items)));
-        Some(feed_of(&items, scope.update_every, body))
+        Some(Cow::Owned(feed_of(&items, scope.update_every, body)))
     }
 
     pub fn base_url(&self) -> &url::Url {
@@ -218,7 +287,7 @@ impl Published {
             for (format, feed) in &mut scope.rendered {
                 let old = before.scopes.get(key).and_then(|s| s.rendered.get(format));
                 if let Some(old) = old.filter(|old| old.etag == feed.etag) {
-                    feed.last_modified = old.last_modified;
+                    feed.date(old.last_modified);
                     continue;
                 }
                 let after_previous = old
@@ -226,11 +295,13 @@ impl Published {
                     .map(|t| t + Duration::from_secs(1));
                 // In whole seconds, as HTTP dates are: a fraction would make the date a reader
                 // sends back look older than the feed.
-                feed.last_modified = [feed.last_modified, after_previous, Some(now)]
-                    .into_iter()
-                    .flatten()
-                    .max()
-                    .map(whole_seconds);
+                feed.date(
+                    [feed.last_modified, after_previous, Some(now)]
+                        .into_iter()
+                        .flatten()
+                        .max()
+                        .map(whole_seconds),
+                );
                 let path = format!("{}{}", scope.path, format.file_name());
                 if let Ok(url) = self.base_url.join(&path) {
                     changed.push(url.to_string());
@@ -258,12 +329,12 @@ fn feed_of(items: &[Arc<StoredItem>], max_age: Option<Duration>, body: Body) -> 
         Body::Encoded(encoded) => encoded.identity().clone(),
         Body::Plain(bytes) => bytes.clone(),
     };
-    RenderedFeed {
-        etag: format!("\"{}\"", hex(&Sha256::digest(&bytes)[..12])),
-        last_modified: items.iter().map(|s| SystemTime::from(s.modified_at)).max(),
-        max_age,
+    RenderedFeed::new(
         body,
-    }
+        format!("\"{}\"", hex(&Sha256::digest(&bytes)[..12])),
+        items.iter().map(|s| SystemTime::from(s.modified_at)).max(),
+        max_age,
+    )
 }
 
 /// How often the feed of `outlets` can change: the shortest time between two polls of any of
