@@ -110,9 +110,13 @@ pub async fn run(config_path: &Path, log: LogLevel, watch: bool) -> anyhow::Resu
         config: Arc::clone(&pipeline.live),
         metrics: Arc::clone(&pipeline.metrics),
     });
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        let _ = stop_rx.wait_for(|stop| *stop).await;
-    });
+    // A connection gets a clone of the router as it is (an `Arc`): served as a plain `Router`,
+    // axum rebuilds its route table for every connection, which cost a reader that connects
+    // for each poll more than the request itself.
+    let server =
+        axum::serve(listener, app.into_make_service()).with_graceful_shutdown(async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        });
     let liveness = systemd::Liveness::default();
     liveness.serving.store(true, Ordering::Relaxed);
     liveness.beat();
