@@ -2,9 +2,9 @@
 # Every figure in BENCHMARKS.md, measured in one run beside the peers, on this machine.
 #
 #   bash bench/run.sh            # everything (about 25 minutes on 2 cores)
-#   bash bench/run.sh parse serve poll latency growth memory   # or some of the sections
+#   bash bench/run.sh parse serve instructions poll latency growth memory   # or some of them
 #
-# Needs (installed when missing, as root or with sudo): Debian's wrk, nginx-light, newsboat;
+# Needs (installed when missing, as root or with sudo): Debian's wrk, nginx-light, newsboat, valgrind;
 # Python's feedparser, fastfeedparser and reader (in a virtualenv under target/bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,7 @@ ROOT=$PWD
 WORK=$ROOT/target/bench
 mkdir -p "$WORK"
 SECTIONS=("$@")
-[ ${#SECTIONS[@]} -gt 0 ] || SECTIONS=(parse serve poll latency growth memory)
+[ ${#SECTIONS[@]} -gt 0 ] || SECTIONS=(parse serve instructions poll latency growth memory)
 TRIBUTARY=$ROOT/target/release/tributary
 JUST_IN=$ROOT/tests/fixtures/abc/abc-justin-51120-2017-05-23.xml
 PIDS=()
@@ -25,6 +25,7 @@ setup() {
     command -v wrk >/dev/null || missing+=(wrk)
     command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
     command -v newsboat >/dev/null || missing+=(newsboat)
+    command -v valgrind >/dev/null || missing+=(valgrind)
     if [ ${#missing[@]} -gt 0 ]; then
         local sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
         $sudo apt-get update -qq
@@ -158,6 +159,54 @@ section_serve() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     PIDS=()
+}
+
+# User-space instructions per /feed.xml request, which callgrind counts the same for the same
+# binary and requests however fast this machine runs at the moment (requests per second vary
+# by a tenth between runs here): on a new connection each, as a reader polling now and then
+# makes them, and on one connection kept alive, as wrk makes them.
+section_instructions() {
+    say "2b. Instructions per /feed.xml request (callgrind): tributary and the minimal axum server"
+    local www=$WORK/www-serve db=$WORK/instructions.db
+    rm -rf "$www" "$db"* "$WORK"/callgrind.*; mkdir -p "$www"
+    cp "$JUST_IN" "$www/justin.xml"
+    start_nginx "$www" 18081
+    config "$db" "http://127.0.0.1:18081/justin.xml" > "$WORK/instructions.toml"
+    valgrind -q --tool=callgrind --callgrind-out-file="$WORK/callgrind.tributary" \
+        "$TRIBUTARY" run --config "$WORK/instructions.toml" 2>"$WORK/instructions.log" &
+    local tributary=$!
+    PIDS+=($tributary)
+    until curl -s http://127.0.0.1:18080/healthz | grep -q '"items":250'; do sleep 0.5; done
+    curl -s -o "$www/feed.xml" http://127.0.0.1:18080/feed.xml
+    valgrind -q --tool=callgrind --callgrind-out-file="$WORK/callgrind.axum" \
+        "$ROOT/target/release/examples/static_server" "$www/feed.xml" 127.0.0.1:18082 &
+    local axum=$!
+    PIDS+=($axum)
+    until curl -sf -o /dev/null http://127.0.0.1:18082/feed.xml; do sleep 0.5; done
+    count_instructions tributary $tributary 18080
+    count_instructions axum $axum 18082
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    PIDS=()
+}
+
+# Instructions per request of server $1 (callgrind's pid $2, port $3): 300 requests on new
+# connections, then 500 on one.
+count_instructions() {
+    local name=$1 pid=$2 url=http://127.0.0.1:$3/feed.xml
+    counted() {
+        callgrind_control -d "$pid" >/dev/null 2>&1
+        sleep 1
+        awk '/^(summary|totals):/ {print $2; exit}' "$(ls -t "$WORK/callgrind.$name".* | head -1)"
+    }
+    for _ in 1 2 3; do curl -s -o /dev/null "$url"; done
+    callgrind_control -z "$pid" >/dev/null 2>&1
+    for _ in $(seq 300); do curl -s -o /dev/null "$url"; done
+    local fresh; fresh=$(counted)
+    callgrind_control -z "$pid" >/dev/null 2>&1
+    for _ in $(seq 500); do printf 'url = "%s"\noutput = /dev/null\n' "$url"; done | curl -s -K -
+    local kept; kept=$(counted)
+    echo "$name: $((fresh / 300)) instructions per request on a new connection, $((kept / 500)) kept alive"
 }
 
 section_poll() {
