@@ -8,8 +8,8 @@
 //! 50 items to each store in turn, [`ROTATIONS`] times — so that every size is measured in
 //! the same seconds. This machine's speed drifts by a quarter within minutes and by a fifth
 //! from one second to the next; measuring one size after the other (as this benchmark did
-//! until 2026-12-02), or in slices of a thousand items taking turns (until 2026-12-03), left
-//! that drift in the ratio. Each mark gives the writer's time per item (how long a poll takes
+//! until 2026-12-02), or in slices of a thousand items taking turns (until 1fe9ed1), left that
+//! drift in the ratio. Each mark gives the writer's time per item (how long a poll takes
 //! to store), the CPU time per item of the writer's thread, and that of the store's checkpoint
 //! thread, which copies what the writer committed into the database file meanwhile (read from
 //! `/proc`, so that the other stores' checkpoints are not counted in).
