@@ -181,8 +181,7 @@ async fn poll(path: &Path, only: Option<&str>, force: bool) -> anyhow::Result<bo
     Ok(all_ok)
 }
 
-/// Adds an OPML file's feeds to the config and writes it (by rename, so that a running daemon
-/// reloads the whole new file, never half of it).
+/// Adds an OPML file's feeds to the config and writes it (see [`replace_file`]).
 fn import_opml(path: &Path, file: &Path, dry_run: bool) -> anyhow::Result<bool> {
     let config = config::load(path)?;
     let text =
@@ -204,14 +203,44 @@ fn import_opml(path: &Path, file: &Path, dry_run: bool) -> anyhow::Result<bool> 
             path.display()
         );
     } else {
-        let staged = path.with_extension("toml.new");
-        std::fs::write(&staged, &imported.text)
-            .with_context(|| format!("cannot write {}", staged.display()))?;
-        std::fs::rename(&staged, path)
-            .with_context(|| format!("cannot replace {}", path.display()))?;
+        replace_file(path, &imported.text)?;
         println!("{} feeds added to {}", imported.added, path.display());
     }
     Ok(true)
+}
+
+/// Replaces the file at `path` with `text` by rename, so that a running daemon reloads the
+/// whole new file, never half of it. The new file keeps the old one's permissions and, where
+/// this user may, its owner and group (a config may be readable by the service's group only),
+/// and it is on disk before it takes the old one's name, so that a crash leaves one or the
+/// other, never an empty file.
+fn replace_file(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::MetadataExt;
+
+    let old = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let staged = path.with_extension("toml.new");
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&staged)?;
+        file.set_permissions(old.permissions())?;
+        if let Err(e) = std::os::unix::fs::fchown(&file, Some(old.uid()), Some(old.gid())) {
+            eprintln!(
+                "warning: {} keeps this user's owner and group, not the old file's ({e})",
+                path.display()
+            );
+        }
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&staged, path)?;
+        // The rename itself is durable once the folder is.
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
+        std::fs::File::open(folder.unwrap_or(Path::new(".")))?.sync_all()
+    };
+    let written = write();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&staged);
+    }
+    written.with_context(|| format!("cannot replace {}", path.display()))
 }
 
 fn open_store(path: &Path) -> anyhow::Result<(Config, Store)> {

@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
+
 use common::*;
 use quick_xml::events::Event;
 
@@ -93,8 +95,14 @@ async fn the_feeds_go_out_as_opml_and_a_reader_s_list_comes_in() {
         before
     );
 
+    // A config readable by its owner and the service's group only stays so.
+    let feeds_toml = dir.path().join("feeds.toml");
+    std::fs::set_permissions(&feeds_toml, std::fs::Permissions::from_mode(0o640)).unwrap();
     let (ok, out, err) = import(dir.path(), &[mine]);
     assert!(ok, "{err}");
+    let mode = std::fs::metadata(&feeds_toml).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o640);
+    assert!(!dir.path().join("feeds.toml.new").exists());
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines,
