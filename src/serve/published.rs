@@ -35,8 +35,9 @@ pub struct RenderedFeed {
     etag: String,
     last_modified: Option<SystemTime>,
     /// The validators and caching headers as sent, made when the feed is rendered and again
-    /// when it is dated: a request only copies them (formatting them took a few allocations
-    /// and a date per request, a tenth of what serving costs beyond the least axum does).
+    /// when it is dated: a request only copies them. (Formatting them per request, with the
+    /// copy of the request's headers that went with it, was a third of what a request cost
+    /// beyond the least an axum server does: BENCHMARKS.md, section 2.)
     headers: Headers,
 }
 
@@ -67,7 +68,7 @@ impl RenderedFeed {
             body,
             headers: Headers::of(&etag, max_age),
             etag,
-            last_modified,
+            last_modified: None,
         };
         feed.date(last_modified);
         feed
