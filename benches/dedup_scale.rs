@@ -23,7 +23,7 @@ use std::time::{Duration as Elapsed, Instant};
 
 use chrono::{DateTime, Duration, Utc};
 use tributary::model::Item;
-use tributary::store::{Attempt, FeedPoll, FeedState, PolledBody, Store};
+use tributary::store::{Attempt, FeedPoll, FeedState, PolledBody, Store, CHECKPOINT_THREAD_NAME};
 
 /// Items per poll: one feed document.
 const BATCH: usize = 50;
@@ -186,14 +186,15 @@ impl Size {
 }
 
 /// The ids of the process's threads that checkpoint a store, by the name the store gives them
-/// (cut to the 15 bytes Linux keeps of a thread's name).
+/// (of which Linux keeps the first 15 bytes).
 fn checkpoint_threads() -> Vec<u32> {
+    let kept = &CHECKPOINT_THREAD_NAME[..CHECKPOINT_THREAD_NAME.len().min(15)];
     std::fs::read_dir("/proc/self/task")
         .expect("the process's threads")
         .filter_map(|task| {
             let task = task.ok()?;
             let name = std::fs::read_to_string(task.path().join("comm")).ok()?;
-            (name.trim() == "store-checkpoin")
+            (name.trim_end() == kept)
                 .then(|| task.file_name().to_str()?.parse().ok())
                 .flatten()
         })

@@ -20,6 +20,7 @@ mod schema;
 mod search;
 mod stories;
 
+pub use checkpoint::THREAD_NAME as CHECKPOINT_THREAD_NAME;
 pub use feeds::{Attempt, FeedState, FeedStatus};
 pub use search::{fts_query, Matches};
 pub use stories::{AlsoReported, Explanation, Member};

@@ -32,7 +32,6 @@ pub enum ScopeKey {
 #[derive(Clone)]
 pub struct RenderedFeed {
     body: Body,
-    etag: String,
     last_modified: Option<SystemTime>,
     /// The validators and caching headers as sent, made when the feed is rendered and again
     /// when it is dated: a request only copies them. (Formatting them per request, with the
@@ -60,14 +59,13 @@ enum Body {
 impl RenderedFeed {
     fn new(
         body: Body,
-        etag: String,
+        etag: &str,
         last_modified: Option<SystemTime>,
         max_age: Option<Duration>,
     ) -> Self {
         let mut feed = Self {
             body,
-            headers: Headers::of(&etag, max_age),
-            etag,
+            headers: Headers::of(etag, max_age),
             last_modified: None,
         };
         feed.date(last_modified);
@@ -287,7 +285,10 @@ impl Published {
         for (key, scope) in &mut self.scopes {
             for (format, feed) in &mut scope.rendered {
                 let old = before.scopes.get(key).and_then(|s| s.rendered.get(format));
-                if let Some(old) = old.filter(|old| old.etag == feed.etag) {
+                let same_bytes = |old: &&RenderedFeed| {
+                    old.etag(Encoding::Identity) == feed.etag(Encoding::Identity)
+                };
+                if let Some(old) = old.filter(same_bytes) {
                     feed.date(old.last_modified);
                     continue;
                 }
@@ -332,7 +333,7 @@ fn feed_of(items: &[Arc<StoredItem>], max_age: Option<Duration>, body: Body) -> 
     };
     RenderedFeed::new(
         body,
-        format!("\"{}\"", hex(&Sha256::digest(&bytes)[..12])),
+        &format!("\"{}\"", hex(&Sha256::digest(&bytes)[..12])),
         items.iter().map(|s| SystemTime::from(s.modified_at)).max(),
         max_age,
     )

@@ -16,6 +16,9 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::StoreError;
 
+/// The checkpoint thread's name, as `ps` and `/proc` show it (Linux keeps its first 15 bytes).
+pub const THREAD_NAME: &str = "store-checkpoint";
+
 /// The least time between two checkpoints: the commits of a poll round come in bursts, and a
 /// checkpoint per commit would copy the pages they all change again and again.
 const PAUSE: Duration = Duration::from_millis(100);
@@ -33,7 +36,7 @@ impl Checkpointer {
         // Woken once however many commits come while it works or pauses.
         let (wake, woken) = sync_channel::<()>(1);
         let thread = std::thread::Builder::new()
-            .name("store-checkpoint".into())
+            .name(THREAD_NAME.into())
             .spawn(move || {
                 crate::priority::lower_to_background();
                 let mut failing = false;
