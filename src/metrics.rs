@@ -37,7 +37,7 @@ struct ItemLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    route: String,
+    route: &'static str,
     status: u16,
 }
 
@@ -180,12 +180,10 @@ impl Metrics {
 
     /// Counts an answered request by its route pattern (`/outlets/{outlet}/{file}`, not each
     /// outlet's path: label values must stay few).
-    pub fn observe_request(&self, route: &str, status: u16) {
-        let labels = RequestLabels {
-            route: route.to_owned(),
-            status,
-        };
-        self.requests.get_or_create(&labels).inc();
+    pub fn observe_request(&self, route: &'static str, status: u16) {
+        self.requests
+            .get_or_create(&RequestLabels { route, status })
+            .inc();
     }
 
     pub fn observe_reload(&self, applied: bool) {

@@ -15,8 +15,9 @@ use url::Url;
 
 use crate::store::StoredItem;
 
-/// Where the server serves [`STYLESHEET`], below the base URL.
+/// Where the server serves [`STYLESHEET`], below the base URL; and as its route.
 pub const STYLESHEET_PATH: &str = "feed.xsl";
+pub const STYLESHEET_ROUTE: &str = "/feed.xsl";
 
 /// Turns the RSS feed into a readable page when a browser opens it; readers ignore it.
 pub const STYLESHEET: &str = include_str!("render/feed.xsl");

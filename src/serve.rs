@@ -4,6 +4,7 @@
 //! is for Prometheus.
 
 mod conditional;
+mod counting;
 mod encoding;
 mod feeds;
 mod filter;
@@ -12,19 +13,19 @@ mod published;
 
 pub use published::{Published, ScopeKey};
 
+use counting::Routes;
+
 use std::sync::{Arc, RwLock};
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::{Json, Router};
 
 use crate::config::LiveConfig;
 use crate::metrics::{self, Metrics};
 use crate::opml::Outline;
-use crate::render::{Format, STYLESHEET, STYLESHEET_PATH};
+use crate::render::{Format, STYLESHEET, STYLESHEET_ROUTE};
 use crate::status;
 use crate::store::Store;
 
@@ -73,39 +74,23 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let merged = |format| move |s, q, h| feeds::merged(s, q, h, format);
-    Router::new()
-        .route("/", get(page::merged))
-        .route("/outlets/{outlet}/", get(page::outlet))
-        .route("/views/{view}/", get(page::view))
-        .route("/feed.xml", get(merged(Format::Rss)))
-        .route("/feed.atom", get(merged(Format::Atom)))
-        .route("/feed.json", get(merged(Format::Json)))
-        .route("/outlets/{outlet}/{file}", get(feeds::outlet))
-        .route("/views/{view}/{file}", get(feeds::view))
-        .route(&format!("/{STYLESHEET_PATH}"), get(stylesheet))
-        .route("/opml", get(opml))
-        .route("/healthz", get(healthz))
-        .route("/status", get(status))
-        .route("/metrics", get(metrics))
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&state.metrics),
-            count_request,
-        ))
+    let merged = |format| move |state, request| feeds::merged(state, request, format);
+    Routes::default()
+        .get("/", page::merged)
+        .get("/outlets/{outlet}/", page::outlet)
+        .get("/views/{view}/", page::view)
+        .get("/feed.xml", merged(Format::Rss))
+        .get("/feed.atom", merged(Format::Atom))
+        .get("/feed.json", merged(Format::Json))
+        .get("/outlets/{outlet}/{file}", feeds::outlet)
+        .get("/views/{view}/{file}", feeds::view)
+        .get(STYLESHEET_ROUTE, stylesheet)
+        .get("/opml", opml)
+        .get("/healthz", healthz)
+        .get("/status", status)
+        .get("/metrics", metrics)
+        .build()
         .with_state(state)
-}
-
-/// Counts each answered request by its route and status for `/metrics`.
-async fn count_request(
-    State(metrics): State<Arc<Metrics>>,
-    route: Option<MatchedPath>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let response = next.run(request).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    metrics.observe_request(route, response.status().as_u16());
-    response
 }
 
 /// An error a reader can act on, as a plain-text response.

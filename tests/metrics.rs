@@ -59,6 +59,13 @@ async fn metrics_parse_and_count_polls_items_requests_and_renders() {
     assert_eq!(daemon.get("/feed.xml").await.status(), 200);
     assert_eq!(daemon.get("/outlets/abc/feed.json").await.status(), 200);
     assert_eq!(daemon.get("/nowhere").await.status(), 404);
+    let posted = reqwest::Client::new()
+        .post(format!("{}/feed.xml", daemon.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 405);
+    assert_eq!(posted.headers()["allow"], "GET,HEAD");
 
     let response = daemon.get("/metrics").await;
     assert_eq!(
@@ -104,6 +111,7 @@ async fn metrics_parse_and_count_polls_items_requests_and_renders() {
     };
     assert_eq!(requests("/feed.xml", "200"), 1.0);
     assert_eq!(requests("/outlets/{outlet}/{file}", "200"), 1.0);
+    assert_eq!(requests("/feed.xml", "405"), 1.0);
     assert_eq!(requests("unmatched", "404"), 1.0);
     assert!(requests("/healthz", "200") >= 1.0);
 }

@@ -166,3 +166,8 @@ fn json_feed_carries_the_outlet_and_attachments() {
     assert_eq!(item["attachments"][0]["size_in_bytes"], 42);
     assert_eq!(item["date_published"], "2026-11-20T01:00:00Z");
 }
+
+#[test]
+fn the_stylesheet_route_is_its_path() {
+    assert_eq!(STYLESHEET_ROUTE, format!("/{STYLESHEET_PATH}"));
+}

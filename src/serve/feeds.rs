@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -18,7 +18,7 @@ use crate::store::fts_query;
 /// The most items a full-text search considers: far more than a feed shows.
 const SEARCH_LIMIT: usize = 10 * MAX_LIMIT;
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 pub struct FeedQuery {
     limit: Option<String>,
     outlet: Option<String>,
@@ -27,38 +27,55 @@ pub struct FeedQuery {
     since: Option<String>,
 }
 
-// Each handler takes the whole request last and reads its headers there: the `HeaderMap`
-// extractor would copy them for every request.
+// Each handler takes the whole request last and reads its headers and query there: the
+// `HeaderMap` extractor would copy the headers for every request, and `Query` would run the
+// deserializer over an empty query, which most requests have.
 
 pub async fn merged(
     state: State<AppState>,
-    query: Query<FeedQuery>,
     request: Request,
     format: Format,
 ) -> Result<Response, HttpError> {
-    respond(state, ScopeKey::Merged, format, query, request.headers()).await
+    respond(
+        state,
+        ScopeKey::Merged,
+        format,
+        request.uri(),
+        request.headers(),
+    )
+    .await
 }
 
 pub async fn outlet(
     state: State<AppState>,
     Path((outlet, file)): Path<(String, String)>,
-    query: Query<FeedQuery>,
     request: Request,
 ) -> Result<Response, HttpError> {
     let format = format_named(&file)?;
-    let key = ScopeKey::Outlet(outlet);
-    respond(state, key, format, query, request.headers()).await
+    respond(
+        state,
+        ScopeKey::Outlet(outlet),
+        format,
+        request.uri(),
+        request.headers(),
+    )
+    .await
 }
 
 pub async fn view(
     state: State<AppState>,
     Path((view, file)): Path<(String, String)>,
-    query: Query<FeedQuery>,
     request: Request,
 ) -> Result<Response, HttpError> {
     let format = format_named(&file)?;
-    let key = ScopeKey::View(view);
-    respond(state, key, format, query, request.headers()).await
+    respond(
+        state,
+        ScopeKey::View(view),
+        format,
+        request.uri(),
+        request.headers(),
+    )
+    .await
 }
 
 fn format_named(file: &str) -> Result<Format, HttpError> {
@@ -73,6 +90,16 @@ fn bad(parameter: &str, raw: &str, why: &str) -> HttpError {
         StatusCode::BAD_REQUEST,
         format!("{parameter}={raw:?} is not allowed: {why}"),
     )
+}
+
+/// The reader's query, or none.
+fn feed_query(uri: &Uri) -> Result<FeedQuery, HttpError> {
+    if uri.query().is_none() {
+        return Ok(FeedQuery::default());
+    }
+    Query::try_from_uri(uri)
+        .map(|Query(query)| query)
+        .map_err(|rejection| HttpError(rejection.status(), rejection.body_text()))
 }
 
 /// The query's limit, and its filter if it narrows the feed at all.
@@ -137,18 +164,19 @@ async fn respond(
     State(state): State<AppState>,
     key: ScopeKey,
     format: Format,
-    Query(query): Query<FeedQuery>,
+    uri: &Uri,
     headers: &HeaderMap,
 ) -> Result<Response, HttpError> {
     let published = state.cache.current();
-    if published.scope(&key).is_none() {
+    let Some(scope) = published.scope(&key) else {
         let what = match &key {
             ScopeKey::Merged => "feed".to_owned(),
             ScopeKey::Outlet(id) => format!("outlet {id:?}"),
             ScopeKey::View(id) => format!("view {id:?}"),
         };
         return Err(HttpError(StatusCode::NOT_FOUND, format!("no {what}")));
-    }
+    };
+    let query = feed_query(uri)?;
     let known = |id: &str| published.outlet_names.contains_key(id);
     let (limit, mut filter) = read_query(&query, known)?;
     if let Some(raw) = &query.q {
@@ -187,47 +215,21 @@ async fn respond(
         })?;
         filter.get_or_insert_with(Filter::default).matches = Some(matches);
     }
-    let feed = published
-        .feed(&key, format, limit, filter.as_ref())
-        .ok_or_else(|| HttpError(StatusCode::NOT_FOUND, "no such feed".into()))?;
-    Ok(send(&feed, format, headers))
+    let feed = published.feed(scope, format, limit, filter.as_ref());
+    Ok(send(&feed, headers))
 }
-
-/// How many headers a feed response has: room for them is made at once.
-const HEADERS: usize = 7;
 
 /// The response for `feed`: `304` when the reader has it, else the body in the coding the
 /// reader prefers; with validators, caching and CORS headers either way.
-fn send(feed: &RenderedFeed, format: Format, request: &HeaderMap) -> Response {
+fn send(feed: &RenderedFeed, request: &HeaderMap) -> Response {
     let encoding = Encoding::negotiate(request);
-    let etag = feed.etag(encoding);
-    let opaque = etag.to_str().unwrap_or_default();
-    let mut response = if conditional::not_modified(request, opaque, feed.last_modified()) {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        let mut ok = Response::new(Body::from(feed.body(encoding)));
-        let headers = ok.headers_mut();
-        headers.reserve(HEADERS);
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(format.content_type()),
-        );
-        if let Some(coding) = encoding.header_value() {
-            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
-        }
-        ok
-    };
-    let headers = response.headers_mut();
-    headers.insert(header::ETAG, etag.clone());
-    if let Some(date) = feed.last_modified_header() {
-        headers.insert(header::LAST_MODIFIED, date.clone());
+    let etag = feed.etag(encoding).to_str().unwrap_or_default();
+    if conditional::not_modified(request, etag, feed.last_modified()) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        *response.headers_mut() = feed.not_modified_headers(encoding).clone();
+        return response;
     }
-    headers.insert(header::CACHE_CONTROL, feed.cache_control().clone());
-    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    // Feeds are public: web-based readers on other origins may fetch them.
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
+    let mut response = Response::new(Body::from(feed.body(encoding)));
+    *response.headers_mut() = feed.headers(encoding).clone();
     response
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
-use axum::http::HeaderValue;
+use axum::http::{header, HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 
 use super::encoding::{Encoded, Encoding};
@@ -33,19 +33,24 @@ pub enum ScopeKey {
 pub struct RenderedFeed {
     body: Body,
     last_modified: Option<SystemTime>,
-    /// The validators and caching headers as sent, made when the feed is rendered and again
-    /// when it is dated: a request only copies them. (Formatting them per request, with the
-    /// copy of the request's headers that went with it, was a third of what a request cost
-    /// beyond the least an axum server does: BENCHMARKS.md, section 2.)
+    /// The headers as sent, made when the feed is rendered and again when it is dated: a
+    /// request only copies them. (Formatting them per request, with the copy of the
+    /// request's headers that went with it, was a third of what a request cost beyond the
+    /// least an axum server does; inserting them one by one, a twentieth: BENCHMARKS.md,
+    /// section 2.)
     headers: Headers,
 }
 
+/// Each coding's headers, by [`Encoding`] as `usize`: each coding is a representation of its
+/// own, with its own ETag (see [`Encoding::etag`]).
 #[derive(Clone)]
 struct Headers {
-    /// The ETag of each coding, each a representation of its own (see [`Encoding::etag`]).
+    /// The ETag alone, to compare with a reader's validators.
     etags: [HeaderValue; 3],
-    last_modified: Option<HeaderValue>,
-    cache_control: HeaderValue,
+    /// With a `200`: the body's type and coding, the validators, caching and CORS.
+    ok: [HeaderMap; 3],
+    /// With a `304`: the same but the body's type and coding (RFC 9110 §15.4.5).
+    not_modified: [HeaderMap; 3],
 }
 
 #[derive(Clone)]
@@ -59,13 +64,14 @@ enum Body {
 impl RenderedFeed {
     fn new(
         body: Body,
+        format: Format,
         etag: &str,
         last_modified: Option<SystemTime>,
         max_age: Option<Duration>,
     ) -> Self {
         let mut feed = Self {
             body,
-            headers: Headers::of(etag, max_age),
+            headers: Headers::of(format, etag, max_age),
             last_modified: None,
         };
         feed.date(last_modified);
@@ -75,8 +81,15 @@ impl RenderedFeed {
     /// Sets `Last-Modified`, and the header that says it.
     fn date(&mut self, last_modified: Option<SystemTime>) {
         self.last_modified = last_modified;
-        self.headers.last_modified = last_modified
+        let date = last_modified
             .and_then(|date| HeaderValue::from_str(&httpdate::fmt_http_date(date)).ok());
+        let headers = &mut self.headers;
+        for sent in headers.ok.iter_mut().chain(&mut headers.not_modified) {
+            match &date {
+                Some(date) => sent.insert(header::LAST_MODIFIED, date.clone()),
+                None => sent.remove(header::LAST_MODIFIED),
+            };
+        }
     }
 
     pub fn last_modified(&self) -> Option<SystemTime> {
@@ -88,12 +101,14 @@ impl RenderedFeed {
         &self.headers.etags[encoding as usize]
     }
 
-    pub fn last_modified_header(&self) -> Option<&HeaderValue> {
-        self.headers.last_modified.as_ref()
+    /// The headers of a `200` with the feed in `encoding`.
+    pub fn headers(&self, encoding: Encoding) -> &HeaderMap {
+        &self.headers.ok[encoding as usize]
     }
 
-    pub fn cache_control(&self) -> &HeaderValue {
-        &self.headers.cache_control
+    /// The headers of a `304` for the feed in `encoding`.
+    pub fn not_modified_headers(&self, encoding: Encoding) -> &HeaderMap {
+        &self.headers.not_modified[encoding as usize]
     }
 
     pub fn body(&self, encoding: Encoding) -> Bytes {
@@ -106,18 +121,41 @@ impl RenderedFeed {
 }
 
 impl Headers {
-    /// The headers of a feed whose ETag is `etag` (hex digits, quoted: a valid header value)
-    /// and which a cache may keep for `max_age` (until the outlets can next have changed it),
-    /// not dated yet.
-    fn of(etag: &str, max_age: Option<Duration>) -> Self {
+    /// The headers of a feed in `format` whose ETag is `etag` (hex digits, quoted: a valid
+    /// header value) and which a cache may keep for `max_age` (until the outlets can next
+    /// have changed it), not dated yet.
+    fn of(format: Format, etag: &str, max_age: Option<Duration>) -> Self {
         let value = |text: String| {
             HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
         };
         let max_age = max_age.map_or(60, |age| age.as_secs().max(1));
+        let cache_control = value(format!("public, max-age={max_age}"));
+        let etags = Encoding::ALL.map(|encoding| value(encoding.etag(etag)));
+        let not_modified = Encoding::ALL.map(|encoding| {
+            HeaderMap::from_iter([
+                (header::ETAG, etags[encoding as usize].clone()),
+                (header::CACHE_CONTROL, cache_control.clone()),
+                (header::VARY, HeaderValue::from_static("Accept-Encoding")),
+                // Feeds are public: web-based readers on other origins may fetch them.
+                (
+                    header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                    HeaderValue::from_static("*"),
+                ),
+            ])
+        });
+        let ok = Encoding::ALL.map(|encoding| {
+            let mut ok = not_modified[encoding as usize].clone();
+            let content_type = HeaderValue::from_static(format.content_type());
+            ok.insert(header::CONTENT_TYPE, content_type);
+            if let Some(coding) = encoding.header_value() {
+                ok.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
+            }
+            ok
+        });
         Self {
-            etags: Encoding::ALL.map(|encoding| value(encoding.etag(etag))),
-            last_modified: None,
-            cache_control: value(format!("public, max-age={max_age}")),
+            etags,
+            ok,
+            not_modified,
         }
     }
 }
@@ -132,7 +170,9 @@ pub struct Scope {
     pub merged: bool,
     pub items: Vec<Arc<StoredItem>>,
     update_every: Option<Duration>,
-    rendered: HashMap<Format, RenderedFeed>,
+    /// The default feed in each format, in [`Format::ALL`]'s order: found by index, as every
+    /// feed request finds one.
+    rendered: Vec<RenderedFeed>,
 }
 
 pub struct Published {
@@ -214,14 +254,15 @@ impl Published {
             path,
             items: items.into_iter().map(Arc::new).collect(),
             update_every,
-            rendered: HashMap::new(),
+            rendered: Vec::new(),
         };
         let shown = &scope.items[..DEFAULT_LIMIT.min(scope.items.len())];
-        for format in Format::ALL {
-            let body = Body::Encoded(Encoded::new(self.render(&scope, format, shown)));
-            let feed = feed_of(shown, scope.update_every, body);
-            scope.rendered.insert(format, feed);
-        }
+        scope.rendered = Format::ALL
+            .map(|format| {
+                let body = Body::Encoded(Encoded::new(self.render(&scope, format, shown)));
+                feed_of(format, shown, scope.update_every, body)
+            })
+            .into();
         if key != ScopeKey::Merged {
             self.order.push(key.clone());
         }
@@ -241,19 +282,19 @@ impl Published {
         render::render(format, &channel, items)
     }
 
-    /// The feed of `key` in `format`, with at most `limit` items that pass `filter`; `None`
-    /// for a scope that is not configured. The default feed is served as published; any
-    /// other is rendered from the items in memory.
-    pub fn feed(
+    /// The feed of `scope` (one of [`Published::scope`]'s) in `format`, with at most `limit`
+    /// items that pass `filter`. The default feed is served as published; any other is
+    /// rendered from the items in memory.
+    pub fn feed<'a>(
         &self,
-        key: &ScopeKey,
+        scope: &'a Scope,
         format: Format,
         limit: usize,
         filter: Option<&Filter>,
-    ) -> Option<Cow<'_, RenderedFeed>> {
-        let scope = self.scopes.get(key)?;
-        if let (Some(feed), None, DEFAULT_LIMIT) = (scope.rendered.get(&format), filter, limit) {
-            return Some(Cow::Borrowed(feed));
+    ) -> Cow<'a, RenderedFeed> {
+        let published = scope.rendered.get(format as usize);
+        if let (Some(feed), None, DEFAULT_LIMIT) = (published, filter, limit) {
+            return Cow::Borrowed(feed);
         }
         let items: Vec<Arc<StoredItem>> = scope
             .items
@@ -263,7 +304,7 @@ impl Published {
             .cloned()
             .collect();
         let body = Body::Plain(Bytes::from(self.render(scope, format, &items)));
-        Some(Cow::Owned(feed_of(&items, scope.update_every, body)))
+        Cow::Owned(feed_of(format, &items, scope.update_every, body))
     }
 
     pub fn base_url(&self) -> &url::Url {
@@ -283,8 +324,11 @@ impl Published {
         let now = SystemTime::now();
         let mut changed = Vec::new();
         for (key, scope) in &mut self.scopes {
-            for (format, feed) in &mut scope.rendered {
-                let old = before.scopes.get(key).and_then(|s| s.rendered.get(format));
+            for (format, feed) in Format::ALL.into_iter().zip(&mut scope.rendered) {
+                let old = before
+                    .scopes
+                    .get(key)
+                    .and_then(|s| s.rendered.get(format as usize));
                 let same_bytes = |old: &&RenderedFeed| {
                     old.etag(Encoding::Identity) == feed.etag(Encoding::Identity)
                 };
@@ -326,13 +370,19 @@ fn whole_seconds(time: SystemTime) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(since_epoch.as_secs())
 }
 
-fn feed_of(items: &[Arc<StoredItem>], max_age: Option<Duration>, body: Body) -> RenderedFeed {
+fn feed_of(
+    format: Format,
+    items: &[Arc<StoredItem>],
+    max_age: Option<Duration>,
+    body: Body,
+) -> RenderedFeed {
     let bytes = match &body {
         Body::Encoded(encoded) => encoded.identity().clone(),
         Body::Plain(bytes) => bytes.clone(),
     };
     RenderedFeed::new(
         body,
+        format,
         &format!("\"{}\"", hex(&Sha256::digest(&bytes)[..12])),
         items.iter().map(|s| SystemTime::from(s.modified_at)).max(),
         max_age,
