@@ -123,7 +123,7 @@ EOF
 }
 
 section_serve() {
-    say "2. Serving /feed.xml (100 items), wrk -t2 -c32 -d10s, keep-alive"
+    say "2. Serving /feed.xml (100 items), wrk -t2 -c32, keep-alive: seven turns of 5 s each"
     local www=$WORK/www-serve db=$WORK/serve.db
     rm -rf "$www" "$db"*; mkdir -p "$www"
     cp "$JUST_IN" "$www/justin.xml"
@@ -139,20 +139,32 @@ section_serve() {
     wait_for http://127.0.0.1:18082/feed.xml
     local etag; etag=$(curl -sI http://127.0.0.1:18080/feed.xml | awk -F': ' 'tolower($1)=="etag" {print $2}' | tr -d '\r')
     echo "feed: $(stat -c %s "$www/feed.xml") bytes"
-    # Three times each, taking turns, so that a drift of the machine's speed (it is a virtual
-    # machine: one run's figures moved by a quarter) falls on all three alike; medians last.
+    # Seven turns each, five seconds a turn, the three taking turns (who goes first rotating),
+    # so that a drift of the machine's speed (it is a virtual machine: figures move by a
+    # quarter within minutes) falls on all three alike. The medians of the turns, and the
+    # median of each turn's ratios, which a drift between turns moves least.
     local -A rates=()
-    for run in 1 2 3; do
-        for server in tributary:18080 axum:18082 nginx:18081; do
-            local line; line=$(wrk_line "http://127.0.0.1:${server#*:}/feed.xml")
-            echo "run $run, ${server%:*}: $line"
+    local against_axum=() against_nginx=()
+    local servers=(tributary:18080 axum:18082 nginx:18081)
+    for turn in $(seq "${SERVE_TURNS:-7}"); do
+        local -A this=()
+        local first=$((turn % 3))
+        for server in "${servers[@]:first}" "${servers[@]:0:first}"; do
+            local line; line=$(WRK_SECONDS=5 wrk_line "http://127.0.0.1:${server#*:}/feed.xml")
+            echo "turn $turn, ${server%:*}: $line"
+            this[${server%:*}]=${line%% req/s*}
             rates[${server%:*}]+="${line%% req/s*} "
         done
+        against_axum+=("$(echo "${this[tributary]} / ${this[axum]}" | bc -l)")
+        against_nginx+=("$(echo "${this[tributary]} / ${this[nginx]}" | bc -l)")
     done
+    middle() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
     for server in tributary axum nginx; do
         # shellcheck disable=SC2086
-        echo "median, $server: $(printf '%s\n' ${rates[$server]} | sort -g | sed -n 2p) req/s"
+        echo "median, $server: $(middle ${rates[$server]}) req/s"
     done
+    printf 'median ratio of the turns: tributary / axum %.2f, tributary / nginx %.2f\n' \
+        "$(middle "${against_axum[@]}")" "$(middle "${against_nginx[@]}")"
     echo "tributary 304:        $(wrk_line -H "If-None-Match: $etag" http://127.0.0.1:18080/feed.xml)"
     echo "tributary ?q=police:  $(wrk_line 'http://127.0.0.1:18080/feed.xml?q=police')"
     echo "tributary gzip:       $(wrk_line -H 'Accept-Encoding: gzip' http://127.0.0.1:18080/feed.xml)"

@@ -8,6 +8,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 
 use axum::extract::Request;
 use axum::handler::Handler;
@@ -17,6 +18,7 @@ use axum::routing::{get, MethodRouter};
 use axum::Router;
 
 use super::{AppState, HttpError};
+use crate::metrics::Metrics;
 
 /// The route of requests no route matched.
 const UNMATCHED: &str = "unmatched";
@@ -68,15 +70,36 @@ where
     H: Handler<T, AppState>,
     T: 'static,
 {
-    type Future = Pin<Box<dyn Future<Output = Response> + Send>>;
+    type Future = CountedAnswer<H::Future>;
 
     fn call(self, request: Request, state: AppState) -> Self::Future {
-        let metrics = Arc::clone(&state.metrics);
-        let answer = self.handler.call(request, state);
-        Box::pin(async move {
-            let response = answer.await;
-            metrics.observe_request(self.route, response.status().as_u16());
-            response
-        })
+        CountedAnswer {
+            metrics: Arc::clone(&state.metrics),
+            route: self.route,
+            answer: self.handler.call(request, state),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A handler's answer, counted when it is ready (not boxed again: the handler's future
+    /// is polled in place).
+    pub struct CountedAnswer<F> {
+        #[pin]
+        answer: F,
+        route: &'static str,
+        metrics: Arc<Metrics>,
+    }
+}
+
+impl<F: Future<Output = Response>> Future for CountedAnswer<F> {
+    type Output = Response;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
+        let this = self.project();
+        let response = ready!(this.answer.poll(cx));
+        this.metrics
+            .observe_request(this.route, response.status().as_u16());
+        Poll::Ready(response)
     }
 }
