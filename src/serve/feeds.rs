@@ -36,14 +36,7 @@ pub async fn merged(
     request: Request,
     format: Format,
 ) -> Result<Response, HttpError> {
-    respond(
-        state,
-        ScopeKey::Merged,
-        format,
-        request.uri(),
-        request.headers(),
-    )
-    .await
+    respond(state, ScopeKey::Merged, format, request).await
 }
 
 pub async fn outlet(
@@ -52,14 +45,7 @@ pub async fn outlet(
     request: Request,
 ) -> Result<Response, HttpError> {
     let format = format_named(&file)?;
-    respond(
-        state,
-        ScopeKey::Outlet(outlet),
-        format,
-        request.uri(),
-        request.headers(),
-    )
-    .await
+    respond(state, ScopeKey::Outlet(outlet), format, request).await
 }
 
 pub async fn view(
@@ -68,14 +54,7 @@ pub async fn view(
     request: Request,
 ) -> Result<Response, HttpError> {
     let format = format_named(&file)?;
-    respond(
-        state,
-        ScopeKey::View(view),
-        format,
-        request.uri(),
-        request.headers(),
-    )
-    .await
+    respond(state, ScopeKey::View(view), format, request).await
 }
 
 fn format_named(file: &str) -> Result<Format, HttpError> {
@@ -164,9 +143,10 @@ async fn respond(
     State(state): State<AppState>,
     key: ScopeKey,
     format: Format,
-    uri: &Uri,
-    headers: &HeaderMap,
+    request: Request,
 ) -> Result<Response, HttpError> {
+    // The parts, not the request, are kept across the search's await: its body is not `Sync`.
+    let (request, _) = request.into_parts();
     let published = state.cache.current();
     let Some(scope) = published.scope(&key) else {
         let what = match &key {
@@ -176,7 +156,7 @@ async fn respond(
         };
         return Err(HttpError(StatusCode::NOT_FOUND, format!("no {what}")));
     };
-    let query = feed_query(uri)?;
+    let query = feed_query(&request.uri)?;
     let known = |id: &str| published.outlet_names.contains_key(id);
     let (limit, mut filter) = read_query(&query, known)?;
     if let Some(raw) = &query.q {
@@ -216,7 +196,7 @@ async fn respond(
         filter.get_or_insert_with(Filter::default).matches = Some(matches);
     }
     let feed = published.feed(scope, format, limit, filter.as_ref());
-    Ok(send(&feed, headers))
+    Ok(send(&feed, &request.headers))
 }
 
 /// The response for `feed`: `304` when the reader has it, else the body in the coding the
