@@ -218,6 +218,12 @@ async fn feeds_are_compressed_cached_and_open_to_other_origins() {
     assert_eq!(again.status(), 304);
     assert_eq!(again.headers()["etag"], gzip_etag.as_str());
     assert_eq!(again.headers()["cache-control"], "public, max-age=1");
+    assert_eq!(again.headers()["last-modified"], headers["last-modified"]);
+    assert_eq!(again.headers()["vary"], "Accept-Encoding");
+    assert_eq!(again.headers()["access-control-allow-origin"], "*");
+    // A 304 describes no body: no type or coding of one (RFC 9110 §15.4.5).
+    assert!(again.headers().get("content-type").is_none());
+    assert!(again.headers().get("content-encoding").is_none());
 
     let head = client.head(&url).send().await.unwrap();
     assert_eq!(head.status(), 200);

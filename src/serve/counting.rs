@@ -2,8 +2,8 @@
 //!
 //! Counted by wrapping each route's handler, which knows its route's path when the router is
 //! built, rather than by a middleware layer: a layer boxes and clones the service under it for
-//! every request and reads the matched path back out of the request, which together cost a
-//! seventh of what serving `/feed.xml` costs (BENCHMARKS.md, section 2).
+//! every request and reads the matched path back out of the request, which together were a
+//! seventh of the instructions a `/feed.xml` request took (BENCHMARKS.md, section 2).
 
 use std::future::Future;
 use std::pin::Pin;
