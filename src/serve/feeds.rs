@@ -203,8 +203,7 @@ async fn respond(
 /// reader prefers; with validators, caching and CORS headers either way.
 fn send(feed: &RenderedFeed, request: &HeaderMap) -> Response {
     let encoding = Encoding::negotiate(request);
-    let etag = feed.etag(encoding).to_str().unwrap_or_default();
-    if conditional::not_modified(request, etag, feed.last_modified()) {
+    if conditional::not_modified(request, feed.etag(encoding), feed.last_modified()) {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
         *response.headers_mut() = feed.not_modified_headers(encoding).clone();
         return response;

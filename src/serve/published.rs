@@ -45,8 +45,6 @@ pub struct RenderedFeed {
 /// own, with its own ETag (see [`Encoding::etag`]).
 #[derive(Clone)]
 struct Headers {
-    /// The ETag alone, to compare with a reader's validators.
-    etags: [HeaderValue; 3],
     /// With a `200`: the body's type and coding, the validators, caching and CORS.
     ok: [HeaderMap; 3],
     /// With a `304`: the same but the body's type and coding (RFC 9110 §15.4.5).
@@ -96,9 +94,12 @@ impl RenderedFeed {
         self.last_modified
     }
 
-    /// The `ETag` of the feed in `encoding`.
-    pub fn etag(&self, encoding: Encoding) -> &HeaderValue {
-        &self.headers.etags[encoding as usize]
+    /// The `ETag` of the feed in `encoding`, as its headers say it.
+    pub fn etag(&self, encoding: Encoding) -> &str {
+        self.not_modified_headers(encoding)
+            .get(header::ETAG)
+            .and_then(|etag| etag.to_str().ok())
+            .unwrap_or_default()
     }
 
     /// The headers of a `200` with the feed in `encoding`.
@@ -130,10 +131,9 @@ impl Headers {
         };
         let max_age = max_age.map_or(60, |age| age.as_secs().max(1));
         let cache_control = value(format!("public, max-age={max_age}"));
-        let etags = Encoding::ALL.map(|encoding| value(encoding.etag(etag)));
         let not_modified = Encoding::ALL.map(|encoding| {
             HeaderMap::from_iter([
-                (header::ETAG, etags[encoding as usize].clone()),
+                (header::ETAG, value(encoding.etag(etag))),
                 (header::CACHE_CONTROL, cache_control.clone()),
                 (header::VARY, HeaderValue::from_static("Accept-Encoding")),
                 // Feeds are public: web-based readers on other origins may fetch them.
@@ -152,11 +152,7 @@ impl Headers {
             }
             ok
         });
-        Self {
-            etags,
-            ok,
-            not_modified,
-        }
+        Self { ok, not_modified }
     }
 }
 
