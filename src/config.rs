@@ -23,6 +23,15 @@ pub use view::{Pattern, View};
 /// The longest dedup window: a year.
 const MAX_WINDOW_HOURS: u32 = 24 * 365;
 
+/// The probability from which two items are one story unless `[dedup] threshold` says
+/// otherwise: where cross-validation on the labelled sets kept precision above 0.98 (see
+/// BENCHMARKS.md).
+const DEFAULT_THRESHOLD: f64 = 0.5;
+
+/// The probability from which another outlet's item is related coverage unless `[dedup]
+/// related` says otherwise.
+const DEFAULT_RELATED: f64 = 0.1;
+
 /// Where the daemon looks when `--config` is not given and `$TRIBUTARY_CONFIG` is unset.
 pub const DEFAULT_PATH: &str = "feeds.toml";
 
@@ -52,8 +61,11 @@ pub struct Dedup {
     pub enabled: bool,
     /// How far apart two copies may be, in publication time and in when they were first seen.
     pub window_hours: u32,
-    /// The score (0 to 1) from which two items are one story.
+    /// The probability (0 to 1) from which two items are one story.
     pub threshold: f64,
+    /// The probability from which another outlet's item that is not the same story is shown
+    /// as related coverage; above `threshold`, nothing is.
+    pub related: f64,
     pub prefer: Prefer,
 }
 
@@ -269,6 +281,7 @@ struct RawDedup {
     enabled: Option<bool>,
     window_hours: Option<Spanned<u32>>,
     threshold: Option<Spanned<f64>>,
+    related: Option<Spanned<f64>>,
     prefer: Option<Spanned<String>>,
 }
 
@@ -309,14 +322,16 @@ impl RawConfig {
 
 impl RawDedup {
     fn validate(self) -> Result<Dedup, Invalid> {
-        let threshold = match self.threshold {
+        let probability = |value: Option<Spanned<f64>>, key: &str, default: f64| match value {
             Some(t) if !(0.0..=1.0).contains(t.get_ref()) => {
-                let message = format!("threshold = {} must be between 0 and 1", t.get_ref());
-                return Err((t.span(), message));
+                let message = format!("{key} = {} must be between 0 and 1", t.get_ref());
+                Err((t.span(), message))
             }
-            Some(t) => t.into_inner(),
-            None => 0.49,
+            Some(t) => Ok(t.into_inner()),
+            None => Ok(default),
         };
+        let threshold = probability(self.threshold, "threshold", DEFAULT_THRESHOLD)?;
+        let related = probability(self.related, "related", DEFAULT_RELATED)?;
         let prefer = match self.prefer {
             None => Prefer::FirstSeen,
             Some(p) => match p.get_ref().as_str() {
@@ -340,6 +355,7 @@ impl RawDedup {
                 hours => at_least_one(hours, "window_hours", 48)?,
             },
             threshold,
+            related,
             prefer,
         })
     }

@@ -13,6 +13,7 @@
 //! 7. [`render`] writes RSS 2.0, Atom 1.0 and JSON Feed 1.1, once per change.
 //! 8. [`serve`] answers readers from those pre-rendered bytes.
 //!
+//! [`evaluation`] measures stage 5 on labelled sets through stages 4–6 and fits its model.
 //! [`poll`] strings stages 3–6 together for one outlet and decides when each feed may be asked
 //! again; [`priority`] keeps its CPU-heavy threads behind the readers'; [`status`] reports how
 //! polling goes; [`metrics`] counts what happens for Prometheus;
@@ -22,6 +23,7 @@
 pub mod config;
 pub mod daemon;
 pub mod dedup;
+pub mod evaluation;
 pub mod fetch;
 pub mod logging;
 pub mod metrics;

@@ -299,13 +299,12 @@ async fn parse_one(source: &str, outlet: &str) -> anyhow::Result<()> {
     for problem in &parsed.notes {
         eprintln!("note: {source}: {problem}");
     }
-    let mut items = parsed.items;
-    if let Some(reason) = dedup::unreliable_guids(&items) {
+    let (items, unreliable) = dedup::identify(parsed.items, false);
+    if let Some(reason) = unreliable {
         eprintln!("note: {source}: {reason}; items are identified by link");
-        dedup::identify_by_link(&mut items);
     }
     let mut out = std::io::stdout().lock();
-    let written = dedup::within_document(items).iter().try_for_each(|item| {
+    let written = items.iter().try_for_each(|item| {
         serde_json::to_writer(&mut out, item)?;
         out.write_all(b"\n")
     });

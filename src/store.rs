@@ -1,7 +1,8 @@
 //! SQLite: the only module that speaks SQL. Items and per-feed state live in one file, in WAL
-//! mode. Feed polls are written in batches, one transaction each, every poll under its own
-//! savepoint, so a crash keeps either the whole poll or none of it. The dedup window is kept
-//! in memory beside it (`stories::Candidates`).
+//! mode. Feed polls are written in batches, one transaction each, so a crash keeps either the
+//! whole batch or none of it; a batch in which one poll fails is written again with each poll
+//! under a savepoint of its own. The dedup window is kept in memory beside it
+//! (`stories::Candidates`); what dedup decides is recorded with each item.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -11,6 +12,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 
 use crate::config::Dedup;
+use crate::dedup::{Model, Policy};
 use crate::model::{Item, ItemId};
 
 mod checkpoint;
@@ -103,6 +105,9 @@ pub struct StoredItem {
     pub story: ItemId,
     /// In the merged feed, the other outlets' copies of the story.
     pub also: Vec<AlsoReported>,
+    /// In the merged feed, other outlets' items on the same event thread that are not the
+    /// same story (dedup's related coverage), best first.
+    pub related: Vec<AlsoReported>,
     pub feed_url: String,
     /// The item's place in the merged feed: its publication date, or when it was first seen
     /// if it has none (or claims one in the future).
@@ -119,6 +124,8 @@ pub struct Store {
     reader: Mutex<Connection>,
     /// How items become stories; the daemon sets it from `[dedup]`.
     dedup: RwLock<Dedup>,
+    /// The model dedup scores with: the fitted one, unless an evaluation swaps in another.
+    model: RwLock<Model>,
     /// The dedup window, in memory: what new items are compared with. Locked after `conn`,
     /// by whatever writes or deletes items.
     candidates: Mutex<stories::Candidates>,
@@ -163,6 +170,7 @@ impl Store {
             conn: Mutex::new(conn),
             reader: Mutex::new(Self::reader_for(path)?),
             dedup: RwLock::new(Dedup::default()),
+            model: RwLock::new(Model::FITTED),
             candidates: Mutex::default(),
             checkpointer: checkpoint::Checkpointer::start(path)?,
         })
@@ -177,6 +185,12 @@ impl Store {
         if resized {
             self.candidates().reset();
         }
+    }
+
+    /// Scores with `model` from now on instead of [`Model::FITTED`]: how cross-validation
+    /// measures weights fitted without the stories it evaluates.
+    pub fn set_model(&self, model: Model) {
+        *self.model.write().unwrap_or_else(|p| p.into_inner()) = model;
     }
 
     /// A read-only connection beside the writer's: in WAL mode it reads the last commit while
@@ -251,6 +265,12 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Vec<Result<Ingested, StoreError>> {
         let dedup = self.dedup.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let policy = Policy {
+            model: *self.model.read().unwrap_or_else(|p| p.into_inner()),
+            threshold: dedup.threshold,
+            related: dedup.related,
+            window_hours: dedup.window_hours,
+        };
         let mut conn = self.conn();
         let mut candidates = self.candidates();
         // `None`: a poll failed with the polls written straight through; nothing was kept.
@@ -261,6 +281,7 @@ impl Store {
             let writer = Writer {
                 tx: &tx,
                 dedup: &dedup,
+                policy: &policy,
                 retention_cutoff,
                 now,
             };
@@ -353,6 +374,7 @@ enum Guard {
 struct Writer<'a> {
     tx: &'a rusqlite::Transaction<'a>,
     dedup: &'a Dedup,
+    policy: &'a Policy,
     retention_cutoff: DateTime<Utc>,
     now: DateTime<Utc>,
 }
@@ -410,6 +432,7 @@ impl Writer<'_> {
                 retention_cutoff: self.retention_cutoff,
                 now: self.now,
                 dedup: self.dedup,
+                policy: self.policy,
                 siblings: &siblings,
             };
             for item in body.items {

@@ -16,6 +16,8 @@ fn outlet_of(item: &Value) -> &str {
 }
 
 /// ABC's Just In (250) and Top Stories (19) and the two News.com.au feeds (12 stories, one in both).
+/// News.com.au's Mosul story is ABC Top Stories' Iraq-victory story: one story, so the merged
+/// feed has 280 items.
 async fn two_outlets(server: &FixtureServer) -> String {
     server.serve("/abc/justin.xml", Doc::feed(ABC_JUSTIN, "j1"));
     server.serve("/abc/top.xml", Doc::feed(ABC_TOP_0706, "t1"));
@@ -40,9 +42,9 @@ async fn the_merged_feed_has_every_item_once_newest_first() {
     );
     let feed: Value = response.json().await.unwrap();
     let items = feed["items"].as_array().unwrap();
-    assert_eq!(items.len(), 281);
+    assert_eq!(items.len(), 280);
     let ids: HashSet<_> = items.iter().map(|i| i["id"].as_str().unwrap()).collect();
-    assert_eq!(ids.len(), 281, "an item appears twice");
+    assert_eq!(ids.len(), 280, "an item appears twice");
     let dates: Vec<_> = items
         .iter()
         .map(|i| i["date_published"].as_str().unwrap())
@@ -118,7 +120,7 @@ async fn the_merged_feed_has_every_item_once_newest_first() {
         .iter()
         .map(|i| i.guid().unwrap().value().to_owned())
         .collect();
-    assert_eq!((rss_all.items().len(), guids.len()), (281, 281));
+    assert_eq!((rss_all.items().len(), guids.len()), (280, 280));
     let atom_all = daemon
         .get("/feed.atom?limit=1000")
         .await

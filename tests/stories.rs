@@ -327,3 +327,67 @@ async fn a_tributary_subscribed_to_another_shows_each_story_once() {
     let again: Value = downstream.json("/feed.json").await;
     assert_eq!(ids, entry_ids(&again), "ids are stable across polls");
 }
+
+/// Two outlets' feeds of three days (`../shared/fixtures/dedup-dev`): stories on the same event
+/// thread that are not the same story are linked as related coverage, in JSON Feed's
+/// `_tributary.related` and on the page, and never hidden.
+#[tokio::test]
+async fn related_coverage_is_linked_beside_a_story_and_hides_nothing() {
+    let server = FixtureServer::start().await;
+    let set = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/dedup-dev");
+    let mut stored = 0;
+    for outlet in ["abc", "newscomau"] {
+        let body = std::fs::read(set.join(format!("{outlet}.xml"))).unwrap();
+        let parsed = tributary::parse::parse_feed(&body, None, None, outlet).unwrap();
+        stored += tributary::dedup::identify(parsed.items, false).0.len() as u64;
+        server.serve(&format!("/{outlet}.xml"), Doc::body(200, body));
+    }
+    let feeds = |outlet: &str| [server.url(&format!("/{outlet}.xml"))];
+    let config = config(
+        free_port(),
+        &[("abc", &feeds("abc")), ("newscomau", &feeds("newscomau"))],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path(), &config).await;
+    daemon.wait_for_items(stored).await;
+    let merged: Value = daemon.json("/feed.json?limit=1000").await;
+    let items = merged["items"].as_array().unwrap();
+    // Every article the feed carries: the copy shown and the other outlets' copies.
+    let urls: std::collections::HashSet<&str> = items
+        .iter()
+        .flat_map(|i| {
+            let also = i["_tributary"]["also"].as_array().into_iter().flatten();
+            std::iter::once(&i["url"]).chain(also.map(|a| &a["url"]))
+        })
+        .filter_map(|u| u.as_str())
+        .collect();
+    let with_related: Vec<&Value> = items
+        .iter()
+        .filter(|i| i["_tributary"]["related"].is_array())
+        .collect();
+    assert!(
+        with_related.len() >= 3,
+        "{} stories with related coverage",
+        with_related.len()
+    );
+    for item in &with_related {
+        for related in item["_tributary"]["related"].as_array().unwrap() {
+            let url = related["url"].as_str().unwrap();
+            assert_ne!(Some(url), item["url"].as_str());
+            assert!(
+                urls.contains(url),
+                "a related article is in the feed too: {url}"
+            );
+            assert!(related["title"].as_str().is_some_and(|t| !t.is_empty()));
+            assert!(related["outlet"] == "abc" || related["outlet"] == "newscomau");
+            assert!(related["score"]
+                .as_f64()
+                .is_some_and(|s| (0.0..=1.0).contains(&s)));
+        }
+    }
+    let page = daemon.get("/").await.text().await.unwrap();
+    assert!(
+        page.contains("Related: "),
+        "the page lists related coverage"
+    );
+}

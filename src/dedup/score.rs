@@ -1,6 +1,9 @@
-//! How alike two items are, in features a person can check: shared words, shared title words,
-//! shared names, shared or conflicting numbers, and the time between them. The score weighs
-//! them; every decision is stored with its features so that `tributary explain` can say why.
+//! How alike two items are, in features a person can check — overlaps of words weighted by
+//! how rare each word is in the window, the names and numbers both mention, the time between
+//! them — and how likely that makes them one story: a logistic model over those features,
+//! whose coefficients are fitted by `examples/dedup_fit.rs` on labelled sets (see
+//! [`Model::FITTED`]). Every decision is stored with its features so that `tributary explain`
+//! can show what each one contributed.
 
 use serde::{Deserialize, Serialize};
 
@@ -8,13 +11,18 @@ use super::signature::Sketch;
 
 /// Why two items were judged the same story, or not.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Features {
-    /// Jaccard similarity of the content words of title and summary.
+    /// Overlap of the words of title and summary, each word weighted by its rarity: 0 to 1.
     pub words: f64,
-    /// Jaccard similarity of the title words.
+    /// The same over the titles alone.
     pub title: f64,
-    /// Names both mention, over the names of the one that mentions fewer.
+    /// The summed rarity of the names both mention: two rare names are strong evidence, one
+    /// common one ("Sydney") next to none.
     pub names: f64,
+    /// The summed rarity of every term both mention, names and words: how much rare text they
+    /// share, however long they are.
+    pub evidence: f64,
     pub shared_names: Vec<String>,
     pub shared_numbers: Vec<String>,
     /// Both mention numbers and none is the same: a follow-up ("toll rises to 12") or another
@@ -25,6 +33,74 @@ pub struct Features {
     pub same_link: bool,
 }
 
+/// How many inputs the model weighs.
+pub const INPUTS: usize = 7;
+
+/// The model's inputs by name, in the order of [`Features::inputs`].
+pub const INPUT_NAMES: [&str; INPUTS] = [
+    "words",
+    "title",
+    "names",
+    "evidence",
+    "numbers",
+    "numbers conflict",
+    "days apart",
+];
+
+impl Features {
+    /// What the model weighs, each scaled to about 0..1 and capped where more says no more.
+    pub fn inputs(&self) -> [f64; INPUTS] {
+        [
+            self.words,
+            self.title,
+            (self.names / 3.0).min(1.0),
+            (self.evidence / 6.0).min(1.0),
+            (self.shared_numbers.len() as f64 / 2.0).min(1.0),
+            f64::from(u8::from(self.numbers_conflict)),
+            (self.hours_apart / 24.0).min(2.0),
+        ]
+    }
+}
+
+/// A logistic model: the probability that two items are one story is
+/// `1 / (1 + e^-(bias + Σ weight × input))`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Model {
+    pub bias: f64,
+    pub weights: [f64; INPUTS],
+}
+
+impl Model {
+    /// Fitted by `cargo run --release --example dedup_fit` on every labelled set in the repo
+    /// (`../shared/fixtures/dedup-dev` and `tests/fixtures/dedup/*`); the figures it reports
+    /// are those of five-fold cross-validation by story, in BENCHMARKS.md.
+    pub const FITTED: Model = Model {
+        bias: -5.963,
+        weights: [1.762, 0.917, 2.626, 4.934, 1.941, -0.468, -1.011],
+    };
+
+    /// How likely the items `features` describes are one story, from 0 to 1.
+    pub fn probability(&self, features: &Features) -> f64 {
+        if features.same_link {
+            return 1.0;
+        }
+        let logit = self.bias + self.contributions(features).iter().sum::<f64>();
+        1.0 / (1.0 + (-logit).exp())
+    }
+
+    /// What each input added to the log-odds, in the order of [`INPUT_NAMES`].
+    pub fn contributions(&self, features: &Features) -> [f64; INPUTS] {
+        let inputs = features.inputs();
+        std::array::from_fn(|i| self.weights[i] * inputs[i])
+    }
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Model::FITTED
+    }
+}
+
 /// The features in words, for `tributary explain`.
 impl std::fmt::Display for Features {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -33,8 +109,8 @@ impl std::fmt::Display for Features {
         }
         write!(
             f,
-            "words {:.2}, title {:.2}, names {:.2}",
-            self.words, self.title, self.names
+            "words {:.2}, title {:.2}, names {:.2}, rare terms {:.2}",
+            self.words, self.title, self.names, self.evidence
         )?;
         if !self.shared_names.is_empty() {
             write!(f, " ({})", self.shared_names.join(", "))?;
@@ -53,87 +129,69 @@ impl std::fmt::Display for Features {
     }
 }
 
-/// Scores how likely `a` and `b` are one story, from 0 to 1. It copies nothing: every
-/// candidate is scored, and only the chosen one's [`features`] are kept.
-pub fn score(a: &Sketch, b: &Sketch, hours_apart: f64, same_link: bool) -> f64 {
-    weigh(&Measures::of(a, b, hours_apart, same_link))
-}
-
-/// What [`score`] weighed, with the names and numbers both mention, for the record.
-pub fn features(a: &Sketch, b: &Sketch, hours_apart: f64, same_link: bool) -> Features {
-    let measures = Measures::of(a, b, hours_apart, same_link);
+/// Measures how alike `a` and `b` are, with `rarity` weighing each term (see
+/// [`super::Rarity`]). Symmetric: `measure(a, b)` is `measure(b, a)`.
+pub fn measure(
+    a: &Sketch,
+    b: &Sketch,
+    rarity: impl Fn(u32) -> f64,
+    hours_apart: f64,
+    same_link: bool,
+) -> Features {
+    let shared_numbers = intersection(&a.numbers, &b.numbers);
+    let (words, _) = weighted_overlap(a.words(), b.words(), &rarity);
+    let (title, _) = weighted_overlap(a.title_words(), b.title_words(), &rarity);
+    let (_, names) = weighted_overlap(a.name_hashes(), b.name_hashes(), &rarity);
+    let (_, evidence) = weighted_overlap(&a.terms(), &b.terms(), &rarity);
     Features {
-        words: measures.words,
-        title: measures.title,
-        names: measures.names,
+        words,
+        title,
+        names,
+        evidence,
+        numbers_conflict: !a.numbers.is_empty()
+            && !b.numbers.is_empty()
+            && shared_numbers.is_empty(),
         shared_names: intersection(&a.names, &b.names),
-        shared_numbers: intersection(&a.numbers, &b.numbers),
-        numbers_conflict: measures.numbers_conflict,
+        shared_numbers,
         hours_apart,
         same_link,
     }
 }
 
-/// The figures the score weighs: [`Features`] with counts in place of the shared values.
-struct Measures {
-    words: f64,
-    title: f64,
-    names: f64,
-    shared_names: usize,
-    shared_numbers: usize,
-    numbers_conflict: bool,
-    hours_apart: f64,
-    same_link: bool,
-}
-
-impl Measures {
-    fn of(a: &Sketch, b: &Sketch, hours_apart: f64, same_link: bool) -> Self {
-        let shared_names = shared_count(a.name_hashes(), b.name_hashes());
-        let shared_numbers = shared_count(a.number_hashes(), b.number_hashes());
-        let fewer_names = a.names.len().min(b.names.len());
-        Measures {
-            words: jaccard(a.words(), b.words()),
-            title: jaccard(a.title_words(), b.title_words()),
-            names: match fewer_names {
-                0 => 0.0,
-                n => shared_names as f64 / n as f64,
-            },
-            shared_names,
-            shared_numbers,
-            numbers_conflict: !a.numbers.is_empty() && !b.numbers.is_empty() && shared_numbers == 0,
-            hours_apart,
-            same_link,
+/// The weighted Jaccard similarity of two sorted, unique sets — the weight they share over
+/// the weight of their union — and the weight they share.
+fn weighted_overlap(a: &[u32], b: &[u32], weight: impl Fn(u32) -> f64) -> (f64, f64) {
+    let (mut i, mut j) = (0, 0);
+    let (mut shared, mut union) = (0.0, 0.0);
+    while i < a.len() || j < b.len() {
+        let (term, both) = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x == y => {
+                i += 1;
+                j += 1;
+                (*x, true)
+            }
+            (Some(x), Some(y)) if x < y => {
+                i += 1;
+                (*x, false)
+            }
+            (Some(x), None) => {
+                i += 1;
+                (*x, false)
+            }
+            (_, Some(y)) => {
+                j += 1;
+                (*y, false)
+            }
+            (None, None) => break,
+        };
+        let w = weight(term);
+        union += w;
+        if both {
+            shared += w;
         }
     }
-}
-
-/// The weights, fitted on the labelled evaluation set (`tests/fixtures/dedup/`) and ABC's real
-/// "Just In" day of distinct stories: words carry most; names confirm the same event, the more
-/// the surer (one shared name is weak evidence, two or more full); each number both mention
-/// (up to two) confirms the same telling; no number in common, or more than 12 hours between
-/// them with little text in common, points to a follow-up or another story.
-fn weigh(f: &Measures) -> f64 {
-    if f.same_link {
-        return 1.0;
-    }
-    let name_strength = (f.shared_names as f64 / 2.0).min(1.0);
-    let later = ((f.hours_apart - 12.0) / 12.0).clamp(0.0, 1.0);
-    let mut score = 0.6 * f.words + 0.1 * f.title + 0.2 * f.names * name_strength;
-    score += 0.1 * f.shared_numbers.min(2) as f64;
-    if f.numbers_conflict {
-        score -= 0.2;
-    }
-    score -= 0.3 * later * (1.0 - f.words);
-    score.clamp(0.0, 1.0)
-}
-
-fn jaccard<T: Ord>(a: &[T], b: &[T]) -> f64 {
-    let shared = shared_count(a, b);
-    let union = a.len() + b.len() - shared;
-    match union {
-        0 => 0.0,
-        n => shared as f64 / n as f64,
-    }
+    let similarity = if union > 0.0 { shared / union } else { 0.0 };
+    (similarity, shared)
 }
 
 /// The values in both sorted lists.
@@ -144,19 +202,36 @@ fn intersection(a: &[Box<str>], b: &[Box<str>]) -> Vec<String> {
         .collect()
 }
 
-/// How many values two sorted lists share, in one walk and without copying any.
-fn shared_count<T: Ord>(a: &[T], b: &[T]) -> usize {
-    let (mut i, mut j, mut shared) = (0, 0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                shared += 1;
-                i += 1;
-                j += 1;
-            }
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlap_weighs_rare_terms_more() {
+        let flat = |_| 1.0;
+        assert_eq!(weighted_overlap(&[1, 2, 3], &[2, 3, 4], flat), (0.5, 2.0));
+        let rare_two = |t| if t == 2 { 1.0 } else { 0.1 };
+        let (similarity, shared) = weighted_overlap(&[1, 2], &[2, 4], rare_two);
+        assert!((similarity - 1.0 / 1.2).abs() < 1e-9 && (shared - 1.0).abs() < 1e-9);
+        assert_eq!(weighted_overlap(&[], &[], flat), (0.0, 0.0));
     }
-    shared
+
+    #[test]
+    fn the_same_link_is_certain_and_contributions_add_up() {
+        let model = Model::FITTED;
+        let linked = Features {
+            same_link: true,
+            ..Features::default()
+        };
+        assert_eq!(model.probability(&linked), 1.0);
+        let features = Features {
+            words: 0.4,
+            names: 2.0,
+            hours_apart: 5.0,
+            ..Features::default()
+        };
+        let logit: f64 = model.bias + model.contributions(&features).iter().sum::<f64>();
+        let p = model.probability(&features);
+        assert!((p - 1.0 / (1.0 + (-logit).exp())).abs() < 1e-12);
+    }
 }

@@ -1,6 +1,7 @@
-//! What dedup compares of an item: its content words, the names and numbers it mentions, and
-//! MinHash band keys over its words, so that candidates are found by an index lookup (O(1) per
-//! item) instead of by comparing with every stored item.
+//! What dedup compares of an item: its content words, the names and numbers it mentions. The
+//! window indexes an item under each of its words and names, so that candidates are found by
+//! looking up the incoming item's rarest terms (O(1) per item) instead of by comparing with
+//! every stored item.
 
 use std::collections::HashSet;
 use std::hash::BuildHasher;
@@ -11,15 +12,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::Item;
 use crate::parse::plain_text;
-
-/// MinHash rows per band and bands: two items share a band key with probability
-/// `1 - (1 - s^2)^24` for word-set similarity `s` — 0.62 at 0.2, 0.90 at 0.3, 0.98 at 0.4 —
-/// which finds re-angled copies of a story while an unrelated item (s ≈ 0.03) is a candidate
-/// about one time in fifty.
-const ROWS: usize = 2;
-const BANDS: usize = 24;
-/// The names paired into keys: 10 make 45 keys, and a story rarely needs more to be found.
-const MAX_NAMES_PAIRED: usize = 10;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Signature {
@@ -63,6 +55,14 @@ impl Sketch {
     pub fn number_hashes(&self) -> &[u32] {
         &self.hashes[self.starts[2] as usize..]
     }
+
+    /// What the window indexes the item under, sorted and unique: its words and its names.
+    pub fn terms(&self) -> Vec<u32> {
+        let mut terms = [self.words(), self.name_hashes()].concat();
+        terms.sort_unstable();
+        terms.dedup();
+        terms
+    }
 }
 
 impl Signature {
@@ -88,9 +88,6 @@ impl Signature {
             numbers: kept(&self.numbers),
         }
     }
-
-    /// The most keys an item has: its bands and the pairs of its first names.
-    pub const MAX_KEYS: usize = BANDS + MAX_NAMES_PAIRED * (MAX_NAMES_PAIRED - 1) / 2;
 
     pub fn of(item: &Item) -> Self {
         let summary = item.summary.as_deref().map(plain_text);
@@ -131,48 +128,6 @@ impl Signature {
             names: sorted(names(&item.title, summary)),
             numbers: sorted(numbers),
         }
-    }
-
-    /// The keys under which the item is indexed: items that share one are candidates. They are
-    /// the LSH band keys of the word set, and a key for each pair of names it mentions (a
-    /// story told anew, with few words in common, still names the same people and places).
-    pub fn keys(&self) -> Vec<i64> {
-        let mut keys = self.bands();
-        let names = &self.names[..self.names.len().min(MAX_NAMES_PAIRED)];
-        for (i, first) in names.iter().enumerate() {
-            for second in &names[i + 1..] {
-                let pair = format!("{first}\u{1f}{second}");
-                keys.push(hash64(pair.as_bytes()) as i64);
-            }
-        }
-        keys
-    }
-
-    /// The LSH band keys of the word set.
-    fn bands(&self) -> Vec<i64> {
-        if self.words.is_empty() {
-            return Vec::new();
-        }
-        let mut minimums = [u64::MAX; ROWS * BANDS];
-        for word in &self.words {
-            let base = hash64(word.as_bytes());
-            for (i, minimum) in minimums.iter_mut().enumerate() {
-                // One hash function per row, derived by mixing the word's hash with its index.
-                let h = mix(base ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-                *minimum = (*minimum).min(h);
-            }
-        }
-        minimums
-            .chunks(ROWS)
-            .enumerate()
-            .map(|(band, rows)| {
-                let mut key = (band as u64).wrapping_mul(0xff51_afd7_ed55_8ccd);
-                for row in rows {
-                    key = mix(key ^ row);
-                }
-                key as i64
-            })
-            .collect()
     }
 }
 
@@ -266,18 +221,11 @@ fn number(token: &str) -> Option<String> {
         .map(|n| n.to_string())
 }
 
-/// A fixed, fast 64-bit hash. No hash is ever stored (the store keeps the words; keys and
-/// sketches are made again from them when the window is loaded), so the function may change
+/// A fixed, fast 64-bit hash. No hash is ever stored (the store keeps the words; sketches are
+/// made again from them when the window is loaded), so the function may change
 /// from one version to the next; within a process it never does.
 fn hash64(bytes: &[u8]) -> u64 {
     FixedState::default().hash_one(bytes)
-}
-
-/// SplitMix64's finalizer: a fast, well-spread permutation of 64-bit values.
-fn mix(mut x: u64) -> u64 {
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
 }
 
 /// Numbers written as words, which count as numbers, not as words.
@@ -469,30 +417,18 @@ mod tests {
     }
 
     #[test]
-    fn similar_texts_share_bands_and_different_ones_rarely_do() {
-        let a = Signature::of(&item(
+    fn terms_are_the_words_and_names_once_each() {
+        let s = Signature::of(&item(
             "Flood waters rise in Lismore as residents evacuate",
             "Hundreds of Lismore residents have left their homes as the Wilsons River rises.",
         ));
-        let b = Signature::of(&item(
-            "Lismore residents evacuate as flood waters rise",
-            "Hundreds of residents have fled Lismore homes as the Wilsons River keeps rising.",
-        ));
-        let c = Signature::of(&item(
-            "Reserve Bank holds cash rate steady",
-            "The Reserve Bank has left the cash rate unchanged at its November meeting.",
-        ));
-        let shared =
-            |x: &Signature, y: &Signature| x.keys().iter().filter(|k| y.keys().contains(k)).count();
-        assert!(shared(&a, &b) >= 3, "{}", shared(&a, &b));
-        assert_eq!(shared(&a, &c), 0);
-        assert_eq!(a.bands().len(), BANDS);
-        assert_eq!(a.names, ["lismore", "river", "wilsons"]);
-        assert_eq!(
-            a.keys().len(),
-            BANDS + 3,
-            "and a key for each pair of names"
-        );
-        assert_eq!(a.keys(), a.keys(), "deterministic");
+        assert_eq!(s.names, ["lismore", "river", "wilsons"]);
+        let sketch = s.sketch();
+        let terms = sketch.terms();
+        assert!(terms.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
+        for hash in sketch.words().iter().chain(sketch.name_hashes()) {
+            assert!(terms.binary_search(hash).is_ok());
+        }
+        assert!(terms.len() <= sketch.words().len() + sketch.name_hashes().len());
     }
 }

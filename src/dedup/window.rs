@@ -1,7 +1,10 @@
 //! The items first seen within the dedup window, in memory: what an incoming item is
-//! compared with. Its candidates are found by a hash probe per signature key and a walk of
-//! that key's newest postings, and scored from their sketches without reading the store, so
-//! each item costs the same however many are stored.
+//! compared with. Each item is indexed under every word and name it contains, and each term
+//! knows how many items in the window contain it, so the rarer a term, the more it says. An
+//! incoming item's candidates are found through its rarest terms only — a few names that two
+//! re-angled copies of a story share find each other whatever their headlines — by a hash
+//! probe per term and a walk of that term's newest postings, and scored from their sketches
+//! without reading the store, so each item costs the same however many are stored.
 //!
 //! The store rebuilds it when the process starts, keeps it in step with what it writes and
 //! deletes, and reads the items another process added before each write. What another process
@@ -45,8 +48,8 @@ pub struct Candidate {
 
 #[derive(Default)]
 pub struct Window {
-    /// Each key's newest posting; a posting links to the one before it.
-    heads: HashMap<i64, u32, FixedState>,
+    /// Each term's newest posting and how many live items contain it.
+    terms: HashMap<u32, Term, FixedState>,
     postings: Vec<Posting>,
     entries: Vec<Candidate>,
     /// Each entry's first sighting, or [`DEAD`]: the one thing a walk checks of every posting's
@@ -57,11 +60,43 @@ pub struct Window {
     /// The live entry of each item id: an item indexed again (its text changed) leaves its
     /// old entry dead, so that its old keys no longer find it.
     live: HashMap<Box<str>, u32, FixedState>,
-    /// What [`Window::candidates`] counts in, kept between calls: the keys each entry shares
-    /// with the incoming item (all zero between calls), and the entries it counted. An array
-    /// indexed by entry, where a hash map took a hash and a probe per posting walked.
-    shared: Vec<u16>,
+    /// The entries of each story, dead ones too (checked by `seen`).
+    members: HashMap<Box<str>, Vec<u32>, FixedState>,
+    /// What [`Window::candidates`] counts in, kept between calls: the rarity each entry
+    /// shares with the incoming item (all zero between calls), and the entries it counted. An
+    /// array indexed by entry, where a hash map took a hash and a probe per posting walked.
+    shared: Vec<f32>,
     counted: Vec<u32>,
+}
+
+/// A term's postings and its document frequency in the window.
+#[derive(Clone, Copy)]
+struct Term {
+    head: u32,
+    /// Live items indexed under it (an item that expired counts until the next rebuild).
+    items: u32,
+}
+
+/// How rare the terms are in the window, as the weights of [`super::measure`]: 1 for a term
+/// only one item has, falling towards 0 for one every item has.
+pub struct Rarity<'a> {
+    terms: &'a HashMap<u32, Term, FixedState>,
+    /// Items counted: the window's, and the incoming item if it is not in the window.
+    items: u32,
+    /// Added to every term's count: 1 for the incoming item, whose terms are not counted yet.
+    own: u32,
+}
+
+impl Rarity<'_> {
+    /// `ln((n + 1) / df) / ln(n + 1)`: an inverse document frequency scaled to 0..1, so that
+    /// it means the same in a window of a hundred items as in one of a hundred thousand, and
+    /// is 1 for every term when the window is empty (the overlaps are then plain Jaccard).
+    pub fn of(&self, term: u32) -> f64 {
+        let counted = self.terms.get(&term).map_or(0, |t| t.items) + self.own;
+        let n = f64::from(self.items.max(1)) + 1.0;
+        let df = f64::from(counted.max(1)).min(n);
+        (n / df).ln() / n.ln()
+    }
 }
 
 struct Posting {
@@ -69,10 +104,12 @@ struct Posting {
     next: u32,
 }
 
-/// Where a walk of one key's postings is: the posting it reads next, how many it counted
+/// Where a walk of one term's postings is: the posting it reads next, how many it counted
 /// and how many it read.
 struct Walk {
     at: u32,
+    /// The term's rarity: what each entry found through it gains.
+    weight: f32,
     read: usize,
     walked: usize,
 }
@@ -82,54 +119,108 @@ impl Window {
         self.live.contains_key(id)
     }
 
-    /// Indexes `candidate` under `keys`, in place of what the same item was indexed under.
-    pub fn insert(&mut self, candidate: Candidate, keys: &[i64]) {
+    /// How many items the window holds.
+    pub fn len(&self) -> usize {
+        self.live.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live.is_empty()
+    }
+
+    /// The rarity of terms as seen by an item: one in the window (`in_window`), or an incoming
+    /// one, whose own terms count once more.
+    pub fn rarity(&self, in_window: bool) -> Rarity<'_> {
+        let own = u32::from(!in_window);
+        Rarity {
+            terms: &self.terms,
+            items: u32::try_from(self.live.len()).unwrap_or(u32::MAX) + own,
+            own,
+        }
+    }
+
+    /// Indexes `candidate` under its terms, in place of what the same item was indexed under.
+    pub fn insert(&mut self, candidate: Candidate) {
         let Ok(entry) = u32::try_from(self.entries.len()) else {
             return;
         };
         if let Some(old) = self.live.insert(candidate.id.clone(), entry) {
             self.seen[old as usize] = DEAD;
+            for term in self.entries[old as usize].sketch.terms() {
+                if let Some(t) = self.terms.get_mut(&term) {
+                    t.items = t.items.saturating_sub(1);
+                }
+            }
         }
+        let terms = candidate.sketch.terms();
+        self.members
+            .entry(candidate.story.clone())
+            .or_default()
+            .push(entry);
         self.seen.push(candidate.seen_at);
         self.entries.push(candidate);
-        for &key in keys {
+        for term in terms {
             let Ok(posting) = u32::try_from(self.postings.len()) else {
                 return;
             };
-            let head = self.heads.entry(key).or_insert(END);
-            self.postings.push(Posting { entry, next: *head });
-            *head = posting;
+            let t = self.terms.entry(term).or_insert(Term {
+                head: END,
+                items: 0,
+            });
+            self.postings.push(Posting {
+                entry,
+                next: t.head,
+            });
+            t.head = posting;
+            t.items += 1;
         }
     }
 
-    /// The items sharing the most of `keys` with the incoming item, at most `max` of them,
-    /// most shared first: of each key, only its `per_key` newest postings first seen at or
-    /// after `since` are counted — a key hundreds of items share (boilerplate, a running
-    /// story's stock phrase) says little, and reading all of it would make an item's cost grow
-    /// with the window. The true copy shares many keys, rare ones too. (An item indexed again
-    /// counts as the newest under its keys.) A key's walk also stops after `2 × per_key`
-    /// postings whatever they are, so that dead and expired ones, dropped only now and then,
-    /// cannot make it long.
+    /// The items sharing the rarest terms with the incoming `sketch`, at most `max` of them,
+    /// the most shared rarity first. Only the incoming item's `terms` rarest terms that the
+    /// window knows are looked up, and of each only its `per_key` newest postings first seen
+    /// at or after `since`: a term hundreds of items share says little, and reading all of it
+    /// would make an item's cost grow with the window. (An item indexed again counts as the
+    /// newest under its terms.) A term's walk also stops after `2 × per_key` postings whatever
+    /// they are, so that dead and expired ones, dropped only now and then, cannot make it long.
+    /// Returns the candidates' places, for [`Window::entry`].
     pub fn candidates(
         &mut self,
-        keys: &[i64],
+        sketch: &Sketch,
         since: i64,
+        terms: usize,
         per_key: usize,
         max: usize,
-    ) -> Vec<&Candidate> {
+    ) -> Vec<usize> {
+        let rarity = self.rarity(false);
+        // Rarest first; between terms as rare, by hash, so that the order items arrived in
+        // does not decide which are looked up.
+        let mut rarest: Vec<(u32, u32, u32, f32)> = sketch
+            .terms()
+            .into_iter()
+            .filter_map(|term| {
+                let t = self
+                    .terms
+                    .get(&term)
+                    .filter(|t| t.items > 0 && t.head != END)?;
+                Some((t.items, term, t.head, rarity.of(term) as f32))
+            })
+            .collect();
+        rarest.sort_unstable_by_key(|&(items, term, _, _)| (items, term));
+        rarest.truncate(terms);
         // A dead entry is in no window.
         let since = since.max(DEAD + 1);
-        self.shared.resize(self.entries.len(), 0);
+        self.shared.resize(self.entries.len(), 0.0);
         self.counted.clear();
         // The keys' lists are walked side by side, a posting of each in turn: each step of a
         // list waits for memory (postings are scattered over the window), and steps of
         // different lists do not wait for each other, so the CPU overlaps their waits.
-        let mut walks: Vec<Walk> = keys
+        let mut walks: Vec<Walk> = rarest
             .iter()
-            .filter_map(|key| self.heads.get(key))
             .filter(|_| per_key > 0)
-            .map(|&at| Walk {
+            .map(|&(_, _, at, weight)| Walk {
                 at,
+                weight,
                 read: 0,
                 walked: 0,
             })
@@ -139,10 +230,11 @@ impl Window {
                 let posting = &self.postings[walk.at as usize];
                 let entry = posting.entry as usize;
                 if self.seen[entry] >= since {
-                    if self.shared[entry] == 0 {
+                    if self.shared[entry] == 0.0 {
                         self.counted.push(posting.entry);
                     }
-                    self.shared[entry] += 1;
+                    // Never zero: a term every item has still weighs a little.
+                    self.shared[entry] += walk.weight.max(f32::MIN_POSITIVE);
                     walk.read += 1;
                 }
                 walk.walked += 1;
@@ -150,7 +242,7 @@ impl Window {
                 walk.at != END && walk.read < per_key && walk.walked < 2 * per_key
             });
         }
-        let mut ranked: Vec<(u16, u64, u32)> = self
+        let mut ranked: Vec<(f32, u64, u32)> = self
             .counted
             .iter()
             .map(|&entry| {
@@ -158,12 +250,12 @@ impl Window {
                 (shared, id_prefix(&self.entries[entry as usize].id), entry)
             })
             .collect();
-        // Most shared keys first, then by id (ids are unique: the order is total), compared by
-        // their first eight bytes until those tie. A common key brings hundreds of items: the
-        // best `max` are picked out before any is sorted.
+        // Most shared rarity first, then by id (ids are unique: the order is total), compared
+        // by their first eight bytes until those tie. A common term brings hundreds of items:
+        // the best `max` are picked out before any is sorted.
         let entries = &self.entries;
-        let order = |a: &(u16, u64, u32), b: &(u16, u64, u32)| {
-            b.0.cmp(&a.0)
+        let order = |a: &(f32, u64, u32), b: &(f32, u64, u32)| {
+            b.0.total_cmp(&a.0)
                 .then(a.1.cmp(&b.1))
                 .then_with(|| entries[a.2 as usize].id.cmp(&entries[b.2 as usize].id))
         };
@@ -174,8 +266,22 @@ impl Window {
         ranked.sort_unstable_by(order);
         ranked
             .into_iter()
-            .map(|(_, _, entry)| &entries[entry as usize])
+            .map(|(_, _, entry)| entry as usize)
             .collect()
+    }
+
+    /// Whether a live item of `outlet` is in `story`.
+    pub fn story_has(&self, story: &str, outlet: &str) -> bool {
+        self.members.get(story).is_some_and(|entries| {
+            entries.iter().any(|&e| {
+                self.seen[e as usize] != DEAD && *self.entries[e as usize].outlet == *outlet
+            })
+        })
+    }
+
+    /// The candidate at a place [`Window::candidates`] returned.
+    pub fn entry(&self, place: usize) -> &Candidate {
+        &self.entries[place]
     }
 
     /// Drops the items first seen before `cutoff` (they left the window), when there are
@@ -200,8 +306,8 @@ impl Window {
                 window.entries.push(entry);
             }
         }
-        // Each key's surviving postings, oldest first, so that re-linking keeps the order.
-        for (key, head) in std::mem::take(&mut self.heads) {
+        // Each term's surviving postings, oldest first, so that re-linking keeps the order.
+        for (term, Term { head, .. }) in std::mem::take(&mut self.terms) {
             let mut chain = Vec::new();
             let mut at = head;
             while at != END {
@@ -211,18 +317,30 @@ impl Window {
                 }
                 at = posting.next;
             }
-            for entry in chain.into_iter().rev() {
-                let head = window.heads.entry(key).or_insert(END);
-                window.postings.push(Posting { entry, next: *head });
-                *head = (window.postings.len() - 1) as u32;
+            if chain.is_empty() {
+                continue;
             }
+            let mut t = Term {
+                head: END,
+                items: chain.len() as u32,
+            };
+            for entry in chain.into_iter().rev() {
+                window.postings.push(Posting {
+                    entry,
+                    next: t.head,
+                });
+                t.head = (window.postings.len() - 1) as u32;
+            }
+            window.terms.insert(term, t);
         }
-        window.live = window
-            .entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.id.clone(), i as u32))
-            .collect();
+        for (i, e) in window.entries.iter().enumerate() {
+            window.live.insert(e.id.clone(), i as u32);
+            window
+                .members
+                .entry(e.story.clone())
+                .or_default()
+                .push(i as u32);
+        }
         *self = window;
     }
 }
@@ -230,8 +348,19 @@ impl Window {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dedup::Signature;
 
-    fn item(id: &str, seen_at: i64) -> Candidate {
+    fn sketch(words: &[&str]) -> Sketch {
+        let mut words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+        words.sort_unstable();
+        Signature {
+            words,
+            ..Signature::default()
+        }
+        .sketch()
+    }
+
+    fn item(id: &str, seen_at: i64, words: &[&str]) -> Candidate {
         Candidate {
             id: id.into(),
             outlet: "abc".into(),
@@ -239,74 +368,117 @@ mod tests {
             url: None,
             dated: seen_at,
             seen_at,
-            sketch: Sketch::default(),
+            sketch: sketch(words),
         }
     }
 
-    fn ids(found: Vec<&Candidate>) -> Vec<&str> {
-        found.into_iter().map(|c| &*c.id).collect()
+    /// The ids of the candidates for an item of `words`, looking up all its terms.
+    fn found(
+        window: &mut Window,
+        words: &[&str],
+        since: i64,
+        per_key: usize,
+        max: usize,
+    ) -> Vec<String> {
+        let places = window.candidates(&sketch(words), since, 64, per_key, max);
+        places
+            .into_iter()
+            .map(|p| window.entry(p).id.to_string())
+            .collect()
     }
 
     #[test]
-    fn candidates_are_ranked_by_shared_keys() {
+    fn candidates_are_ranked_by_shared_rarity() {
         let mut window = Window::default();
-        window.insert(item("a", 100), &[1, 2, 3]);
-        window.insert(item("b", 100), &[1, 9]);
-        window.insert(item("c", 100), &[7]);
-        assert_eq!(ids(window.candidates(&[1, 2, 3], 0, 64, 16)), ["a", "b"]);
-        assert_eq!(ids(window.candidates(&[1, 2, 3], 0, 64, 1)), ["a"]);
-        assert!(window.candidates(&[5], 0, 64, 16).is_empty());
+        window.insert(item("a", 100, &["x", "y", "z"]));
+        window.insert(item("b", 100, &["x", "q"]));
+        window.insert(item("c", 100, &["w"]));
+        assert_eq!(found(&mut window, &["x", "y", "z"], 0, 64, 16), ["a", "b"]);
+        assert_eq!(found(&mut window, &["x", "y", "z"], 0, 64, 1), ["a"]);
+        assert!(found(&mut window, &["v"], 0, 64, 16).is_empty());
     }
 
     #[test]
-    fn only_the_newest_postings_of_a_key_count() {
+    fn a_rare_term_outweighs_a_common_one() {
+        let mut window = Window::default();
+        for i in 0..20 {
+            window.insert(item(&format!("common{i}"), 100, &["police"]));
+        }
+        window.insert(item("rare", 100, &["woodridge"]));
+        let rarity = window.rarity(false);
+        let (police, woodridge) = (sketch(&["police"]), sketch(&["woodridge"]));
+        assert!(rarity.of(woodridge.words()[0]) > 2.0 * rarity.of(police.words()[0]));
+        // Only the rarest term is looked up: the twenty items sharing "police" are not read.
+        let places = window.candidates(&sketch(&["police", "woodridge"]), 0, 1, 64, 16);
+        assert_eq!(places.len(), 1);
+        assert_eq!(&*window.entry(places[0]).id, "rare");
+    }
+
+    #[test]
+    fn rarity_is_one_in_an_empty_window_and_counts_live_items() {
+        let mut window = Window::default();
+        let term = sketch(&["hue"]).words()[0];
+        assert_eq!(window.rarity(false).of(term), 1.0);
+        window.insert(item("a", 100, &["hue"]));
+        window.insert(item("b", 100, &["other"]));
+        let before = window.rarity(true).of(term);
+        window.insert(item("b", 100, &["hue"]));
+        assert!(
+            window.rarity(true).of(term) < before,
+            "b counts under its new terms"
+        );
+        assert_eq!(window.len(), 2);
+    }
+
+    #[test]
+    fn only_the_newest_postings_of_a_term_count() {
         let mut window = Window::default();
         for i in 0..10 {
-            window.insert(item(&format!("old{i}"), 100), &[1]);
+            window.insert(item(&format!("old{i}"), 100, &["x"]));
         }
-        window.insert(item("new", 200), &[1]);
-        assert_eq!(ids(window.candidates(&[1], 0, 1, 16)), ["new"]);
-        assert_eq!(ids(window.candidates(&[1], 150, 64, 16)), ["new"]);
+        window.insert(item("new", 200, &["x"]));
+        assert_eq!(found(&mut window, &["x"], 0, 1, 16), ["new"]);
+        assert_eq!(found(&mut window, &["x"], 150, 64, 16), ["new"]);
     }
 
     #[test]
-    fn an_item_indexed_again_is_found_by_its_new_keys_only() {
+    fn an_item_indexed_again_is_found_by_its_new_terms_only() {
         let mut window = Window::default();
-        window.insert(item("a", 100), &[1, 2]);
-        window.insert(item("a", 100), &[3]);
-        assert!(window.candidates(&[1, 2], 0, 64, 16).is_empty());
-        assert_eq!(ids(window.candidates(&[3], 0, 64, 16)), ["a"]);
+        window.insert(item("a", 100, &["x", "y"]));
+        window.insert(item("a", 100, &["z"]));
+        assert!(found(&mut window, &["x", "y"], 0, 64, 16).is_empty());
+        assert_eq!(found(&mut window, &["z"], 0, 64, 16), ["a"]);
         assert_eq!(window.live.len(), 1);
     }
 
     #[test]
     fn forgetting_keeps_the_window_and_its_order() {
         let mut window = Window::default();
-        window.insert(item("gone", 50), &[1, 2]);
-        window.insert(item("kept", 100), &[1]);
-        window.insert(item("newest", 120), &[1, 2]);
-        window.insert(item("kept", 100), &[1, 3]);
+        window.insert(item("gone", 50, &["x", "y"]));
+        window.insert(item("kept", 100, &["x"]));
+        window.insert(item("newest", 120, &["x", "y"]));
+        window.insert(item("kept", 100, &["x", "z"]));
         window.retain(|c| c.seen_at >= 100);
         assert_eq!(window.live.len(), 2);
         assert_eq!(window.postings.len(), 4);
-        assert_eq!(ids(window.candidates(&[1], 0, 1, 16)), ["kept"]);
+        assert_eq!(found(&mut window, &["x"], 0, 1, 16), ["kept"]);
         assert_eq!(
-            ids(window.candidates(&[1, 2], 0, 64, 16)),
+            found(&mut window, &["x", "y"], 0, 64, 16),
             ["newest", "kept"]
         );
-        assert_eq!(ids(window.candidates(&[3], 0, 64, 16)), ["kept"]);
+        assert_eq!(found(&mut window, &["z"], 0, 64, 16), ["kept"]);
     }
 
     #[test]
     fn forgetting_waits_until_a_quarter_is_stale() {
         let mut window = Window::default();
         for i in 0..8 {
-            window.insert(item(&format!("i{i}"), 100 + i), &[1]);
+            window.insert(item(&format!("i{i}"), 100 + i, &["x"]));
         }
         window.forget_before(101);
         assert_eq!(window.entries.len(), 8, "one stale in eight: no rebuild");
         window.forget_before(102);
         assert_eq!(window.entries.len(), 6);
-        assert_eq!(ids(window.candidates(&[1], 0, 64, 16)).len(), 6);
+        assert_eq!(found(&mut window, &["x"], 0, 64, 16).len(), 6);
     }
 }

@@ -113,17 +113,14 @@ fn read_body(
     let parsed = parse::parse_feed(&body.bytes, content_type, Some(base), outlet)
         .map_err(|source| PollError::Parse { status, source })?;
     new_state.ttl = parsed.ttl;
-    let mut items = parsed.items;
-    if let Some(reason) = dedup::unreliable_guids(&items).filter(|_| !state.by_link) {
+    let (items, unreliable) = dedup::identify(parsed.items, state.by_link);
+    if let Some(reason) = unreliable {
         tracing::warn!(%outlet, feed = %base, reason, "the feed's GUIDs are unreliable; identifying its items by link from now on");
         new_state.by_link = true;
     }
-    if new_state.by_link {
-        dedup::identify_by_link(&mut items);
-    }
     Ok(Answer::New(NewBody {
         state: new_state,
-        items: dedup::within_document(items),
+        items,
         problems: Some(parsed.notes),
     }))
 }

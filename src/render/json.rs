@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::{entry_id, Channel, Format};
-use crate::store::StoredItem;
+use crate::store::{AlsoReported, StoredItem};
 
 #[derive(Serialize)]
 struct JsonFeed<'a> {
@@ -71,6 +71,9 @@ struct Extension<'a> {
     /// The other outlets that carried the story (merged feed only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     also: Vec<Also<'a>>,
+    /// Other outlets' coverage of the same event thread, not the same story (merged feed only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    related: Vec<Also<'a>>,
 }
 
 #[derive(Serialize)]
@@ -80,6 +83,17 @@ struct Also<'a> {
     url: Option<&'a str>,
     title: &'a str,
     score: f64,
+}
+
+impl<'a> Also<'a> {
+    fn of(reported: &'a AlsoReported) -> Self {
+        Also {
+            outlet: &reported.outlet,
+            url: reported.url.as_deref(),
+            title: &reported.title,
+            score: (reported.score * 100.0).round() / 100.0,
+        }
+    }
 }
 
 pub fn render(channel: &Channel<'_>, items: &[Arc<StoredItem>]) -> Vec<u8> {
@@ -133,16 +147,8 @@ fn item<'a>(channel: &'a Channel<'_>, stored: &'a StoredItem) -> JsonItem<'a> {
             outlet: &item.outlet,
             outlet_name: channel.outlet_name(&item.outlet),
             feed_url: &stored.feed_url,
-            also: stored
-                .also
-                .iter()
-                .map(|a| Also {
-                    outlet: &a.outlet,
-                    url: a.url.as_deref(),
-                    title: &a.title,
-                    score: (a.score * 100.0).round() / 100.0,
-                })
-                .collect(),
+            also: stored.also.iter().map(Also::of).collect(),
+            related: stored.related.iter().map(Also::of).collect(),
         },
     }
 }

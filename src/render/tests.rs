@@ -28,6 +28,7 @@ fn stored(n: u32, title: &str) -> Arc<StoredItem> {
     Arc::new(StoredItem {
         story: item.id.clone(),
         also: Vec::new(),
+        related: Vec::new(),
         item,
         feed_url: "https://www.abc.net.au/news/feed/51120/rss.xml".into(),
         sort_at: at,

@@ -94,6 +94,7 @@ mod tests {
                 title: "Northern floods".into(),
                 score: 0.9,
             }],
+            related: Vec::new(),
             item,
             feed_url: String::new(),
             sort_at: Utc::now(),

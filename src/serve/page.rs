@@ -16,7 +16,7 @@ use super::{conditional, AppState, HttpError, DEFAULT_LIMIT};
 use crate::model::hex;
 use crate::parse::plain_text;
 use crate::render::{self, Format};
-use crate::store::StoredItem;
+use crate::store::{AlsoReported, StoredItem};
 
 /// Summaries longer than this are cut at a word.
 const SUMMARY_CHARS: usize = 280;
@@ -53,12 +53,23 @@ struct Story {
     image: Option<String>,
     summary: String,
     also: Vec<Also>,
+    related: Vec<Also>,
 }
 
 struct Also {
     outlet: String,
     url: Option<String>,
     title: String,
+}
+
+impl Also {
+    fn of(reported: &AlsoReported, name: impl Fn(&str) -> String) -> Self {
+        Also {
+            outlet: name(&reported.outlet),
+            url: reported.url.clone(),
+            title: reported.title.clone(),
+        }
+    }
 }
 
 pub async fn merged(state: State<AppState>, headers: HeaderMap) -> Result<Response, HttpError> {
@@ -200,15 +211,8 @@ fn story(stored: &StoredItem, name: &impl Fn(&str) -> String, now: DateTime<Utc>
             .as_deref()
             .map(|s| shorten(&plain_text(s)))
             .unwrap_or_default(),
-        also: stored
-            .also
-            .iter()
-            .map(|also| Also {
-                outlet: name(&also.outlet),
-                url: also.url.clone(),
-                title: also.title.clone(),
-            })
-            .collect(),
+        also: stored.also.iter().map(|a| Also::of(a, name)).collect(),
+        related: stored.related.iter().map(|a| Also::of(a, name)).collect(),
     }
 }
 

@@ -9,7 +9,7 @@ use rusqlite::{params, OptionalExtension, Row, Transaction};
 use super::stories::{self, Candidates};
 use super::{search, timestamp, Ingested, Store, StoreError, StoredItem};
 use crate::config::Dedup;
-use crate::dedup::{Candidate, Signature, Sketch};
+use crate::dedup::{Candidate, Incoming, Policy, Signature, Sketch};
 use crate::model::{Item, ItemId};
 use crate::parse::plain_text;
 
@@ -28,6 +28,7 @@ pub(super) struct Rules<'a> {
     pub retention_cutoff: DateTime<Utc>,
     pub now: DateTime<Utc>,
     pub dedup: &'a Dedup,
+    pub policy: &'a Policy,
     /// Ids and links of the items of the document being stored.
     pub siblings: &'a HashSet<&'a str>,
 }
@@ -58,6 +59,7 @@ pub(super) fn upsert(
     let mut compared = None;
     let mut story = item.id.to_string();
     let mut joined = false;
+    let mut related = Vec::new();
     let mut existing = find_existing(tx, &item)?;
     if existing.is_none() && item.published.is_some_and(|p| p < rules.retention_cutoff) {
         ingested.expired += 1;
@@ -66,7 +68,17 @@ pub(super) fn upsert(
     if existing.is_none() {
         let dated = item.published.unwrap_or(now).min(now);
         let text = compared.insert(Compared::of(&item));
-        match candidates.find_match(&item, &text.sketch, &text.keys, dated, rules) {
+        let incoming = Incoming {
+            id: item.id.as_str(),
+            outlet: &item.outlet,
+            url: item.url.as_deref(),
+            dated: dated.timestamp(),
+            sketch: &text.sketch,
+            siblings: rules.siblings,
+        };
+        let decision = candidates.decide(&incoming, now, rules.policy);
+        related = decision.related;
+        match decision.same {
             Some(found) if found.outlet == item.outlet => {
                 stories::record_republication(tx, &item.id, &found, now)?;
                 existing = find_by_id(tx, &found.id)?;
@@ -117,7 +129,6 @@ pub(super) fn upsert(
     let Compared {
         summary,
         signature,
-        keys,
         sketch,
     } = compared.unwrap_or_else(|| Compared::of(&item));
     let signature_json = serde_json::to_string(&signature).expect("a signature serializes");
@@ -144,7 +155,9 @@ pub(super) fn upsert(
                 story,
                 signature_json
             ])?;
-            (tx.last_insert_rowid(), story)
+            let rowid = tx.last_insert_rowid();
+            stories::record_related(tx, &item.id, &related)?;
+            (rowid, story)
         }
         Some(_) => tx
             .prepare_cached(
@@ -175,7 +188,7 @@ pub(super) fn upsert(
         seen_at: first_seen.timestamp(),
         sketch,
     };
-    candidates.index(candidate, &keys, rowid);
+    candidates.index(candidate, rowid);
     search.add(
         rowid,
         existing.is_some(),
@@ -186,12 +199,11 @@ pub(super) fn upsert(
 }
 
 /// What dedup and the search index take of an item: its summary as plain text, its signature,
-/// and the keys and sketch made from that. Made only for an item that is new or changed: an
+/// and the sketch made from that. Made only for an item that is new or changed: an
 /// unchanged one, most of a feed polled again, needs none of it.
 struct Compared {
     summary: Option<String>,
     signature: Signature,
-    keys: Vec<i64>,
     sketch: Sketch,
 }
 
@@ -200,7 +212,6 @@ impl Compared {
         let summary = item.summary.as_deref().map(plain_text);
         let signature = Signature::with_summary_text(item, summary.as_deref());
         Compared {
-            keys: signature.keys(),
             sketch: signature.sketch(),
             summary,
             signature,
@@ -258,6 +269,7 @@ pub(super) fn stored_item(row: &Row<'_>) -> Result<StoredItem, StoreError> {
         first_seen: timestamp(row.get(3)?),
         modified_at: timestamp(row.get(4)?),
         also: Vec::new(),
+        related: Vec::new(),
     })
 }
 

@@ -5,7 +5,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use super::StoreError;
 
-const MIGRATIONS: [&str; 9] = [
+const MIGRATIONS: [&str; 10] = [
     "CREATE TABLE feeds (
         outlet        TEXT NOT NULL,
         url           TEXT NOT NULL,
@@ -108,6 +108,23 @@ const MIGRATIONS: [&str; 9] = [
     "DROP INDEX items_by_story;
     CREATE INDEX items_by_joined_story ON items (story) WHERE story <> id;
     DROP INDEX decisions_by_story;",
+    // Related coverage: another outlet's item on the same event thread that is not the same
+    // story, linked both ways, with the score and features that linked it.
+    "CREATE TABLE related (
+        item_id  TEXT NOT NULL,
+        other_id TEXT NOT NULL,
+        score    REAL NOT NULL,
+        features TEXT NOT NULL,
+        PRIMARY KEY (item_id, other_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX related_by_other ON related (other_id);
+    DROP TRIGGER items_forgotten;
+    CREATE TRIGGER items_forgotten AFTER DELETE ON items BEGIN
+        DELETE FROM decisions WHERE item_id = old.id
+            OR item_id IN (SELECT alias FROM aliases WHERE item_id = old.id);
+        DELETE FROM aliases WHERE item_id = old.id;
+        DELETE FROM related WHERE item_id = old.id OR other_id = old.id;
+    END;",
 ];
 
 /// Work a migration needs beyond its SQL, by the migration's index: the search index is

@@ -8,17 +8,13 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
-use super::items::{stored_item, Rules, STORED_COLUMNS, STORED_COLUMN_COUNT};
+use super::items::{stored_item, STORED_COLUMNS, STORED_COLUMN_COUNT};
 use super::{timestamp, Store, StoreError, StoredItem};
 use crate::config::{Dedup, Prefer};
-use crate::dedup::{features, score, Candidate, Features, Signature, Sketch, Window};
+use crate::dedup::{
+    Candidate, Decision, Features, Incoming, Match, Model, Policy, Signature, Window, INPUT_NAMES,
+};
 use crate::model::{Item, ItemId};
-
-/// The most candidates scored per incoming item.
-const MAX_CANDIDATES: usize = 16;
-
-/// How many of the most recent items sharing one key are looked at.
-const POSTINGS_PER_KEY: usize = 64;
 
 /// The columns [`Candidates::load`] reads, in its order.
 const CANDIDATE_COLUMNS: &str = "id, outlet, story, url, sort_at, first_seen, signature";
@@ -26,15 +22,6 @@ const CANDIDATE_COLUMNS: &str = "id, outlet, story, url, sort_at, first_seen, si
 /// How often items older than the dedup window are dropped from it: a rebuild of the index,
 /// and an item a few minutes past the window does no harm (it is skipped).
 const FORGET_EVERY_SECS: i64 = 600;
-
-/// A stored item similar enough to an incoming one to be the same story.
-pub(super) struct Found {
-    pub id: String,
-    pub outlet: String,
-    pub story: String,
-    pub score: f64,
-    pub features: Features,
-}
 
 /// Another outlet's copy of a story, shown with the one the merged feed carries.
 #[derive(Clone, Debug, PartialEq)]
@@ -63,6 +50,8 @@ pub struct Member {
     pub joined: Option<(String, f64, Features)>,
     /// Re-publications merged into it: their item id, score and why.
     pub republications: Vec<(String, f64, Features)>,
+    /// Items linked to it as related coverage, not the same story: their id, score and why.
+    pub related: Vec<(String, f64, Features)>,
 }
 
 /// The window's index and what it knows of the store.
@@ -163,15 +152,15 @@ impl Candidates {
             seen_at: row.get(5)?,
             sketch: signature.sketch(),
         };
-        self.window.insert(candidate, &signature.keys());
+        self.window.insert(candidate);
         Ok(())
     }
 
-    /// Indexes `candidate`, just written (as `rowid`, if that was an insert), under `keys`,
-    /// in place of what it was indexed under. No one else writes during the transaction, so
-    /// the rows up to `rowid` need not be read back.
-    pub fn index(&mut self, candidate: Candidate, keys: &[i64], rowid: i64) {
-        self.window.insert(candidate, keys);
+    /// Indexes `candidate`, just written (as `rowid`, if that was an insert), in place of what
+    /// it was indexed as. No one else writes during the transaction, so the rows up to
+    /// `rowid` need not be read back.
+    pub fn index(&mut self, candidate: Candidate, rowid: i64) {
+        self.window.insert(candidate);
         if let Some(through) = self.through.as_mut() {
             *through = (*through).max(rowid);
         }
@@ -196,49 +185,15 @@ impl Candidates {
         Ok(())
     }
 
-    /// The best-scoring stored item that is the same story as `item`, if any reaches the
-    /// threshold: candidates share a key of `keys`, were first seen within the window and are
-    /// dated within it.
-    pub fn find_match(
+    /// What dedup decides for `incoming`, among the items first seen within the window.
+    pub fn decide(
         &mut self,
-        item: &Item,
-        sketch: &Sketch,
-        keys: &[i64],
-        dated: DateTime<Utc>,
-        rules: &Rules<'_>,
-    ) -> Option<Found> {
-        let (now, dedup) = (rules.now, rules.dedup);
-        let since = (now - chrono::Duration::hours(dedup.window_hours.into())).timestamp();
-        let mut best: Option<(&Candidate, f64, f64, bool)> = None;
-        for candidate in self
-            .window
-            .candidates(keys, since, POSTINGS_PER_KEY, MAX_CANDIDATES)
-        {
-            let hours_apart = (dated.timestamp() - candidate.dated).abs() as f64 / 3600.0;
-            let url = candidate.url.as_deref();
-            let sibling = *candidate.outlet == *item.outlet
-                && (rules.siblings.contains(&*candidate.id)
-                    || url.is_some_and(|u| rules.siblings.contains(u)));
-            if *candidate.id == *item.id.as_str()
-                || sibling
-                || hours_apart > f64::from(dedup.window_hours)
-            {
-                continue;
-            }
-            let same_link = item.url.is_some() && item.url.as_deref() == url;
-            let score = score(sketch, &candidate.sketch, hours_apart, same_link);
-            let better = best.is_none_or(|(_, best, _, _)| score > best);
-            if score >= dedup.threshold && better {
-                best = Some((candidate, score, hours_apart, same_link));
-            }
-        }
-        best.map(|(candidate, score, hours_apart, same_link)| Found {
-            id: candidate.id.to_string(),
-            outlet: candidate.outlet.to_string(),
-            story: candidate.story.to_string(),
-            score,
-            features: features(sketch, &candidate.sketch, hours_apart, same_link),
-        })
+        incoming: &Incoming<'_>,
+        now: DateTime<Utc>,
+        policy: &Policy,
+    ) -> Decision {
+        let since = (now - chrono::Duration::hours(policy.window_hours.into())).timestamp();
+        self.window.decide(incoming, since, policy)
     }
 }
 
@@ -246,7 +201,7 @@ impl Candidates {
 pub(super) fn record_decision(
     tx: &Transaction<'_>,
     item: &ItemId,
-    found: &Found,
+    found: &Match,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let features = serde_json::to_string(&found.features).expect("features serialize");
@@ -270,11 +225,29 @@ pub(super) fn record_decision(
 pub(super) fn record_republication(
     tx: &Transaction<'_>,
     alias: &ItemId,
-    found: &Found,
+    found: &Match,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     record_alias(tx, alias, &found.id)?;
     record_decision(tx, alias, found, now)
+}
+
+/// Records that `item` is related coverage of each of `related`: another outlet's telling of
+/// the same event thread, not the same story.
+pub(super) fn record_related(
+    tx: &Transaction<'_>,
+    item: &ItemId,
+    related: &[Match],
+) -> Result<(), StoreError> {
+    for other in related {
+        let features = serde_json::to_string(&other.features).expect("features serialize");
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO related (item_id, other_id, score, features)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![item.as_str(), other.id, other.score, features])?;
+    }
+    Ok(())
 }
 
 /// Remembers that the item id `alias` (from another GUID, or from no GUID) is the stored item
@@ -332,6 +305,7 @@ impl Store {
             }
         }
         let mut members: HashMap<String, Vec<StoredItem>> = HashMap::new();
+        let mut member_ids: HashMap<String, String> = HashMap::new();
         let mut scores: HashMap<String, f64> = HashMap::new();
         for chunk in stories.chunks(250) {
             let placeholders = vec!["?"; chunk.len()].join(",");
@@ -353,6 +327,7 @@ impl Store {
             ))?;
             while let Some(row) = rows.next()? {
                 let item = stored_item(row)?;
+                member_ids.insert(item.item.id.to_string(), item.story.to_string());
                 if let Some(score) = row.get::<_, Option<f64>>(STORED_COLUMN_COUNT)? {
                     scores.insert(item.item.id.to_string(), score);
                 }
@@ -396,12 +371,82 @@ impl Store {
                 Some(primary)
             })
             .collect();
+        self.add_related(&conn, &mut out, &member_ids)?;
         out.sort_by(|a, b| {
             b.sort_at
                 .cmp(&a.sort_at)
                 .then_with(|| a.story.cmp(&b.story))
         });
         Ok(out)
+    }
+
+    /// Fills each story's related coverage: the items linked to any of its members
+    /// (`member_ids`: item id → story) that are in another story, one per story, best first.
+    fn add_related(
+        &self,
+        conn: &Connection,
+        stories: &mut [StoredItem],
+        member_ids: &HashMap<String, String>,
+    ) -> Result<(), StoreError> {
+        let ids: Vec<&String> = member_ids.keys().collect();
+        let mut found: HashMap<String, Vec<(String, AlsoReported)>> = HashMap::new();
+        for chunk in ids.chunks(250) {
+            let placeholders = vec!["?"; chunk.len()].join(",");
+            let mut statement = conn.prepare(&format!(
+                "SELECT r.item_id, o.story, o.outlet, o.url, o.data, r.score
+                 FROM related r JOIN items o ON o.id = r.other_id WHERE r.item_id IN ({placeholders})
+                 UNION ALL
+                 SELECT r.other_id, o.story, o.outlet, o.url, o.data, r.score
+                 FROM related r JOIN items o ON o.id = r.item_id WHERE r.other_id IN ({placeholders})"
+            ))?;
+            let mut rows =
+                statement.query(rusqlite::params_from_iter(chunk.iter().chain(chunk)))?;
+            while let Some(row) = rows.next()? {
+                let (mine, other_story): (String, String) = (row.get(0)?, row.get(1)?);
+                let Some(story) = member_ids.get(&mine) else {
+                    continue;
+                };
+                if *story == other_story {
+                    continue;
+                }
+                let data: String = row.get(4)?;
+                let Ok(other) = serde_json::from_str::<Item>(&data) else {
+                    continue;
+                };
+                found.entry(story.clone()).or_default().push((
+                    other_story,
+                    AlsoReported {
+                        outlet: row.get(2)?,
+                        url: row.get(3)?,
+                        title: other.title,
+                        score: row.get(5)?,
+                    },
+                ));
+            }
+        }
+        for stored in stories {
+            let Some(mut related) = found.remove(stored.story.as_str()) else {
+                continue;
+            };
+            related.sort_by(|a, b| b.1.score.total_cmp(&a.1.score).then_with(|| a.0.cmp(&b.0)));
+            let mut seen = HashSet::new();
+            stored.related = related
+                .into_iter()
+                .filter(|(story, _)| seen.insert(story.clone()))
+                .map(|(_, also)| also)
+                .collect();
+        }
+        Ok(())
+    }
+
+    /// Every pair of items linked as related coverage, by item id.
+    pub fn related_pairs(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.reader();
+        let mut statement = conn.prepare("SELECT item_id, other_id FROM related")?;
+        let pairs = statement
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(pairs)
     }
 
     /// The story of the item `id`, or of the item the re-publication `id` was merged into.
@@ -482,6 +527,15 @@ impl Store {
             .into_iter()
             .map(|(alias, _, score, features)| (alias, score, features))
             .collect();
+            let related = decision(
+                "SELECT item_id, other_id, score, features FROM related WHERE item_id = ?1
+                 UNION ALL
+                 SELECT other_id, item_id, score, features FROM related WHERE other_id = ?1",
+                &id,
+            )?
+            .into_iter()
+            .map(|(_, other, score, features)| (other, score, features))
+            .collect();
             members.push(Member {
                 id,
                 outlet,
@@ -490,10 +544,26 @@ impl Store {
                 first_seen: timestamp(first_seen),
                 joined,
                 republications,
+                related,
             });
         }
         Ok(Some(Explanation { story, members }))
     }
+}
+
+/// What each feature added to the log-odds of being one story under the fitted model, as
+/// `explain` prints it: "log-odds -5.96 (start) +0.71 words +0.12 title …".
+fn contributions(features: &Features) -> String {
+    let model = Model::FITTED;
+    if features.same_link {
+        return "the same link: certain".to_owned();
+    }
+    let parts: Vec<String> = INPUT_NAMES
+        .iter()
+        .zip(model.contributions(features))
+        .map(|(name, value)| format!("{value:+.2} {name}"))
+        .collect();
+    format!("log-odds {:+.2} (start) {}", model.bias, parts.join(" "))
 }
 
 /// The story as `tributary explain` prints it: each member, and why it joined.
@@ -515,10 +585,13 @@ impl std::fmt::Display for Explanation {
                     .unwrap_or_default()
             )?;
             match &member.joined {
-                Some((matched, score, features)) => writeln!(
-                    f,
-                    "  joined the story through {matched}: score {score:.2} ({features})"
-                )?,
+                Some((matched, score, features)) => {
+                    writeln!(
+                        f,
+                        "  joined the story through {matched}: score {score:.2} ({features})"
+                    )?;
+                    writeln!(f, "    {}", contributions(features))?;
+                }
                 None => writeln!(f, "  began the story")?,
             }
             for (alias, score, features) in &member.republications {
@@ -526,6 +599,13 @@ impl std::fmt::Display for Explanation {
                     f,
                     "  re-published as {alias}, merged into it: score {score:.2} ({features})"
                 )?;
+            }
+            for (other, score, features) in &member.related {
+                writeln!(
+                    f,
+                    "  related to {other}, another story: score {score:.2} ({features})"
+                )?;
+                writeln!(f, "    {}", contributions(features))?;
             }
         }
         Ok(())

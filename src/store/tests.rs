@@ -290,8 +290,8 @@ fn a_database_from_before_search_is_indexed_when_it_is_opened() {
     let conn = Connection::open(&path).unwrap();
     conn.execute_batch(
         // Back to the schema of version 5: no search index, the band index in a table,
-        // every item indexed by its story.
-        "DROP TRIGGER items_unsearchable; DROP TABLE items_search;
+        // every item indexed by its story, no related coverage.
+        "DROP TRIGGER items_unsearchable; DROP TABLE items_search; DROP TABLE related;
          DROP INDEX items_by_first_seen;
          DROP INDEX items_by_joined_story; CREATE INDEX items_by_story ON items (story);
          CREATE INDEX decisions_by_story ON decisions (story);

@@ -1,0 +1,151 @@
+//! The decision for one incoming item: which item in the window, if any, is the same story —
+//! from another outlet, a copy; from the same outlet, a re-publication under a new GUID — and
+//! which other outlets' items are related coverage of the same event thread. The store only
+//! records what is decided here.
+
+use std::collections::HashSet;
+
+use super::window::{Candidate, Window};
+use super::{measure, Features, Model, Sketch};
+
+/// The most candidates scored per incoming item.
+const MAX_CANDIDATES: usize = 16;
+
+/// How many of the incoming item's rarest terms are looked up: a re-angled copy shares a
+/// handful of rare names and words, and the common ones would only bring more of the same.
+const TERMS_LOOKED_UP: usize = 16;
+
+/// How many of the most recent items sharing one term are looked at.
+const POSTINGS_PER_TERM: usize = 64;
+
+/// How much of their text, weighted by rarity, an item and an earlier one of the same outlet
+/// share at least for it to be a re-publication of that item (the same article edited: a
+/// headline reworded, a sentence added) rather than the outlet's next article on the event.
+const REPUBLISHED_WORDS: f64 = 0.5;
+
+/// The most related items kept per incoming item.
+const MAX_RELATED: usize = 3;
+
+/// An item about to be stored, as dedup sees it.
+pub struct Incoming<'a> {
+    pub id: &'a str,
+    pub outlet: &'a str,
+    /// Its canonical link.
+    pub url: Option<&'a str>,
+    /// Its place in the feed (Unix time).
+    pub dated: i64,
+    pub sketch: &'a Sketch,
+    /// Ids and links of the items of the document it came in: never re-publications of it (a
+    /// story and its live blog are both in the feed at once).
+    pub siblings: &'a HashSet<&'a str>,
+}
+
+/// How items become stories: the model and where its probability decides.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Policy {
+    pub model: Model,
+    /// The probability from which two items are one story.
+    pub threshold: f64,
+    /// The probability from which another outlet's item that is not the same story is linked
+    /// as related coverage.
+    pub related: f64,
+    /// How far apart in time two items may be and still be compared.
+    pub window_hours: u32,
+}
+
+/// An item in the window and how it compares with the incoming one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Match {
+    pub id: String,
+    pub outlet: String,
+    pub story: String,
+    pub score: f64,
+    pub features: Features,
+}
+
+/// What dedup decided for one incoming item.
+#[derive(Debug, Default, PartialEq)]
+pub struct Decision {
+    /// The best-scoring item from the threshold on: the same story.
+    pub same: Option<Match>,
+    /// Other outlets' items from the related threshold on, in other stories, best first.
+    pub related: Vec<Match>,
+}
+
+impl Window {
+    /// Compares `incoming` with its candidates (first seen since `since`, dated within the
+    /// window) and decides.
+    pub fn decide(&mut self, incoming: &Incoming<'_>, since: i64, policy: &Policy) -> Decision {
+        let places = self.candidates(
+            incoming.sketch,
+            since,
+            TERMS_LOOKED_UP,
+            POSTINGS_PER_TERM,
+            MAX_CANDIDATES,
+        );
+        let rarity = self.rarity(false);
+        let mut scored: Vec<(&Candidate, f64, Features)> = Vec::with_capacity(places.len());
+        for place in places {
+            let candidate = self.entry(place);
+            let hours_apart = (incoming.dated - candidate.dated).abs() as f64 / 3600.0;
+            let url = candidate.url.as_deref();
+            let sibling = *candidate.outlet == *incoming.outlet
+                && (incoming.siblings.contains(&*candidate.id)
+                    || url.is_some_and(|u| incoming.siblings.contains(u)));
+            if *candidate.id == *incoming.id
+                || sibling
+                || hours_apart > f64::from(policy.window_hours)
+            {
+                continue;
+            }
+            // A story holds one item per outlet: an outlet's second item on an event is its own
+            // follow-up, and joining it would chain one event to the next through the outlets
+            // that covered both. (One from the same outlet is a re-publication of that item.)
+            let same_outlet = *candidate.outlet == *incoming.outlet;
+            let taken = !same_outlet && self.story_has(&candidate.story, incoming.outlet);
+            let same_link = incoming.url.is_some() && incoming.url == url;
+            let features = measure(
+                incoming.sketch,
+                &candidate.sketch,
+                |term| rarity.of(term),
+                hours_apart,
+                same_link,
+            );
+            let score = policy.model.probability(&features);
+            let rewritten = same_outlet && features.words < REPUBLISHED_WORDS;
+            if (taken || rewritten) && score >= policy.threshold {
+                continue;
+            }
+            scored.push((candidate, score, features));
+        }
+        // Best first; between equal scores, by id, so that the order of arrival decides nothing.
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.id.cmp(&b.0.id)));
+        let matched = |(candidate, score, features): (&Candidate, f64, Features)| Match {
+            id: candidate.id.to_string(),
+            outlet: candidate.outlet.to_string(),
+            story: candidate.story.to_string(),
+            score,
+            features,
+        };
+        let mut scored = scored.into_iter().peekable();
+        let same = scored.next_if(|(_, score, _)| *score >= policy.threshold);
+        let same_story = same.as_ref().map(|(c, _, _)| &c.story);
+        let mut related: Vec<Match> = Vec::new();
+        let mut stories: HashSet<&str> = HashSet::new();
+        for (candidate, score, features) in scored {
+            let other_story = Some(&candidate.story) != same_story;
+            if score >= policy.related
+                && *candidate.outlet != *incoming.outlet
+                && other_story
+                && related.len() < MAX_RELATED
+                && stories.insert(&candidate.story)
+            {
+                related.push(matched((candidate, score, features)));
+            }
+        }
+        Decision {
+            same: same.map(matched),
+            related,
+        }
+    }
+}
