@@ -23,7 +23,7 @@ use std::time::{Duration as Elapsed, Instant};
 
 use chrono::{DateTime, Duration, Utc};
 use tributary::model::Item;
-use tributary::store::{Attempt, FeedPoll, FeedState, PolledBody, Store, CHECKPOINT_THREAD_NAME};
+use tributary::store::{FeedPoll, Store, CHECKPOINT_THREAD_NAME};
 
 /// Items per poll: one feed document.
 const BATCH: usize = 50;
@@ -226,25 +226,7 @@ fn ingest(
         "newscomau"
     };
     let items: Vec<Item> = (n..n + BATCH).map(|i| words.item(outlet, i, now)).collect();
-    let poll = FeedPoll {
-        outlet,
-        feed_url: "https://bench.example/feed",
-        attempt: Attempt {
-            at: now,
-            duration_ms: 1,
-            status: Some(200),
-            error: None,
-            failures: 0,
-            next_poll_at: now,
-            next_poll_reason: "interval".into(),
-            current_url: None,
-        },
-        body: Some(PolledBody {
-            state: FeedState::default(),
-            items: &items,
-            problems: None,
-        }),
-    };
+    let poll = FeedPoll::of_items(outlet, "https://bench.example/feed", &items, now);
     let cutoff = now - Duration::days(36_500);
     let ingested = store.record_poll(&poll, cutoff, now).expect("stored");
     let ids = items.iter().map(|i| i.id.to_string()).collect();

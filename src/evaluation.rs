@@ -18,7 +18,7 @@ pub use labelled::{Duplicate, LabelledSet, OUTLETS};
 
 use crate::dedup::Model;
 use crate::model::Item;
-use crate::store::{Attempt, FeedPoll, FeedState, PolledBody, Store};
+use crate::store::{FeedPoll, Store};
 
 /// How often each outlet's feed is polled in a run.
 const POLL_EVERY_MINUTES: i64 = 30;
@@ -49,25 +49,7 @@ pub fn run(set: &LabelledSet, model: Model, arrival: Arrival) -> anyhow::Result<
     for (now, outlet, items) in polls(set, arrival) {
         let (items, _) = crate::dedup::identify(items, false);
         let feed_url = format!("https://{outlet}.example/feed");
-        let poll = FeedPoll {
-            outlet: &outlet,
-            feed_url: &feed_url,
-            attempt: Attempt {
-                at: now,
-                duration_ms: 1,
-                status: Some(200),
-                error: None,
-                failures: 0,
-                next_poll_at: now,
-                next_poll_reason: "interval".into(),
-                current_url: None,
-            },
-            body: Some(PolledBody {
-                state: FeedState::default(),
-                items: &items,
-                problems: None,
-            }),
-        };
+        let poll = FeedPoll::of_items(&outlet, &feed_url, &items, now);
         store.record_poll(&poll, now - Duration::days(3650), now)?;
     }
     let mut place_of: HashMap<&str, usize> = HashMap::new();

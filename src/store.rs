@@ -63,6 +63,37 @@ pub struct FeedPoll<'a> {
     pub body: Option<PolledBody<'a>>,
 }
 
+impl<'a> FeedPoll<'a> {
+    /// A poll at `at` that brought a new document of `items`: what a replay of items (an
+    /// evaluation, a benchmark) records.
+    pub fn of_items(
+        outlet: &'a str,
+        feed_url: &'a str,
+        items: &'a [Item],
+        at: DateTime<Utc>,
+    ) -> Self {
+        FeedPoll {
+            outlet,
+            feed_url,
+            attempt: Attempt {
+                at,
+                duration_ms: 1,
+                status: Some(200),
+                error: None,
+                failures: 0,
+                next_poll_at: at,
+                next_poll_reason: "interval".into(),
+                current_url: None,
+            },
+            body: Some(PolledBody {
+                state: FeedState::default(),
+                items,
+                problems: None,
+            }),
+        }
+    }
+}
+
 pub struct PolledBody<'a> {
     pub state: FeedState,
     pub items: &'a [Item],

@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use tributary::dedup::Model;
 use tributary::evaluation::{cross_validate, run, Arrival, LabelledSet, Report};
 use tributary::model::Item;
-use tributary::store::{Attempt, FeedPoll, FeedState, PolledBody, Store};
+use tributary::store::{FeedPoll, Store};
 
 fn set(name: &str) -> LabelledSet {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -109,25 +109,8 @@ fn the_shipped_model_merges_copies_and_links_related_coverage() {
 fn ingest(store: &Store, items: &[Item], now: impl Fn(&Item) -> DateTime<Utc>) {
     for item in items {
         let at = now(item);
-        let poll = FeedPoll {
-            outlet: &item.outlet,
-            feed_url: &format!("https://{}.example/feed", item.outlet),
-            attempt: Attempt {
-                at,
-                duration_ms: 1,
-                status: Some(200),
-                error: None,
-                failures: 0,
-                next_poll_at: at,
-                next_poll_reason: "interval".into(),
-                current_url: None,
-            },
-            body: Some(PolledBody {
-                state: FeedState::default(),
-                items: std::slice::from_ref(item),
-                problems: None,
-            }),
-        };
+        let feed_url = format!("https://{}.example/feed", item.outlet);
+        let poll = FeedPoll::of_items(&item.outlet, &feed_url, std::slice::from_ref(item), at);
         store
             .record_poll(&poll, at - Duration::days(3650), at)
             .unwrap();
