@@ -125,7 +125,7 @@ impl Window {
             outlet: candidate.outlet.to_string(),
             story: candidate.story.to_string(),
             score,
-            features,
+            features: features.name_shared(incoming.sketch, &candidate.sketch),
         };
         let mut scored = scored.into_iter().peekable();
         let same = scored.next_if(|(_, score, _)| *score >= policy.threshold);

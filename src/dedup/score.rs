@@ -23,6 +23,10 @@ pub struct Features {
     /// The summed rarity of every term both mention, names and words: how much rare text they
     /// share, however long they are.
     pub evidence: f64,
+    /// How many numbers both mention.
+    pub numbers: usize,
+    /// The names and numbers both mention, as written: filled by [`Features::name_shared`]
+    /// for the decisions kept, not for every candidate scored.
     pub shared_names: Vec<String>,
     pub shared_numbers: Vec<String>,
     /// Both mention numbers and none is the same: a follow-up ("toll rises to 12") or another
@@ -55,7 +59,7 @@ impl Features {
             self.title,
             (self.names / 3.0).min(1.0),
             (self.evidence / 6.0).min(1.0),
-            (self.shared_numbers.len() as f64 / 2.0).min(1.0),
+            (self.numbers as f64 / 2.0).min(1.0),
             f64::from(u8::from(self.numbers_conflict)),
             (self.hours_apart / 24.0).min(2.0),
         ]
@@ -129,8 +133,19 @@ impl std::fmt::Display for Features {
     }
 }
 
+impl Features {
+    /// Fills in the names and numbers `a` and `b` both mention, for the record.
+    pub fn name_shared(mut self, a: &Sketch, b: &Sketch) -> Self {
+        self.shared_names = intersection(&a.names, &b.names);
+        self.shared_numbers = intersection(&a.numbers, &b.numbers);
+        self
+    }
+}
+
 /// Measures how alike `a` and `b` are, with `rarity` weighing each term (see
-/// [`super::Rarity`]). Symmetric: `measure(a, b)` is `measure(b, a)`.
+/// [`super::Rarity`]). Symmetric: `measure(a, b)` is `measure(b, a)`. It copies nothing:
+/// every candidate is measured, and only the decisions kept name what is shared
+/// ([`Features::name_shared`]).
 pub fn measure(
     a: &Sketch,
     b: &Sketch,
@@ -138,24 +153,39 @@ pub fn measure(
     hours_apart: f64,
     same_link: bool,
 ) -> Features {
-    let shared_numbers = intersection(&a.numbers, &b.numbers);
+    let numbers = shared_count(a.number_hashes(), b.number_hashes());
     let (words, _) = weighted_overlap(a.words(), b.words(), &rarity);
     let (title, _) = weighted_overlap(a.title_words(), b.title_words(), &rarity);
     let (_, names) = weighted_overlap(a.name_hashes(), b.name_hashes(), &rarity);
-    let (_, evidence) = weighted_overlap(&a.terms(), &b.terms(), &rarity);
+    let (_, evidence) = weighted_overlap(a.terms(), b.terms(), &rarity);
     Features {
         words,
         title,
         names,
         evidence,
-        numbers_conflict: !a.numbers.is_empty()
-            && !b.numbers.is_empty()
-            && shared_numbers.is_empty(),
-        shared_names: intersection(&a.names, &b.names),
-        shared_numbers,
+        numbers,
+        numbers_conflict: !a.numbers.is_empty() && !b.numbers.is_empty() && numbers == 0,
         hours_apart,
         same_link,
+        ..Features::default()
     }
+}
+
+/// How many values two sorted lists share, in one walk.
+fn shared_count(a: &[u32], b: &[u32]) -> usize {
+    let (mut i, mut j, mut shared) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                shared += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    shared
 }
 
 /// The weighted Jaccard similarity of two sorted, unique sets — the weight they share over

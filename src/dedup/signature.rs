@@ -26,15 +26,16 @@ pub struct Signature {
 }
 
 /// What the dedup window keeps of a signature, and what is scored: the words, the title's
-/// words, the names and the numbers by 32-bit hash, all in one block of memory (a candidate is
-/// scored from one read, without touching a string; a collision in 2³² costs a figure a hair),
-/// and the names and numbers as written, which only an explanation shows.
+/// words, the names, the numbers and the terms (words and names) by 32-bit hash, all in one
+/// block of memory (a candidate is scored from one read, without touching a string; a
+/// collision in 2³² costs a figure a hair), and the names and numbers as written, which only
+/// an explanation shows.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Sketch {
-    /// The four sets of hashes, one after the other, each sorted and unique.
+    /// The five sets of hashes, one after the other, each sorted and unique.
     hashes: Box<[u32]>,
-    /// Where the title's words, the names and the numbers begin in `hashes`.
-    starts: [u32; 3],
+    /// Where the title's words, the names, the numbers and the terms begin in `hashes`.
+    starts: [u32; 4],
     pub names: Box<[Box<str>]>,
     pub numbers: Box<[Box<str>]>,
 }
@@ -53,25 +54,29 @@ impl Sketch {
     }
 
     pub fn number_hashes(&self) -> &[u32] {
-        &self.hashes[self.starts[2] as usize..]
+        &self.hashes[self.starts[2] as usize..self.starts[3] as usize]
     }
 
-    /// What the window indexes the item under, sorted and unique: its words and its names.
-    pub fn terms(&self) -> Vec<u32> {
-        let mut terms = [self.words(), self.name_hashes()].concat();
-        terms.sort_unstable();
-        terms.dedup();
-        terms
+    /// What the window indexes the item under: its words and its names.
+    pub fn terms(&self) -> &[u32] {
+        &self.hashes[self.starts[3] as usize..]
     }
 }
 
 impl Signature {
     pub fn sketch(&self) -> Sketch {
         let mut hashes = Vec::new();
-        let mut starts = [0; 3];
-        let parts = [&self.words, &self.title_words, &self.names, &self.numbers];
+        let mut starts = [0; 4];
+        let terms = self.words.iter().chain(&self.names);
+        let parts: [&mut dyn Iterator<Item = &String>; 5] = [
+            &mut self.words.iter(),
+            &mut self.title_words.iter(),
+            &mut self.names.iter(),
+            &mut self.numbers.iter(),
+            &mut terms.into_iter(),
+        ];
         for (i, part) in parts.into_iter().enumerate() {
-            let mut set: Vec<u32> = part.iter().map(|v| hash64(v.as_bytes()) as u32).collect();
+            let mut set: Vec<u32> = part.map(|v| hash64(v.as_bytes()) as u32).collect();
             set.sort_unstable();
             set.dedup();
             hashes.extend(set);

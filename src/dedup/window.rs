@@ -147,19 +147,19 @@ impl Window {
         if let Some(old) = self.live.insert(candidate.id.clone(), entry) {
             self.seen[old as usize] = DEAD;
             for term in self.entries[old as usize].sketch.terms() {
-                if let Some(t) = self.terms.get_mut(&term) {
+                if let Some(t) = self.terms.get_mut(term) {
                     t.items = t.items.saturating_sub(1);
                 }
             }
         }
-        let terms = candidate.sketch.terms();
         self.members
             .entry(candidate.story.clone())
             .or_default()
             .push(entry);
         self.seen.push(candidate.seen_at);
         self.entries.push(candidate);
-        for term in terms {
+        let entry_terms = self.entries[entry as usize].sketch.terms();
+        for &term in entry_terms {
             let Ok(posting) = u32::try_from(self.postings.len()) else {
                 return;
             };
@@ -197,8 +197,8 @@ impl Window {
         // does not decide which are looked up.
         let mut rarest: Vec<(u32, u32, u32, f32)> = sketch
             .terms()
-            .into_iter()
-            .filter_map(|term| {
+            .iter()
+            .filter_map(|&term| {
                 let t = self
                     .terms
                     .get(&term)
