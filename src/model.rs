@@ -31,6 +31,18 @@ pub struct Item {
     pub guid: Option<String>,
 }
 
+/// How far ahead of the clock an item may be dated before its date is taken for a mistake.
+const FUTURE_TOLERANCE_SECS: i64 = 3600;
+
+/// An arriving item's place in the merged feed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dated {
+    /// Its publication date, or when it was first seen (see [`Item::date_on_arrival`]).
+    pub sort_at: DateTime<Utc>,
+    /// Its date was in the future, so it is dated when first seen instead.
+    pub clamped: bool,
+}
+
 /// A media file attached to an item (podcast audio, a video, a PDF).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Enclosure {
@@ -107,6 +119,25 @@ impl Item {
     }
 
     /// The item with its id derived from what it now holds.
+    /// Dates an item that arrives now, first seen at `first_seen`: an undated item is dated
+    /// when it was first seen, and so is one dated far ahead (a wrong zone, a scheduled post),
+    /// which is not news from the future. Returns its place in the merged feed.
+    pub fn date_on_arrival(&mut self, first_seen: DateTime<Utc>, now: DateTime<Utc>) -> Dated {
+        let mut clamped = false;
+        match self.published {
+            None => self.published = Some(first_seen),
+            Some(date) if date > now + chrono::Duration::seconds(FUTURE_TOLERANCE_SECS) => {
+                self.published = Some(first_seen);
+                clamped = true;
+            }
+            Some(_) => {}
+        }
+        Dated {
+            sort_at: self.published.unwrap_or(first_seen).min(now),
+            clamped,
+        }
+    }
+
     pub fn identified(mut self) -> Self {
         self.id = ItemId::derive(&self.outlet, &self.identity_key());
         self

@@ -2,7 +2,7 @@
 //! mode. Feed polls are written in batches, one transaction each, so a crash keeps either the
 //! whole batch or none of it; a batch in which one poll fails is written again with each poll
 //! under a savepoint of its own. The dedup window is kept in memory beside it
-//! (`stories::Candidates`); what dedup decides is recorded with each item.
+//! (`window::StoredWindow`); what dedup decides is recorded with each item.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -16,11 +16,13 @@ use crate::dedup::{Model, Policy};
 use crate::model::{Item, ItemId};
 
 mod checkpoint;
+mod decisions;
 mod feeds;
 mod items;
 mod schema;
 mod search;
 mod stories;
+mod window;
 
 pub use checkpoint::THREAD_NAME as CHECKPOINT_THREAD_NAME;
 pub use feeds::{Attempt, FeedState, FeedStatus};
@@ -159,7 +161,7 @@ pub struct Store {
     model: RwLock<Model>,
     /// The dedup window, in memory: what new items are compared with. Locked after `conn`,
     /// by whatever writes or deletes items.
-    candidates: Mutex<stories::Candidates>,
+    candidates: Mutex<window::StoredWindow>,
     /// Copies committed pages into the database file beside the writer.
     checkpointer: checkpoint::Checkpointer,
 }
@@ -242,7 +244,7 @@ impl Store {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn candidates(&self) -> MutexGuard<'_, stories::Candidates> {
+    fn candidates(&self) -> MutexGuard<'_, window::StoredWindow> {
         // A panic may have left it half-updated: it is loaded again from the store.
         self.candidates.lock().unwrap_or_else(|poisoned| {
             let mut candidates = poisoned.into_inner();
@@ -306,7 +308,7 @@ impl Store {
         let mut candidates = self.candidates();
         // `None`: a poll failed with the polls written straight through; nothing was kept.
         let mut batch = |each_poll: Guard,
-                         candidates: &mut stories::Candidates|
+                         candidates: &mut window::StoredWindow|
          -> Result<Option<Vec<_>>, StoreError> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let writer = Writer {
@@ -416,7 +418,7 @@ impl Writer<'_> {
     fn record_one(
         &self,
         poll: &FeedPoll<'_>,
-        candidates: &mut stories::Candidates,
+        candidates: &mut window::StoredWindow,
         search: &mut search::Pending,
     ) -> Result<Ingested, StoreError> {
         self.tx.execute_batch("SAVEPOINT poll")?;
@@ -442,7 +444,7 @@ impl Writer<'_> {
     fn write(
         &self,
         poll: &FeedPoll<'_>,
-        candidates: &mut stories::Candidates,
+        candidates: &mut window::StoredWindow,
         search: &mut search::Pending,
     ) -> Result<Ingested, StoreError> {
         let mut ingested = Ingested::default();

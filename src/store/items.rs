@@ -6,15 +6,13 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
-use super::stories::{self, Candidates};
+use super::decisions;
+use super::window::StoredWindow;
 use super::{search, timestamp, Ingested, Store, StoreError, StoredItem};
 use crate::config::Dedup;
-use crate::dedup::{Candidate, Incoming, Policy, Signature, Sketch};
+use crate::dedup::{Candidate, Incoming, Match, Policy, Signature, Sketch};
 use crate::model::{Item, ItemId};
 use crate::parse::plain_text;
-
-/// How far ahead of the clock an item may be dated before its date is taken for a mistake.
-const FUTURE_TOLERANCE_SECS: i64 = 3600;
 
 /// The columns [`stored_item`] reads, in its order.
 pub(super) const STORED_COLUMNS: &str =
@@ -43,71 +41,40 @@ struct Existing {
 }
 
 /// Inserts `item`, or updates the stored copy it matches: by id, by alias, by canonical link
-/// within its outlet, or — a re-publication under a new GUID — by similarity within the
-/// outlet. A new item joins the story of a similar item from another outlet (unless `[dedup]`
-/// is off) or starts its own. The stored id always wins, so an item's id never changes.
+/// within its outlet, or — a re-publication under a new GUID — by dedup's decision. A new item
+/// joins the story dedup found for it (unless `[dedup]` is off) or starts its own. The stored
+/// id always wins, so an item's id never changes.
 pub(super) fn upsert(
     tx: &Transaction<'_>,
     item: &Item,
     rules: &Rules<'_>,
-    candidates: &mut Candidates,
+    window: &mut StoredWindow,
     ingested: &mut Ingested,
     search: &mut search::Pending,
 ) -> Result<(), StoreError> {
-    let now = rules.now;
     let mut item = item.clone();
-    let mut compared = None;
-    let mut story = item.id.to_string();
-    let mut joined = false;
-    let mut related = Vec::new();
     let mut existing = find_existing(tx, &item)?;
     if existing.is_none() && item.published.is_some_and(|p| p < rules.retention_cutoff) {
         ingested.expired += 1;
         return Ok(());
     }
+    let mut compared = None;
+    let mut placed = Placed::own(&item.id);
     if existing.is_none() {
-        let dated = item.published.unwrap_or(now).min(now);
         let text = compared.insert(Compared::of(&item));
-        let incoming = Incoming {
-            id: item.id.as_str(),
-            outlet: &item.outlet,
-            url: item.url.as_deref(),
-            dated: dated.timestamp(),
-            sketch: &text.sketch,
-            siblings: rules.siblings,
-        };
-        let decision = candidates.decide(&incoming, now, rules.policy);
-        related = decision.related;
-        match decision.same {
-            Some(found) if found.outlet == item.outlet => {
-                stories::record_republication(tx, &item.id, &found, now)?;
-                existing = find_by_id(tx, &found.id)?;
-            }
-            Some(found) if rules.dedup.enabled => {
-                stories::record_decision(tx, &item.id, &found, now)?;
-                story = found.story;
-                joined = true;
-            }
-            _ => {}
+        placed = place(tx, &item, &text.sketch, rules, window)?;
+        if let Some(id) = &placed.republication_of {
+            existing = find_by_id(tx, id)?;
         }
     }
     if let Some(found) = existing.as_ref().filter(|e| e.by_link) {
         ingested.relinked += 1;
-        stories::record_alias(tx, &item.id, &found.id)?;
+        decisions::record_alias(tx, &item.id, &found.id)?;
     }
-    let first_seen = existing.as_ref().map_or(now, |e| e.first_seen);
-    // An undated item is dated when it was first seen; one dated far ahead (a wrong zone, a
-    // scheduled post) is not news from the future, and is dated the same way.
-    match item.published {
-        None => item.published = Some(first_seen),
-        Some(date) if date > now + chrono::Duration::seconds(FUTURE_TOLERANCE_SECS) => {
-            item.published = Some(first_seen);
-            ingested.clamped += 1;
-        }
-        Some(_) => {}
-    }
-    let sort_at = item.published.unwrap_or(first_seen).min(now);
-    if sort_at < rules.retention_cutoff {
+    let first_seen = existing.as_ref().map_or(rules.now, |e| e.first_seen);
+    let dated = item.date_on_arrival(first_seen, rules.now);
+    ingested.clamped += usize::from(dated.clamped);
+    if dated.sort_at < rules.retention_cutoff {
         ingested.expired += 1;
         return Ok(());
     }
@@ -123,79 +90,175 @@ pub(super) fn upsert(
         Some(_) => ingested.updated += 1,
         None => {
             ingested.new += 1;
-            ingested.merged += usize::from(joined);
+            ingested.merged += usize::from(placed.joined);
         }
     }
-    let Compared {
-        summary,
-        signature,
-        sketch,
-    } = compared.unwrap_or_else(|| Compared::of(&item));
-    let signature_json = serde_json::to_string(&signature).expect("a signature serializes");
-    // Known to be new or stored already: a plain insert or update by id. (An upsert made
-    // SQLite keep a statement journal of every page the insert changed, in case it had to
-    // undo half of it.)
-    let (rowid, story): (i64, String) = match &existing {
+    let text = compared.unwrap_or_else(|| Compared::of(&item));
+    let row = Written {
+        item: &item,
+        data: &data,
+        hash: &hash,
+        sort_at: dated.sort_at,
+        first_seen,
+        signature: &text.signature,
+    };
+    let (rowid, story) = match &existing {
         None => {
-            tx.prepare_cached(
-                "INSERT INTO items (id, outlet, url, feed_url, sort_at, first_seen, modified_at,
-                                    content_hash, data, story, signature)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?
-            .execute(params![
-                item.id.as_str(),
-                item.outlet,
-                item.url,
-                rules.feed_url,
-                sort_at.timestamp(),
-                first_seen.timestamp(),
-                now.timestamp(),
-                hash,
-                data,
-                story,
-                signature_json
-            ])?;
-            let rowid = tx.last_insert_rowid();
-            stories::record_related(tx, &item.id, &related)?;
-            (rowid, story)
+            let rowid = insert(tx, &row, &placed.story, rules)?;
+            decisions::record_related(tx, &item.id, &placed.related)?;
+            (rowid, placed.story)
         }
-        Some(_) => tx
-            .prepare_cached(
-                "UPDATE items SET url = ?2, feed_url = ?3, sort_at = ?4, modified_at = ?5,
-                                  content_hash = ?6, data = ?7, signature = ?8
-                 WHERE id = ?1 RETURNING rowid, story",
-            )?
-            .query_row(
-                params![
-                    item.id.as_str(),
-                    item.url,
-                    rules.feed_url,
-                    sort_at.timestamp(),
-                    now.timestamp(),
-                    hash,
-                    data,
-                    signature_json
-                ],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )?,
+        Some(_) => update(tx, &row, rules)?,
     };
-    let candidate = Candidate {
-        id: item.id.as_str().into(),
-        outlet: item.outlet.as_str().into(),
-        story: story.as_str().into(),
-        url: item.url.as_deref().map(Into::into),
-        dated: sort_at.timestamp(),
-        seen_at: first_seen.timestamp(),
-        sketch,
-    };
-    candidates.index(candidate, rowid);
+    window.index(
+        Candidate {
+            id: item.id.as_str().into(),
+            outlet: item.outlet.as_str().into(),
+            story: story.as_str().into(),
+            url: item.url.as_deref().map(Into::into),
+            dated: dated.sort_at.timestamp(),
+            seen_at: first_seen.timestamp(),
+            sketch: text.sketch,
+        },
+        rowid,
+    );
     search.add(
         rowid,
         existing.is_some(),
         item.title,
-        summary.unwrap_or_default(),
+        text.summary.unwrap_or_default(),
     );
     Ok(())
+}
+
+/// Where dedup placed a new item.
+struct Placed {
+    /// The story it is in: its own id, or the story it joined.
+    story: String,
+    joined: bool,
+    /// The stored item of its outlet it re-publishes: it updates that item instead.
+    republication_of: Option<String>,
+    related: Vec<Match>,
+}
+
+impl Placed {
+    fn own(id: &ItemId) -> Self {
+        Placed {
+            story: id.to_string(),
+            joined: false,
+            republication_of: None,
+            related: Vec::new(),
+        }
+    }
+}
+
+/// Asks dedup where the new `item` belongs, and records the decision.
+fn place(
+    tx: &Transaction<'_>,
+    item: &Item,
+    sketch: &Sketch,
+    rules: &Rules<'_>,
+    window: &mut StoredWindow,
+) -> Result<Placed, StoreError> {
+    let incoming = Incoming {
+        id: item.id.as_str(),
+        outlet: &item.outlet,
+        url: item.url.as_deref(),
+        dated: item
+            .published
+            .unwrap_or(rules.now)
+            .min(rules.now)
+            .timestamp(),
+        sketch,
+        siblings: rules.siblings,
+    };
+    let decision = window.decide(&incoming, rules.now, rules.policy);
+    let mut placed = Placed {
+        related: decision.related,
+        ..Placed::own(&item.id)
+    };
+    match decision.same {
+        Some(found) if found.outlet == item.outlet => {
+            decisions::record_republication(tx, &item.id, &found, rules.now)?;
+            placed.republication_of = Some(found.id);
+        }
+        Some(found) if rules.dedup.enabled => {
+            decisions::record_decision(tx, &item.id, &found, rules.now)?;
+            placed.story = found.story;
+            placed.joined = true;
+        }
+        _ => {}
+    }
+    Ok(placed)
+}
+
+/// What an item's row holds beside its story.
+struct Written<'a> {
+    item: &'a Item,
+    data: &'a str,
+    hash: &'a str,
+    sort_at: DateTime<Utc>,
+    first_seen: DateTime<Utc>,
+    signature: &'a Signature,
+}
+
+/// Inserts a new item's row in `story`; returns its rowid. A plain insert, not an upsert: an
+/// upsert keeps a statement journal of every page it changes, in case it must undo half.
+fn insert(
+    tx: &Transaction<'_>,
+    row: &Written<'_>,
+    story: &str,
+    rules: &Rules<'_>,
+) -> Result<i64, StoreError> {
+    let signature = serde_json::to_string(row.signature).expect("a signature serializes");
+    tx.prepare_cached(
+        "INSERT INTO items (id, outlet, url, feed_url, sort_at, first_seen, modified_at,
+                            content_hash, data, story, signature)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        row.item.id.as_str(),
+        row.item.outlet,
+        row.item.url,
+        rules.feed_url,
+        row.sort_at.timestamp(),
+        row.first_seen.timestamp(),
+        rules.now.timestamp(),
+        row.hash,
+        row.data,
+        story,
+        signature
+    ])?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Updates a stored item's row by id; returns its rowid and story.
+fn update(
+    tx: &Transaction<'_>,
+    row: &Written<'_>,
+    rules: &Rules<'_>,
+) -> Result<(i64, String), StoreError> {
+    let signature = serde_json::to_string(row.signature).expect("a signature serializes");
+    let updated = tx
+        .prepare_cached(
+            "UPDATE items SET url = ?2, feed_url = ?3, sort_at = ?4, modified_at = ?5,
+                              content_hash = ?6, data = ?7, signature = ?8
+             WHERE id = ?1 RETURNING rowid, story",
+        )?
+        .query_row(
+            params![
+                row.item.id.as_str(),
+                row.item.url,
+                rules.feed_url,
+                row.sort_at.timestamp(),
+                rules.now.timestamp(),
+                row.hash,
+                row.data,
+                signature
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+    Ok(updated)
 }
 
 /// What dedup and the search index take of an item: its summary as plain text, its signature,
