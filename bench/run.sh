@@ -3,6 +3,7 @@
 #
 #   bash bench/run.sh            # everything (about 25 minutes on 2 cores)
 #   bash bench/run.sh parse serve instructions poll latency growth memory   # or some of them
+#   BASELINE=REV bash bench/run.sh compare   # section 3's first round, this build against REV's
 #
 # Needs (installed when missing, as root or with sudo): Debian's wrk, nginx-light, newsboat, valgrind;
 # Python's feedparser, fastfeedparser and reader (in a virtualenv under target/bench).
@@ -257,6 +258,44 @@ poll_feeds() {
     seq 0 999 | sed 's|.*|http://127.0.0.1:18081/feeds/&.xml|' > "$WORK/urls"
     # shellcheck disable=SC2046
     config "$WORK/poll.db" $(cat "$WORK/urls") > "$WORK/poll.toml"
+}
+
+# Section 3's first round, this build's and BASELINE's (a commit) taking turns, each on a fresh
+# store: five turns, who goes first alternating, so that this machine's drift lands on both.
+section_compare() {
+    local baseline=${BASELINE:?set BASELINE to the commit to compare with}
+    say "3c. The first round of 1,000 feeds: this build against $baseline, taking turns"
+    local old=$WORK/tributary-$baseline
+    if [ ! -x "$old" ]; then
+        rm -rf "$WORK/baseline"
+        git worktree add -f --detach "$WORK/baseline" "$baseline" >/dev/null
+        (cd "$WORK/baseline" && CARGO_TARGET_DIR=$WORK/baseline-target cargo build --release -q --bin tributary)
+        cp "$WORK/baseline-target/release/tributary" "$old"
+        git worktree remove --force "$WORK/baseline"
+    fi
+    poll_feeds
+    local turn binary
+    for turn in 1 2 3 4 5; do
+        for binary in $([ $((turn % 2)) -eq 1 ] && echo "$old $TRIBUTARY" || echo "$TRIBUTARY $old"); do
+            rm -f "$WORK/poll.db"*
+            /usr/bin/time -f "$([ "$binary" = "$old" ] && echo baseline || echo current) %e %U %S" \
+                "$binary" poll --force --config "$WORK/poll.toml" > /dev/null 2>>"$WORK/compare.times"
+        done
+    done
+    awk '/^(baseline|current) / { wall[$1] = wall[$1] " " $2; cpu[$1] = cpu[$1] " " ($3 + $4) }
+        function median(list,   n, v, i, j, t) {
+            n = split(list, v, " ")
+            for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+            return v[int((n + 1) / 2)]
+        }
+        END {
+            for (b in wall) printf "  %-8s wall %s s (median %.2f), CPU %s s (median %.2f)\n", b, wall[b], median(wall[b]), cpu[b], median(cpu[b])
+            printf "  current / baseline: wall %.2fx, CPU %.2fx\n", median(wall["current"]) / median(wall["baseline"]), median(cpu["current"]) / median(cpu["baseline"])
+        }' "$WORK/compare.times"
+    rm -f "$WORK/compare.times"
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    PIDS=()
 }
 
 section_latency() {

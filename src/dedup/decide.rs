@@ -8,8 +8,9 @@ use std::collections::HashSet;
 use super::window::{Candidate, Window};
 use super::{measure, Features, Model, Sketch};
 
-/// The most candidates scored per incoming item.
-const MAX_CANDIDATES: usize = 16;
+/// The most candidates scored per incoming item: the copy of a story, when there is one, is
+/// among the first few by shared rarity.
+const MAX_CANDIDATES: usize = 8;
 
 /// How many of the incoming item's rarest terms are looked up: a re-angled copy shares a
 /// handful of rare names and words, and the common ones would only bring more of the same.
@@ -73,17 +74,34 @@ pub struct Decision {
 }
 
 impl Window {
-    /// Compares `incoming` with its candidates (first seen since `since`, dated within the
-    /// window) and decides.
-    pub fn decide(&mut self, incoming: &Incoming<'_>, since: i64, policy: &Policy) -> Decision {
-        let places = self.candidates(
-            incoming.sketch,
+    /// The places of the items `sketch` is compared with, first seen since `since`: what
+    /// [`Window::decide`] scores, and what the model is fitted on.
+    pub fn candidates_of(&mut self, sketch: &Sketch, since: i64) -> Vec<usize> {
+        self.candidates(
+            sketch,
             since,
             TERMS_LOOKED_UP,
             POSTINGS_PER_TERM,
             MAX_CANDIDATES,
-        );
+        )
+    }
+
+    /// Compares `incoming` with its candidates (first seen since `since`, dated within the
+    /// window) and decides.
+    pub fn decide(&mut self, incoming: &Incoming<'_>, since: i64, policy: &Policy) -> Decision {
+        let places = self.candidates_of(incoming.sketch, since);
         let rarity = self.rarity(false);
+        // The incoming item's terms are in every measure: their rarity is found once.
+        let own: Vec<(u32, f64)> = incoming
+            .sketch
+            .terms()
+            .iter()
+            .map(|&term| (term, rarity.of(term)))
+            .collect();
+        let rarity_of = |term: u32| match own.binary_search_by_key(&term, |&(t, _)| t) {
+            Ok(i) => own[i].1,
+            Err(_) => rarity.of(term),
+        };
         let mut scored: Vec<(&Candidate, f64, Features)> = Vec::with_capacity(places.len());
         for place in places {
             let candidate = self.entry(place);
@@ -107,7 +125,7 @@ impl Window {
             let features = measure(
                 incoming.sketch,
                 &candidate.sketch,
-                |term| rarity.of(term),
+                rarity_of,
                 hours_apart,
                 same_link,
             );

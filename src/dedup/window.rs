@@ -17,6 +17,10 @@ use foldhash::fast::FixedState;
 
 use super::Sketch;
 
+/// The most postings one lookup reads, over all the terms it looks up (see
+/// [`Window::candidates`]).
+const POSTINGS_READ_AT_MOST: usize = 256;
+
 /// No posting: the end of a key's list.
 const END: u32 = u32::MAX;
 
@@ -26,9 +30,12 @@ const DEAD: i64 = i64::MIN;
 /// The first eight bytes of `id` as a number that orders as they do (zeros after a shorter
 /// id): ids are compared by it before their bytes.
 fn id_prefix(id: &str) -> u64 {
+    // Item ids are 20 hex digits: read as one word, without a copy of variable length.
+    if let Some(first) = id.as_bytes().first_chunk::<8>() {
+        return u64::from_be_bytes(*first);
+    }
     let mut prefix = [0; 8];
-    let n = id.len().min(8);
-    prefix[..n].copy_from_slice(&id.as_bytes()[..n]);
+    prefix[..id.len()].copy_from_slice(id.as_bytes());
     u64::from_be_bytes(prefix)
 }
 
@@ -81,10 +88,12 @@ struct Term {
 /// only one item has, falling towards 0 for one every item has.
 pub struct Rarity<'a> {
     terms: &'a HashMap<u32, Term, FixedState>,
-    /// Items counted: the window's, and the incoming item if it is not in the window.
-    items: u32,
     /// Added to every term's count: 1 for the incoming item, whose terms are not counted yet.
     own: u32,
+    /// `n + 1`, `n` the items counted (the window's, and the incoming item if it is not in the
+    /// window), and its logarithm, taken once.
+    n: f64,
+    ln_n: f64,
 }
 
 impl Rarity<'_> {
@@ -93,9 +102,8 @@ impl Rarity<'_> {
     /// is 1 for every term when the window is empty (the overlaps are then plain Jaccard).
     pub fn of(&self, term: u32) -> f64 {
         let counted = self.terms.get(&term).map_or(0, |t| t.items) + self.own;
-        let n = f64::from(self.items.max(1)) + 1.0;
-        let df = f64::from(counted.max(1)).min(n);
-        (n / df).ln() / n.ln()
+        let df = f64::from(counted.max(1)).min(self.n);
+        (self.ln_n - df.ln()) / self.ln_n
     }
 }
 
@@ -132,10 +140,13 @@ impl Window {
     /// one, whose own terms count once more.
     pub fn rarity(&self, in_window: bool) -> Rarity<'_> {
         let own = u32::from(!in_window);
+        let items = u32::try_from(self.live.len()).unwrap_or(u32::MAX) + own;
+        let n = f64::from(items.max(1)) + 1.0;
         Rarity {
             terms: &self.terms,
-            items: u32::try_from(self.live.len()).unwrap_or(u32::MAX) + own,
             own,
+            n,
+            ln_n: n.ln(),
         }
     }
 
@@ -208,6 +219,19 @@ impl Window {
             .collect();
         rarest.sort_unstable_by_key(|&(items, term, _, _)| (items, term));
         rarest.truncate(terms);
+        // The rarest first until the postings they would read reach the budget: an item whose
+        // rarest terms are still common (every word of it is everyday) is not made to read
+        // hundreds of postings that say little.
+        let mut budget = POSTINGS_READ_AT_MOST;
+        let looked_up = rarest
+            .iter()
+            .take_while(|&&(items, ..)| {
+                let fits = budget > 0;
+                budget = budget.saturating_sub((items as usize).min(per_key));
+                fits
+            })
+            .count();
+        rarest.truncate(looked_up);
         // A dead entry is in no window.
         let since = since.max(DEAD + 1);
         self.shared.resize(self.entries.len(), 0.0);

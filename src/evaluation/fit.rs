@@ -36,7 +36,7 @@ pub fn examples(set: &LabelledSet) -> Vec<Example> {
     }
     let mut pairs: Vec<(usize, usize)> = Vec::new();
     for (place, (sketch, _)) in sketches.iter().enumerate() {
-        for found in window.candidates(sketch, i64::MIN + 1, 16, 64, 16) {
+        for found in window.candidates_of(sketch, i64::MIN + 1) {
             let other: usize = window.entry(found).id.parse().unwrap_or(place);
             pairs.push((place.min(other), place.max(other)));
         }
