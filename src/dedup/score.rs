@@ -118,12 +118,17 @@ impl std::fmt::Display for Features {
         }
         write!(
             f,
-            "words {:.2}, title {:.2}, names {:.2}, rare terms {:.2}, event words {:.2}",
-            self.words, self.title, self.names, self.evidence, self.event
+            "words {:.2}, title {:.2}, names {:.2}",
+            self.words, self.title, self.names
         )?;
         if !self.shared_names.is_empty() {
             write!(f, " ({})", self.shared_names.join(", "))?;
         }
+        write!(
+            f,
+            ", rare terms {:.2}, event words {:.2}",
+            self.evidence, self.event
+        )?;
         if !self.shared_numbers.is_empty() {
             write!(
                 f,
