@@ -102,7 +102,8 @@ impl Window {
             Ok(i) => own[i].1,
             Err(_) => rarity.of(term),
         };
-        let mut scored: Vec<(&Candidate, f64, Features)> = Vec::with_capacity(places.len());
+        // Each candidate, its score, and whether it may be the same story.
+        let mut scored: Vec<(&Candidate, f64, Features, bool)> = Vec::with_capacity(places.len());
         for place in places {
             let candidate = self.entry(place);
             let hours_apart = (incoming.dated - candidate.dated).abs() as f64 / 3600.0;
@@ -131,10 +132,7 @@ impl Window {
             );
             let score = policy.model.probability(&features);
             let rewritten = same_outlet && features.words < REPUBLISHED_WORDS;
-            if (taken || rewritten) && score >= policy.threshold {
-                continue;
-            }
-            scored.push((candidate, score, features));
+            scored.push((candidate, score, features, !(taken || rewritten)));
         }
         // Best first; between equal scores, by id, so that the order of arrival decides nothing.
         scored.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.id.cmp(&b.0.id)));
@@ -145,12 +143,15 @@ impl Window {
             score,
             features: features.name_shared(incoming.sketch, &candidate.sketch),
         };
-        let mut scored = scored.into_iter().peekable();
-        let same = scored.next_if(|(_, score, _)| *score >= policy.threshold);
+        let same = scored
+            .iter()
+            .position(|&(_, score, _, eligible)| eligible && score >= policy.threshold)
+            .map(|place| scored.remove(place))
+            .map(|(candidate, score, features, _)| (candidate, score, features));
         let same_story = same.as_ref().map(|(c, _, _)| &c.story);
         let mut related: Vec<Match> = Vec::new();
         let mut stories: HashSet<&str> = HashSet::new();
-        for (candidate, score, features) in scored {
+        for (candidate, score, features, _) in scored {
             let other_story = Some(&candidate.story) != same_story;
             if score >= policy.related
                 && *candidate.outlet != *incoming.outlet
