@@ -90,6 +90,24 @@ impl Window {
     /// window) and decides.
     pub fn decide(&mut self, incoming: &Incoming<'_>, since: i64, policy: &Policy) -> Decision {
         let places = self.candidates_of(incoming.sketch, since);
+        let mut scored = self.score(incoming, &places, policy);
+        // Best first; between equal scores, by id, so that the order of arrival decides nothing.
+        scored.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.candidate.id.cmp(&b.candidate.id))
+        });
+        choose(incoming, scored, policy)
+    }
+
+    /// Measures and scores each candidate at `places` against `incoming`, leaving out the
+    /// item itself, its siblings in the document and items further apart than the window.
+    fn score<'w>(
+        &'w self,
+        incoming: &Incoming<'_>,
+        places: &[usize],
+        policy: &Policy,
+    ) -> Vec<Scored<'w>> {
         let rarity = self.rarity(false);
         // The incoming item's terms are in every measure: their rarity is found once.
         let own: Vec<(u32, f64)> = incoming
@@ -102,13 +120,13 @@ impl Window {
             Ok(i) => own[i].1,
             Err(_) => rarity.of(term),
         };
-        // Each candidate, its score, and whether it may be the same story.
-        let mut scored: Vec<(&Candidate, f64, Features, bool)> = Vec::with_capacity(places.len());
-        for place in places {
+        let mut scored = Vec::with_capacity(places.len());
+        for &place in places {
             let candidate = self.entry(place);
             let hours_apart = (incoming.dated - candidate.dated).abs() as f64 / 3600.0;
             let url = candidate.url.as_deref();
-            let sibling = *candidate.outlet == *incoming.outlet
+            let same_outlet = *candidate.outlet == *incoming.outlet;
+            let sibling = same_outlet
                 && (incoming.siblings.contains(&*candidate.id)
                     || url.is_some_and(|u| incoming.siblings.contains(u)));
             if *candidate.id == *incoming.id
@@ -117,11 +135,6 @@ impl Window {
             {
                 continue;
             }
-            // A story holds one item per outlet: an outlet's second item on an event is its own
-            // follow-up, and joining it would chain one event to the next through the outlets
-            // that covered both. (One from the same outlet is a re-publication of that item.)
-            let same_outlet = *candidate.outlet == *incoming.outlet;
-            let taken = !same_outlet && self.story_has(&candidate.story, incoming.outlet);
             let same_link = incoming.url.is_some() && incoming.url == url;
             let features = measure(
                 incoming.sketch,
@@ -130,41 +143,70 @@ impl Window {
                 hours_apart,
                 same_link,
             );
-            let score = policy.model.probability(&features);
+            // A story holds one item per outlet: an outlet's second item on an event is its own
+            // follow-up, and joining it would chain one event to the next through the outlets
+            // that covered both. (One from the same outlet is a re-publication of that item.)
+            let taken = !same_outlet && self.story_has(&candidate.story, incoming.outlet);
             let rewritten = same_outlet && features.words < REPUBLISHED_WORDS;
-            scored.push((candidate, score, features, !(taken || rewritten)));
+            scored.push(Scored {
+                candidate,
+                score: policy.model.probability(&features),
+                features,
+                may_join: !(taken || rewritten),
+            });
         }
-        // Best first; between equal scores, by id, so that the order of arrival decides nothing.
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.id.cmp(&b.0.id)));
-        let matched = |(candidate, score, features): (&Candidate, f64, Features)| Match {
-            id: candidate.id.to_string(),
-            outlet: candidate.outlet.to_string(),
-            story: candidate.story.to_string(),
-            score,
-            features: features.name_shared(incoming.sketch, &candidate.sketch),
-        };
-        let same = scored
-            .iter()
-            .position(|&(_, score, _, eligible)| eligible && score >= policy.threshold)
-            .map(|place| scored.remove(place))
-            .map(|(candidate, score, features, _)| (candidate, score, features));
-        let same_story = same.as_ref().map(|(c, _, _)| &c.story);
-        let mut related: Vec<Match> = Vec::new();
-        let mut stories: HashSet<&str> = HashSet::new();
-        for (candidate, score, features, _) in scored {
-            let other_story = Some(&candidate.story) != same_story;
-            if score >= policy.related
-                && *candidate.outlet != *incoming.outlet
-                && other_story
-                && related.len() < MAX_RELATED
-                && stories.insert(&candidate.story)
-            {
-                related.push(matched((candidate, score, features)));
-            }
+        scored
+    }
+}
+
+/// A candidate as [`Window::score`] found it.
+struct Scored<'w> {
+    candidate: &'w Candidate,
+    score: f64,
+    features: Features,
+    /// It may be the same story: its story has no item of the incoming outlet yet, or it is
+    /// the incoming outlet's and keeps enough of the text to be re-published.
+    may_join: bool,
+}
+
+impl Scored<'_> {
+    fn into_match(self, incoming: &Incoming<'_>) -> Match {
+        Match {
+            id: self.candidate.id.to_string(),
+            outlet: self.candidate.outlet.to_string(),
+            story: self.candidate.story.to_string(),
+            score: self.score,
+            features: self
+                .features
+                .name_shared(incoming.sketch, &self.candidate.sketch),
         }
-        Decision {
-            same: same.map(matched),
-            related,
+    }
+}
+
+/// From candidates scored best first: the best that may join from the threshold on is the same
+/// story; other outlets' items in other stories from the related threshold on, one per story,
+/// are related coverage.
+fn choose(incoming: &Incoming<'_>, mut scored: Vec<Scored<'_>>, policy: &Policy) -> Decision {
+    let same = scored
+        .iter()
+        .position(|s| s.may_join && s.score >= policy.threshold)
+        .map(|place| scored.remove(place));
+    let same_story = same.as_ref().map(|s| s.candidate.story.clone());
+    let mut related: Vec<Match> = Vec::new();
+    let mut stories: HashSet<&str> = HashSet::new();
+    for scored in scored {
+        let candidate = scored.candidate;
+        if scored.score >= policy.related
+            && *candidate.outlet != *incoming.outlet
+            && Some(&candidate.story) != same_story.as_ref()
+            && related.len() < MAX_RELATED
+            && stories.insert(&candidate.story)
+        {
+            related.push(scored.into_match(incoming));
         }
+    }
+    Decision {
+        same: same.map(|s| s.into_match(incoming)),
+        related,
     }
 }

@@ -11,7 +11,7 @@ use super::window::StoredWindow;
 use super::{search, timestamp, Ingested, Store, StoreError, StoredItem};
 use crate::config::Dedup;
 use crate::dedup::{Candidate, Incoming, Match, Policy, Signature, Sketch};
-use crate::model::{Item, ItemId};
+use crate::model::{Dated, Item, ItemId};
 use crate::parse::plain_text;
 
 /// The columns [`stored_item`] reads, in its order.
@@ -52,14 +52,76 @@ pub(super) fn upsert(
     ingested: &mut Ingested,
     search: &mut search::Pending,
 ) -> Result<(), StoreError> {
-    let mut item = item.clone();
+    let Some(arrived) = arrive(tx, item.clone(), rules, window, ingested)? else {
+        return Ok(());
+    };
+    let (data, hash) = arrived.item.to_stored();
+    let unchanged = arrived.existing.as_ref().map(|e| e.content_hash == hash);
+    if !ingested.count(unchanged, arrived.placed.joined) {
+        return Ok(());
+    }
+    let Arrived {
+        item,
+        existing,
+        placed,
+        compared,
+        dated,
+        first_seen,
+    } = arrived;
+    let text = compared.unwrap_or_else(|| Compared::of(&item));
+    let row = Written {
+        item: &item,
+        data: &data,
+        hash: &hash,
+        sort_at: dated.sort_at,
+        first_seen,
+        signature: &text.signature,
+    };
+    let rowid = match &existing {
+        None => {
+            let rowid = insert(tx, &row, &placed.story, rules)?;
+            decisions::record_related(tx, &item.id, &placed.related)?;
+            window.index(row.candidate(&placed.story, text.sketch), rowid);
+            rowid
+        }
+        Some(_) => {
+            let (rowid, story) = update(tx, &row, rules)?;
+            window.index(row.candidate(&story, text.sketch), rowid);
+            rowid
+        }
+    };
+    let summary = text.summary.unwrap_or_default();
+    search.add(rowid, existing.is_some(), item.title, summary);
+    Ok(())
+}
+
+/// An item as it arrives: the stored copy it matches, or where dedup placed it, and its date.
+struct Arrived {
+    /// Under the stored copy's id, if it has one.
+    item: Item,
+    existing: Option<Existing>,
+    placed: Placed,
+    /// Made to place it, if it is new.
+    compared: Option<Compared>,
+    dated: Dated,
+    first_seen: DateTime<Utc>,
+}
+
+/// Finds the stored copy of `item`, or lets dedup place it (recording the decision), and
+/// dates it; `None` if it is too old to keep.
+fn arrive(
+    tx: &Transaction<'_>,
+    mut item: Item,
+    rules: &Rules<'_>,
+    window: &mut StoredWindow,
+    ingested: &mut Ingested,
+) -> Result<Option<Arrived>, StoreError> {
     let mut existing = find_existing(tx, &item)?;
     if existing.is_none() && item.published.is_some_and(|p| p < rules.retention_cutoff) {
         ingested.expired += 1;
-        return Ok(());
+        return Ok(None);
     }
-    let mut compared = None;
-    let mut placed = Placed::own(&item.id);
+    let (mut placed, mut compared) = (Placed::own(&item.id), None);
     if existing.is_none() {
         let text = compared.insert(Compared::of(&item));
         placed = place(tx, &item, &text.sketch, rules, window)?;
@@ -76,59 +138,35 @@ pub(super) fn upsert(
     ingested.clamped += usize::from(dated.clamped);
     if dated.sort_at < rules.retention_cutoff {
         ingested.expired += 1;
-        return Ok(());
+        return Ok(None);
     }
     if let Some(existing) = &existing {
         item.id = ItemId::from(existing.id.clone());
     }
-    let (data, hash) = item.to_stored();
-    match &existing {
-        Some(e) if e.content_hash == hash => {
-            ingested.unchanged += 1;
-            return Ok(());
-        }
-        Some(_) => ingested.updated += 1,
-        None => {
-            ingested.new += 1;
-            ingested.merged += usize::from(placed.joined);
-        }
-    }
-    let text = compared.unwrap_or_else(|| Compared::of(&item));
-    let row = Written {
-        item: &item,
-        data: &data,
-        hash: &hash,
-        sort_at: dated.sort_at,
+    Ok(Some(Arrived {
+        item,
+        existing,
+        placed,
+        compared,
+        dated,
         first_seen,
-        signature: &text.signature,
-    };
-    let (rowid, story) = match &existing {
-        None => {
-            let rowid = insert(tx, &row, &placed.story, rules)?;
-            decisions::record_related(tx, &item.id, &placed.related)?;
-            (rowid, placed.story)
+    }))
+}
+
+impl Ingested {
+    /// Counts an item as new (`unchanged` is `None`), unchanged or updated; whether it is to be
+    /// written.
+    fn count(&mut self, unchanged: Option<bool>, joined: bool) -> bool {
+        match unchanged {
+            Some(true) => self.unchanged += 1,
+            Some(false) => self.updated += 1,
+            None => {
+                self.new += 1;
+                self.merged += usize::from(joined);
+            }
         }
-        Some(_) => update(tx, &row, rules)?,
-    };
-    window.index(
-        Candidate {
-            id: item.id.as_str().into(),
-            outlet: item.outlet.as_str().into(),
-            story: story.as_str().into(),
-            url: item.url.as_deref().map(Into::into),
-            dated: dated.sort_at.timestamp(),
-            seen_at: first_seen.timestamp(),
-            sketch: text.sketch,
-        },
-        rowid,
-    );
-    search.add(
-        rowid,
-        existing.is_some(),
-        item.title,
-        text.summary.unwrap_or_default(),
-    );
-    Ok(())
+        unchanged != Some(true)
+    }
 }
 
 /// Where dedup placed a new item.
@@ -200,6 +238,21 @@ struct Written<'a> {
     sort_at: DateTime<Utc>,
     first_seen: DateTime<Utc>,
     signature: &'a Signature,
+}
+
+impl Written<'_> {
+    /// The item as the dedup window keeps it, in `story`.
+    fn candidate(&self, story: &str, sketch: Sketch) -> Candidate {
+        Candidate {
+            id: self.item.id.as_str().into(),
+            outlet: self.item.outlet.as_str().into(),
+            story: story.into(),
+            url: self.item.url.as_deref().map(Into::into),
+            dated: self.sort_at.timestamp(),
+            seen_at: self.first_seen.timestamp(),
+            sketch,
+        }
+    }
 }
 
 /// Inserts a new item's row in `story`; returns its rowid. A plain insert, not an upsert: an
