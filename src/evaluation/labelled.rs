@@ -45,75 +45,32 @@ pub struct LabelledSet {
 impl LabelledSet {
     /// Reads the set in `dir`, parsing each feed as the daemon does.
     pub fn load(dir: &Path) -> anyhow::Result<Self> {
-        let mut items = Vec::new();
-        for outlet in OUTLETS {
-            let path = dir.join(format!("{outlet}.xml"));
-            let bytes =
-                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            let parsed = crate::parse::parse_feed(&bytes, None, None, outlet)
-                .with_context(|| format!("cannot parse {}", path.display()))?;
-            items.extend(parsed.items);
-        }
+        let items = read_feeds(dir)?;
         let path: PathBuf = dir.join("labels.json");
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
         let labels: Labels = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a labels file", path.display()))?;
-        let mut by_guid: HashMap<(&str, &str), usize> = HashMap::new();
-        for (place, item) in items.iter().enumerate() {
-            if let Some(guid) = &item.guid {
-                by_guid
-                    .entry((item.outlet.as_str(), guid.as_str()))
-                    .or_insert(place);
-            }
-        }
-        let find = |guid: &str, outlets: &[&str]| -> anyhow::Result<usize> {
-            match outlets.iter().find_map(|o| by_guid.get(&(*o, guid))) {
-                Some(place) => Ok(*place),
-                None => bail!("{}: no item has the GUID {guid:?}", path.display()),
-            }
-        };
+        let places = Places::of(&items, &path);
         let mut duplicates = Vec::new();
         for (a, b, level) in &labels.duplicates {
             duplicates.push(Duplicate {
-                a: find(a, &OUTLETS[..1])?,
-                b: find(b, &OUTLETS[1..])?,
+                a: places.find(a, &OUTLETS[..1])?,
+                b: places.find(b, &OUTLETS[1..])?,
                 level: level.clone(),
             });
         }
         let mut hard_negatives = Vec::new();
         for (a, b, _) in &labels.hard_negatives {
-            hard_negatives.push((find(a, &OUTLETS)?, find(b, &[OUTLETS[1], OUTLETS[0]])?));
+            let other = places.find(b, &[OUTLETS[1], OUTLETS[0]])?;
+            hard_negatives.push((places.find(a, &OUTLETS)?, other));
         }
         let mut same_outlet = Vec::new();
         for (a, b) in &labels.same_outlet_duplicates {
-            let first = find(a, &OUTLETS)?;
-            let outlet = [items[first].outlet.as_str()];
-            // The second sighting of a GUID listed twice is the entry after the first.
-            let second = if a == b {
-                items
-                    .iter()
-                    .enumerate()
-                    .skip(first + 1)
-                    .find(|(_, i)| i.guid.as_deref() == Some(b) && i.outlet == outlet[0])
-                    .map_or(first, |(place, _)| place)
-            } else {
-                find(b, &outlet)?
-            };
-            same_outlet.push((first, second));
+            same_outlet.push(places.repeat(a, b)?);
         }
-        let mut story: Vec<usize> = (0..items.len()).collect();
-        let edges = duplicates
-            .iter()
-            .map(|d| (d.a, d.b))
-            .chain(same_outlet.iter().copied());
-        for (a, b) in edges {
-            let (ra, rb) = (root(&mut story, a), root(&mut story, b));
-            story[ra.max(rb)] = ra.min(rb);
-        }
-        for place in 0..story.len() {
-            story[place] = root(&mut story, place);
-        }
+        let edges = duplicates.iter().map(|d| (d.a, d.b));
+        let story = components(items.len(), edges.chain(same_outlet.iter().copied()));
         let name = dir.file_name().map_or_else(
             || dir.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
@@ -132,12 +89,9 @@ impl LabelledSet {
     /// of a hard negative, in the same one, so that no fold is fitted on a story it is
     /// evaluated on.
     pub fn folds(&self, folds: usize) -> Vec<usize> {
-        let mut group = self.story.clone();
-        for &(a, b) in &self.hard_negatives {
-            let (ra, rb) = (root(&mut group, a), root(&mut group, b));
-            group[ra.max(rb)] = ra.min(rb);
-        }
-        let mut roots: Vec<usize> = (0..group.len()).map(|p| root(&mut group, p)).collect();
+        let same_story = self.story.iter().copied().enumerate();
+        let edges = same_story.chain(self.hard_negatives.iter().copied());
+        let mut roots = components(self.items.len(), edges);
         let mut order: Vec<usize> = roots.clone();
         order.sort_unstable();
         order.dedup();
@@ -149,6 +103,82 @@ impl LabelledSet {
         roots.iter_mut().for_each(|r| *r = fold_of[r]);
         roots
     }
+}
+
+/// Both feeds' entries, each outlet's in document order.
+fn read_feeds(dir: &Path) -> anyhow::Result<Vec<Item>> {
+    let mut items = Vec::new();
+    for outlet in OUTLETS {
+        let path = dir.join(format!("{outlet}.xml"));
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let parsed = crate::parse::parse_feed(&bytes, None, None, outlet)
+            .with_context(|| format!("cannot parse {}", path.display()))?;
+        items.extend(parsed.items);
+    }
+    Ok(items)
+}
+
+/// Where each GUID of each outlet first stands among the items, to resolve the labels.
+struct Places<'a> {
+    items: &'a [Item],
+    by_guid: HashMap<(&'a str, &'a str), usize>,
+    /// The labels file, for the messages.
+    labels: &'a Path,
+}
+
+impl<'a> Places<'a> {
+    fn of(items: &'a [Item], labels: &'a Path) -> Self {
+        let mut by_guid = HashMap::new();
+        for (place, item) in items.iter().enumerate() {
+            if let Some(guid) = &item.guid {
+                by_guid
+                    .entry((item.outlet.as_str(), guid.as_str()))
+                    .or_insert(place);
+            }
+        }
+        Places {
+            items,
+            by_guid,
+            labels,
+        }
+    }
+
+    /// The item with `guid` in the first of `outlets` that has one.
+    fn find(&self, guid: &str, outlets: &[&str]) -> anyhow::Result<usize> {
+        match outlets.iter().find_map(|o| self.by_guid.get(&(*o, guid))) {
+            Some(place) => Ok(*place),
+            None => bail!("{}: no item has the GUID {guid:?}", self.labels.display()),
+        }
+    }
+
+    /// A same-outlet repeat: the second sighting of a GUID listed twice is the entry after the
+    /// first; otherwise the item with the second GUID in the first's outlet.
+    fn repeat(&self, a: &str, b: &str) -> anyhow::Result<(usize, usize)> {
+        let first = self.find(a, &OUTLETS)?;
+        let outlet = self.items[first].outlet.as_str();
+        let second = if a == b {
+            self.items
+                .iter()
+                .enumerate()
+                .skip(first + 1)
+                .find(|(_, i)| i.guid.as_deref() == Some(b) && i.outlet == outlet)
+                .map_or(first, |(place, _)| place)
+        } else {
+            self.find(b, &[outlet])?
+        };
+        Ok((first, second))
+    }
+}
+
+/// Each of `n` places' component under `edges`, named by its smallest place.
+fn components(n: usize, edges: impl IntoIterator<Item = (usize, usize)>) -> Vec<usize> {
+    let mut parent: Vec<usize> = (0..n).collect();
+    for (a, b) in edges {
+        let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
+        parent[ra.max(rb)] = ra.min(rb);
+    }
+    (0..n).map(|place| root(&mut parent, place)).collect()
 }
 
 /// The root of `place` in a union-find forest, halving the path on the way.
