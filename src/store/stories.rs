@@ -37,12 +37,20 @@ pub struct Member {
     pub title: String,
     pub url: Option<String>,
     pub first_seen: DateTime<Utc>,
-    /// The decision that brought it into the story: the item it matched, the score, why.
-    pub joined: Option<(String, f64, Features)>,
-    /// Re-publications merged into it: their item id, score and why.
-    pub republications: Vec<(String, f64, Features)>,
-    /// Items linked to it as related coverage, not the same story: their id, score and why.
-    pub related: Vec<(String, f64, Features)>,
+    /// The decision that brought it into the story: the item it matched.
+    pub joined: Option<Reason>,
+    /// Re-publications merged into it: their item ids.
+    pub republications: Vec<Reason>,
+    /// Items linked to it as related coverage, not the same story.
+    pub related: Vec<Reason>,
+}
+
+/// A decision about a member and another item, as `explain` shows it.
+#[derive(Clone, Debug)]
+pub struct Reason {
+    pub other: String,
+    pub score: f64,
+    pub features: Features,
 }
 
 impl Store {
@@ -264,74 +272,55 @@ impl Store {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })?
             .collect::<Result<_, _>>()?;
-        let decision =
-            |sql: &str, key: &str| -> Result<Vec<(String, String, f64, Features)>, StoreError> {
-                let mut statement = conn.prepare(sql)?;
-                let found = statement
-                    .query_map(params![key], |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, f64>(2)?,
-                            r.get::<_, String>(3)?,
-                        ))
-                    })?
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(found
-                    .into_iter()
-                    .map(|(a, b, score, features)| {
-                        (
-                            a,
-                            b,
-                            score,
-                            serde_json::from_str(&features).unwrap_or_default(),
-                        )
-                    })
-                    .collect())
-            };
         let mut members = Vec::new();
         for (id, outlet, data, first_seen) in rows {
             let item: Item = serde_json::from_str(&data).map_err(|source| StoreError::Corrupt {
                 id: id.clone(),
                 source,
             })?;
-            let joined = decision(
-                "SELECT item_id, matched, score, features FROM decisions WHERE item_id = ?1",
-                &id,
-            )?
-            .into_iter()
-            .next()
-            .map(|(_, matched, score, features)| (matched, score, features));
-            let republications = decision(
-                "SELECT d.item_id, d.matched, d.score, d.features FROM decisions d
-                 JOIN aliases a ON a.alias = d.item_id WHERE a.item_id = ?1",
-                &id,
-            )?
-            .into_iter()
-            .map(|(alias, _, score, features)| (alias, score, features))
-            .collect();
-            let related = decision(
-                "SELECT item_id, other_id, score, features FROM related WHERE item_id = ?1
-                 UNION ALL
-                 SELECT other_id, item_id, score, features FROM related WHERE other_id = ?1",
-                &id,
-            )?
-            .into_iter()
-            .map(|(_, other, score, features)| (other, score, features))
-            .collect();
             members.push(Member {
+                joined: reasons(&conn, JOINED, &id)?.into_iter().next(),
+                republications: reasons(&conn, REPUBLISHED_AS, &id)?,
+                related: reasons(&conn, RELATED_TO, &id)?,
                 id,
                 outlet,
                 title: item.title,
                 url: item.url,
                 first_seen: timestamp(first_seen),
-                joined,
-                republications,
-                related,
             });
         }
         Ok(Some(Explanation { story, members }))
     }
+}
+
+/// The item a member joined the story through.
+const JOINED: &str = "SELECT matched, score, features FROM decisions WHERE item_id = ?1";
+
+/// The re-publications merged into a member, by their item id.
+const REPUBLISHED_AS: &str = "SELECT d.item_id, d.score, d.features FROM decisions d
+     JOIN aliases a ON a.alias = d.item_id WHERE a.item_id = ?1";
+
+/// The items linked to a member as related coverage, either way round.
+const RELATED_TO: &str = "SELECT other_id, score, features FROM related WHERE item_id = ?1
+     UNION ALL
+     SELECT item_id, score, features FROM related WHERE other_id = ?1";
+
+/// The decisions `sql` (one of the three above) finds for the item `id`.
+fn reasons(conn: &Connection, sql: &str, id: &str) -> Result<Vec<Reason>, StoreError> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let rows = statement.query_map(params![id], |r| {
+        Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?))
+    })?;
+    let mut found = Vec::new();
+    for row in rows {
+        let (other, score, features) = row?;
+        found.push(Reason {
+            other,
+            score,
+            features: serde_json::from_str(&features).unwrap_or_default(),
+        });
+    }
+    Ok(found)
 }
 
 /// What each feature added to the log-odds of being one story under the fitted model, as
@@ -368,22 +357,36 @@ impl std::fmt::Display for Explanation {
                     .unwrap_or_default()
             )?;
             match &member.joined {
-                Some((matched, score, features)) => {
+                Some(Reason {
+                    other,
+                    score,
+                    features,
+                }) => {
                     writeln!(
                         f,
-                        "  joined the story through {matched}: score {score:.2} ({features})"
+                        "  joined the story through {other}: score {score:.2} ({features})"
                     )?;
                     writeln!(f, "    {}", contributions(features))?;
                 }
                 None => writeln!(f, "  began the story")?,
             }
-            for (alias, score, features) in &member.republications {
+            for Reason {
+                other,
+                score,
+                features,
+            } in &member.republications
+            {
                 writeln!(
                     f,
-                    "  re-published as {alias}, merged into it: score {score:.2} ({features})"
+                    "  re-published as {other}, merged into it: score {score:.2} ({features})"
                 )?;
             }
-            for (other, score, features) in &member.related {
+            for Reason {
+                other,
+                score,
+                features,
+            } in &member.related
+            {
                 writeln!(
                     f,
                     "  related to {other}, another story: score {score:.2} ({features})"

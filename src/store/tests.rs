@@ -456,7 +456,7 @@ fn a_story_whose_first_item_is_gone_is_still_shown_in_the_copies_left() {
     );
     assert_eq!(story_after_recording(&store, &retold), flood.id.as_str());
     let joined = store.explain(retold.id.as_str()).unwrap().unwrap().members;
-    let score = joined.iter().find_map(|m| m.joined.clone()).unwrap().1;
+    let score = joined.iter().find_map(|m| m.joined.clone()).unwrap().score;
     assert!(score < 1.0, "a retelling, not a copy: {score}");
     let both = store.recent_stories(10, &[], None).unwrap();
     assert_eq!(both[0].also.len(), 1);
