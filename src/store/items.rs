@@ -52,7 +52,7 @@ pub(super) fn upsert(
     ingested: &mut Ingested,
     search: &mut search::Pending,
 ) -> Result<(), StoreError> {
-    let Some(arrived) = arrive(tx, item.clone(), rules, window, ingested)? else {
+    let Some(mut arrived) = arrive(tx, item.clone(), rules, window, ingested)? else {
         return Ok(());
     };
     let (data, hash) = arrived.item.to_stored();
@@ -60,24 +60,21 @@ pub(super) fn upsert(
     if !ingested.count(unchanged, arrived.placed.joined) {
         return Ok(());
     }
-    let Arrived {
-        item,
-        existing,
-        placed,
-        compared,
-        dated,
-        first_seen,
-    } = arrived;
-    let text = compared.unwrap_or_else(|| Compared::of(&item));
+    let item = &arrived.item;
+    let text = arrived
+        .compared
+        .take()
+        .unwrap_or_else(|| Compared::of(item));
     let row = Written {
-        item: &item,
+        item,
         data: &data,
         hash: &hash,
-        sort_at: dated.sort_at,
-        first_seen,
+        sort_at: arrived.dated.sort_at,
+        first_seen: arrived.first_seen,
         signature: &text.signature,
     };
-    let rowid = match &existing {
+    let placed = &arrived.placed;
+    let rowid = match &arrived.existing {
         None => {
             let rowid = insert(tx, &row, &placed.story, rules)?;
             decisions::record_related(tx, &item.id, &placed.related)?;
@@ -91,7 +88,8 @@ pub(super) fn upsert(
         }
     };
     let summary = text.summary.unwrap_or_default();
-    search.add(rowid, existing.is_some(), item.title, summary);
+    let known = arrived.existing.is_some();
+    search.add(rowid, known, arrived.item.title, summary);
     Ok(())
 }
 
