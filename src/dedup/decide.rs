@@ -65,7 +65,7 @@ pub struct Match {
 }
 
 /// What dedup decided for one incoming item.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct Decision {
     /// The best-scoring item from the threshold on: the same story.
     pub same: Option<Match>,
