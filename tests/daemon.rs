@@ -163,8 +163,12 @@ async fn bad_requests_get_clear_answers() {
     assert_eq!(daemon.get("/feed.xml?limit=0").await.status(), 400);
     assert_eq!(daemon.get("/outlets/nope/feed.xml").await.status(), 404);
     assert_eq!(daemon.get("/outlets/abc/feed.html").await.status(), 404);
-    let huge: Value = daemon.json("/feed.json?limit=999999").await;
-    assert!(huge["items"].as_array().unwrap().len() <= 1000);
+    // One rule for too few and too many: both are refused, saying what is allowed.
+    let huge = daemon.get("/feed.json?limit=999999").await;
+    assert_eq!(huge.status(), 400);
+    assert!(huge.text().await.unwrap().contains("from 1 to 1000"));
+    let most: Value = daemon.json("/feed.json?limit=1000").await;
+    assert!(most["items"].as_array().unwrap().len() <= 1000);
 }
 
 #[tokio::test]

@@ -89,7 +89,7 @@ fn read_query(
     let limit = match &query.limit {
         None => DEFAULT_LIMIT,
         Some(raw) => match raw.parse::<usize>() {
-            Ok(n) if n > 0 => n.min(MAX_LIMIT),
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
             _ => {
                 return Err(bad(
                     "limit",
