@@ -98,8 +98,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let command = cli.command.unwrap_or(Command::Run { no_watch: false });
+    if !matches!(command, Command::Run { .. }) {
+        end_quietly_on_a_closed_pipe();
+    }
     let result = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Run { no_watch: false }) {
+        match command {
             Command::Run { no_watch } => daemon::run(&cli.config, log, !no_watch)
                 .await
                 .map(|()| true),
@@ -118,6 +122,18 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A command that prints and exits ends quietly when its reader stops reading
+/// (`tributary check | head`), as Unix tools do: SIGPIPE back at its default, which Rust's
+/// runtime ignores so that a write to a closed pipe fails instead, and `println!` then panics.
+/// The daemon keeps it ignored: its peers' sockets may close under it.
+fn end_quietly_on_a_closed_pipe() {
+    // SAFETY: setting a signal's disposition to the default touches no Rust state; it runs
+    // before any thread of ours that writes is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -34,6 +34,27 @@ fn check_accepts_the_shipped_config_and_lists_what_it_polls() {
 }
 
 #[test]
+fn check_ends_quietly_when_its_reader_stops_reading() {
+    use std::os::unix::process::ExitStatusExt;
+    // A pipe nobody reads: the first line check prints meets a closed pipe (`check | head`).
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = binary()
+        .arg("check")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("TRIBUTARY_CONFIG")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+        .wait_with_output()
+        .unwrap();
+    let err = String::from_utf8(output.stderr).unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(output.status.signal(), Some(libc::SIGPIPE), "{err}");
+}
+
+#[test]
 fn check_names_the_line_and_column_of_a_mistake() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
