@@ -139,9 +139,14 @@ async fn a_phone_shows_every_story_with_its_image_and_nothing_overflows() {
         response.headers()["content-type"],
         "text/html; charset=utf-8"
     );
-    let policy = response.headers()["content-security-policy"].to_str().unwrap();
+    let policy = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
     assert!(policy.starts_with("default-src 'none'"), "{policy}");
-    assert!(!policy.contains("script-src"), "the page needs no script: {policy}");
+    assert!(
+        !policy.contains("script-src"),
+        "the page needs no script: {policy}"
+    );
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
     let html = response.text().await.unwrap();
     assert!(
