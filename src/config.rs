@@ -162,10 +162,12 @@ pub fn default_user_agent() -> String {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{path}: cannot read the configuration: {source}")]
+    /// The cause is said in the message, not chained as a source: an `anyhow` chain would
+    /// say it twice.
+    #[error("{path}: cannot read the configuration: {cause}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{path}:{line}:{column}: {message}")]
     Invalid {
@@ -178,9 +180,24 @@ pub enum ConfigError {
 
 /// Reads and validates the configuration at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let bytes = std::fs::read(path).map_err(|cause| ConfigError::Read {
         path: path.to_owned(),
-        source,
+        cause,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+        let line_start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&valid[line_start..])
+            .chars()
+            .count()
+            + 1;
+        ConfigError::Invalid {
+            path: path.to_owned(),
+            line,
+            column,
+            message: "this is not UTF-8 text: save the file as UTF-8".into(),
+        }
     })?;
     parse_with_env(&text, path)
 }

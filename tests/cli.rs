@@ -89,6 +89,24 @@ fn check_names_the_line_and_column_of_a_mistake() {
         err.contains("missing.toml: cannot read the configuration"),
         "{err}"
     );
+    assert_eq!(
+        err.matches("No such file").count(),
+        1,
+        "the cause once: {err}"
+    );
+    // Not UTF-8 (Latin-1 on line 2): the position of the first byte that is not, said once.
+    std::fs::write(
+        dir.path().join("latin1.toml"),
+        b"[server]\ntitle = \"caf\xe9\"\n",
+    )
+    .unwrap();
+    let (ok, _, err) = run(&["check", "--config", "latin1.toml"], dir.path());
+    assert!(!ok);
+    assert!(
+        err.contains("latin1.toml:2:13: this is not UTF-8 text"),
+        "{err}"
+    );
+    assert_eq!(err.matches("UTF-8").count(), 2, "said once: {err}");
 }
 
 #[tokio::test]
