@@ -120,6 +120,36 @@ struct Body {
     is_html: bool,
 }
 
+/// The most characters of a title kept: a headline is a line, and a title of megabytes would
+/// be republished whole in every feed and on the page for every reader.
+const MAX_TITLE_CHARS: usize = 300;
+
+/// The most bytes of an entry's summary and of its content read, before they are sanitized: a
+/// summary is a paragraph or two, and the longest articles are a few hundred kilobytes.
+const MAX_SUMMARY_BYTES: usize = 64 * 1024;
+const MAX_CONTENT_BYTES: usize = 512 * 1024;
+
+/// `text` cut to at most `max` bytes, at a character's boundary. Cut HTML is mended by the
+/// sanitizer like any other broken markup.
+fn at_most(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let end = (0..=max)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    &text[..end]
+}
+
+/// `title` cut to [`MAX_TITLE_CHARS`], with an ellipsis when it was cut.
+fn capped_title(title: String) -> String {
+    match title.char_indices().nth(MAX_TITLE_CHARS) {
+        Some((cut, _)) => format!("{}…", title[..cut].trim_end()),
+        None => title,
+    }
+}
+
 fn normalize(entry: Entry, base: Option<&Url>, outlet: &str) -> Item {
     let permalink = || {
         let guid = entry.guid.as_deref().filter(|_| entry.guid_is_permalink)?;
@@ -132,14 +162,25 @@ fn normalize(entry: Entry, base: Option<&Url>, outlet: &str) -> Item {
         .or_else(permalink);
     let html_base = entry.html_base.clone().or_else(|| url.clone());
     let html_base = html_base.as_ref().or(base);
-    let html = |body: &Body| match body.is_html {
-        true => text::sanitize_html(&body.text, html_base),
-        false => text::text_to_html(&body.text),
+    let html = |body: &Body, max: usize| match body.is_html {
+        true => text::sanitize_html(at_most(&body.text, max), html_base),
+        false => text::text_to_html(at_most(&body.text, max)),
     };
-    let summary = entry.summary.as_ref().and_then(html);
-    let content = entry.content.as_ref().and_then(html);
-    let title = match entry.title.as_deref().map(text::plain_text) {
-        Some(title) if !title.is_empty() => title,
+    let summary = entry
+        .summary
+        .as_ref()
+        .and_then(|s| html(s, MAX_SUMMARY_BYTES));
+    let content = entry
+        .content
+        .as_ref()
+        .and_then(|c| html(c, MAX_CONTENT_BYTES));
+    // A title is read from at most four bytes a character it keeps (and some markup).
+    let title_text = entry
+        .title
+        .as_deref()
+        .map(|t| text::plain_text(at_most(t, 16 * MAX_TITLE_CHARS)));
+    let title = match title_text {
+        Some(title) if !title.is_empty() => capped_title(title),
         _ => untitled(summary.as_deref().or(content.as_deref())),
     };
     let image = entry

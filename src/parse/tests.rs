@@ -201,3 +201,33 @@ fn what_the_fuzzer_found_stays_fixed() {
         .iter()
         .any(|n| n.contains("misplaced XML declaration")));
 }
+
+#[test]
+fn titles_summaries_and_contents_are_capped() {
+    let title = "Storm ".repeat(200_000);
+    let summary = "<p>rain</p>".repeat(100_000);
+    let content = "é".repeat(1_000_000);
+    let feed = format!(
+        "<rss version=\"2.0\"><channel><title>t</title><item><title>{title}</title>\
+         <link>https://x.example/1</link><description><![CDATA[{summary}]]></description>\
+         <content:encoded xmlns:content=\"http://purl.org/rss/1.0/modules/content/\">{content}</content:encoded>\
+         </item></channel></rss>"
+    );
+    let items = parse_feed(feed.as_bytes(), None, None, "x").unwrap().items;
+    let item = &items[0];
+    let kept = item.title.chars().count();
+    assert!(
+        (MAX_TITLE_CHARS - 5..=MAX_TITLE_CHARS + 1).contains(&kept),
+        "{kept}"
+    );
+    assert!(item.title.starts_with("Storm Storm") && item.title.ends_with('…'));
+    let summary = item.summary.as_deref().unwrap();
+    assert!(summary.len() <= MAX_SUMMARY_BYTES + 64, "{}", summary.len());
+    assert!(summary.starts_with("<p>rain</p>"));
+    let content = item.content.as_deref().unwrap();
+    assert!(content.len() <= MAX_CONTENT_BYTES + 64, "{}", content.len());
+    assert!(
+        content.ends_with('é') || content.ends_with("</p>"),
+        "cut at a character"
+    );
+}
