@@ -26,7 +26,7 @@ mod window;
 
 pub use checkpoint::THREAD_NAME as CHECKPOINT_THREAD_NAME;
 pub use feeds::{Attempt, FeedState, FeedStatus};
-pub use search::{fts_query, Matches};
+pub use search::{fts_query, Matches, QueryError};
 pub use stories::{AlsoReported, Explanation, Member, Reason};
 
 #[derive(Debug, thiserror::Error)]

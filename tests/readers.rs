@@ -148,11 +148,21 @@ async fn query_filters_narrow_any_feed_and_bad_ones_say_why() {
         ("outlet=abc,nope", "\"nope\" is not a configured outlet"),
         ("q=--", "q=\"--\""),
         ("category=,", "category=\",\""),
+        ("q=m*+bushfire", "a prefix needs at least 3 letters"),
+        ("q=a+b+c+d+e+f+g+h+i", "at most 8 words"),
     ] {
         let (status, body) = status_and_text(&daemon, &format!("/feed.xml?{query}")).await;
         assert_eq!(status, 400, "{query}: {body}");
         assert!(body.contains(parameter), "{query}: {body}");
     }
+    // A search of 5,000 prefixes is refused by its length, and the answer does not repeat it.
+    let long = format!("/feed.xml?q={}", "m*+".repeat(5_000));
+    let (status, body) = status_and_text(&daemon, &long).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("at most 256 bytes") && body.len() < 300,
+        "{body}"
+    );
 }
 
 #[tokio::test]

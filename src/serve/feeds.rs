@@ -65,9 +65,14 @@ fn format_named(file: &str) -> Result<Format, HttpError> {
 }
 
 fn bad(parameter: &str, raw: &str, why: &str) -> HttpError {
+    // A long value is named by its start: the answer to a 15 KB query need not repeat it.
+    let shown = match raw.char_indices().nth(80) {
+        Some((cut, _)) => format!("{:?}…", &raw[..cut]),
+        None => format!("{raw:?}"),
+    };
     HttpError(
         StatusCode::BAD_REQUEST,
-        format!("{parameter}={raw:?} is not allowed: {why}"),
+        format!("{parameter}={shown} is not allowed: {why}"),
     )
 }
 
@@ -160,9 +165,7 @@ async fn respond(
     let known = |id: &str| published.outlet_names.contains_key(id);
     let (limit, mut filter) = read_query(&query, known)?;
     if let Some(raw) = &query.q {
-        let Some(fts) = fts_query(raw) else {
-            return Err(bad("q", raw, "it has no word to search for"));
-        };
+        let fts = fts_query(raw).map_err(|why| bad("q", raw, &why.to_string()))?;
         // Only the outlets the feed can show: a busy outlet's matches never crowd out a
         // quiet one's.
         let asked = filter

@@ -97,8 +97,34 @@ pub(super) fn index_all(tx: &Transaction<'_>) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The FTS5 query for what a reader typed; `None` when it has no word to search for.
-pub fn fts_query(typed: &str) -> Option<String> {
+/// The longest search a reader may type, in bytes.
+pub const MAX_QUERY_BYTES: usize = 256;
+/// The most words and phrases in one search: each is a walk of the index, and every one
+/// narrows what the others found.
+pub const MAX_QUERY_TERMS: usize = 8;
+/// The fewest characters before a prefix's `*`: `m*` would read the postings of every word
+/// that starts with an m.
+pub const MIN_PREFIX_CHARS: usize = 3;
+
+/// Why a search is refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    #[error("it has no word to search for")]
+    NoWord,
+    #[error("a search is at most {MAX_QUERY_BYTES} bytes")]
+    TooLong,
+    #[error("a search has at most {MAX_QUERY_TERMS} words and phrases")]
+    TooManyTerms,
+    #[error("a prefix needs at least {MIN_PREFIX_CHARS} letters before its *")]
+    ShortPrefix,
+}
+
+/// The FTS5 query for what a reader typed, bounded so that no search is dear: refused when
+/// it is too long, has too many terms or too short a prefix, or has no word at all.
+pub fn fts_query(typed: &str) -> Result<String, QueryError> {
+    if typed.len() > MAX_QUERY_BYTES {
+        return Err(QueryError::TooLong);
+    }
     let mut terms = Vec::new();
     for (i, part) in typed.split('"').enumerate() {
         let quoted = i % 2 == 1;
@@ -115,10 +141,17 @@ pub fn fts_query(typed: &str) -> Option<String> {
         for word in words {
             let prefix = word.ends_with('*');
             let word = word.trim_end_matches('*');
+            if prefix && word.chars().count() < MIN_PREFIX_CHARS {
+                return Err(QueryError::ShortPrefix);
+            }
             terms.push(format!("\"{word}\"{}", if prefix { "*" } else { "" }));
         }
     }
-    (!terms.is_empty()).then(|| terms.join(" AND "))
+    match terms.len() {
+        0 => Err(QueryError::NoWord),
+        n if n > MAX_QUERY_TERMS => Err(QueryError::TooManyTerms),
+        _ => Ok(terms.join(" AND ")),
+    }
 }
 
 impl Store {
@@ -163,24 +196,36 @@ mod tests {
 
     #[test]
     fn what_readers_type_becomes_a_query_that_cannot_fail() {
-        assert_eq!(fts_query("bushfire"), Some("\"bushfire\"".into()));
+        assert_eq!(fts_query("bushfire"), Ok("\"bushfire\"".into()));
         assert_eq!(
             fts_query("covid-19 vaccine"),
-            Some("\"covid\" AND \"19\" AND \"vaccine\"".into())
+            Ok("\"covid\" AND \"19\" AND \"vaccine\"".into())
         );
         assert_eq!(
             fts_query("\"prime minister\" albo*"),
-            Some("\"prime minister\" AND \"albo\"*".into())
+            Ok("\"prime minister\" AND \"albo\"*".into())
         );
         assert_eq!(
             fts_query("NOT OR AND"),
-            Some("\"NOT\" AND \"OR\" AND \"AND\"".into())
+            Ok("\"NOT\" AND \"OR\" AND \"AND\"".into())
         );
-        assert_eq!(fts_query("\"unbalanced"), Some("\"unbalanced\"".into()));
-        assert_eq!(fts_query(" -- ** \"\" "), None);
+        assert_eq!(fts_query("\"unbalanced"), Ok("\"unbalanced\"".into()));
+        assert_eq!(fts_query(" -- ** \"\" "), Err(QueryError::NoWord));
         assert_eq!(
             fts_query("Zürich 東京"),
-            Some("\"Zürich\" AND \"東京\"".into())
+            Ok("\"Zürich\" AND \"東京\"".into())
         );
+    }
+
+    #[test]
+    fn a_dear_search_is_refused() {
+        let many = "m* ".repeat(5_000);
+        assert_eq!(fts_query(&many), Err(QueryError::TooLong));
+        assert_eq!(fts_query("ma*"), Err(QueryError::ShortPrefix));
+        assert_eq!(fts_query("mar*"), Ok("\"mar\"*".into()));
+        assert_eq!(fts_query("m*"), Err(QueryError::ShortPrefix));
+        let nine = "a b c d e f g h i";
+        assert_eq!(fts_query(nine), Err(QueryError::TooManyTerms));
+        assert!(fts_query("a b c d e f g h").is_ok());
     }
 }
