@@ -21,6 +21,7 @@ use crate::serve::{self, FeedCache, Published};
 use crate::store::Store;
 
 mod config_file;
+mod files;
 mod memory;
 mod reload;
 mod signals;
@@ -75,6 +76,10 @@ struct Pipeline {
 /// Runs the daemon until SIGTERM or Ctrl-C. The config is reloaded on SIGHUP, and when its
 /// file changes if `watch` is set.
 pub async fn run(config_path: &Path, log: LogLevel, watch: bool) -> anyhow::Result<()> {
+    match files::raise_open_files_limit() {
+        Ok(limit) => tracing::debug!(limit, "open files"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open files limit"),
+    }
     let config = config::load(config_path)?;
     log.set(&config.log.level);
     let poller = open(&config)?;
