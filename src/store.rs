@@ -50,6 +50,8 @@ pub enum StoreError {
     TransactionLost,
     #[error("could not start the store's checkpoint thread: {0}")]
     Thread(String),
+    #[error("the search took longer than {0:?} and was stopped: narrow it down")]
+    TooSlow(std::time::Duration),
     #[error("there is no database at {0}: it is created when the daemon or `tributary poll` first runs with this configuration")]
     Missing(std::path::PathBuf),
 }
@@ -155,6 +157,8 @@ pub struct Store {
     conn: Mutex<Connection>,
     /// The connection that only reads.
     reader: Mutex<Connection>,
+    /// The connection that only searches, each search under a deadline (`search::Searcher`).
+    searcher: search::Searcher,
     /// How items become stories; the daemon sets it from `[dedup]`.
     dedup: RwLock<Dedup>,
     /// The model dedup scores with: the fitted one, unless an evaluation swaps in another.
@@ -202,6 +206,7 @@ impl Store {
         Ok(Self {
             conn: Mutex::new(conn),
             reader: Mutex::new(Self::reader_for(path)?),
+            searcher: search::Searcher::new(Self::reader_for(path)?),
             dedup: RwLock::new(Dedup::default()),
             model: RwLock::new(Model::FITTED),
             candidates: Mutex::default(),
@@ -228,7 +233,7 @@ impl Store {
 
     /// A read-only connection beside the writer's: in WAL mode it reads the last commit while
     /// a batch is being written, so renderings, searches and status never wait for a poll.
-    fn reader_for(path: &Path) -> Result<Connection, StoreError> {
+    pub(crate) fn reader_for(path: &Path) -> Result<Connection, StoreError> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let reader = Connection::open_with_flags(path, flags)?;
         reader.busy_timeout(std::time::Duration::from_secs(5))?;

@@ -13,7 +13,7 @@ use super::filter::Filter;
 use super::published::{RenderedFeed, ScopeKey};
 use super::{conditional, AppState, HttpError, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::render::Format;
-use crate::store::fts_query;
+use crate::store::{fts_query, StoreError};
 
 /// The most items a full-text search considers: far more than a feed shows.
 const SEARCH_LIMIT: usize = 10 * MAX_LIMIT;
@@ -190,11 +190,12 @@ async fn respond(
         })
         .await
         .map_err(|e| HttpError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| {
-            HttpError(
+        .map_err(|e| match e {
+            StoreError::TooSlow(_) => HttpError(StatusCode::BAD_REQUEST, e.to_string()),
+            e => HttpError(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("search failed: {e}"),
-            )
+            ),
         })?;
         filter.get_or_insert_with(Filter::default).matches = Some(matches);
     }

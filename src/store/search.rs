@@ -6,8 +6,11 @@
 //! FTS5 syntax error.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use rusqlite::{params, Transaction};
+use rusqlite::{params, Connection, Transaction};
 
 use super::{Store, StoreError};
 use crate::model::Item;
@@ -154,40 +157,112 @@ pub fn fts_query(typed: &str) -> Result<String, QueryError> {
     }
 }
 
+/// How long one search may run before it is stopped.
+pub const SEARCH_DEADLINE: Duration = Duration::from_secs(1);
+
+/// How many of SQLite's virtual-machine steps run between two looks at the deadline.
+const STEPS_BETWEEN_CHECKS: i32 = 1_000;
+
+/// A read-only connection for searches alone, whose queries stop at a deadline: a dear search
+/// neither holds the reader that renderings and status use nor runs on.
+pub(super) struct Searcher {
+    conn: Mutex<Connection>,
+    /// When the running search must stop, in microseconds since `epoch`; `u64::MAX` between
+    /// searches.
+    deadline: Arc<AtomicU64>,
+    epoch: Instant,
+}
+
+impl Searcher {
+    pub(super) fn new(conn: Connection) -> Self {
+        let deadline = Arc::new(AtomicU64::new(u64::MAX));
+        let epoch = Instant::now();
+        let watched = Arc::clone(&deadline);
+        conn.progress_handler(
+            STEPS_BETWEEN_CHECKS,
+            Some(move || micros_since(epoch) > watched.load(Ordering::Relaxed)),
+        );
+        Searcher {
+            conn: Mutex::new(conn),
+            deadline,
+            epoch,
+        }
+    }
+}
+
+fn micros_since(epoch: Instant) -> u64 {
+    u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
 impl Store {
     /// The items of `outlets` (all, for `None`), newest first and at most `limit`, whose title
-    /// or summary holds every word of the FTS5 query `query` (see [`fts_query`]).
+    /// or summary holds every word of the FTS5 query `query` (see [`fts_query`]); stopped
+    /// after [`SEARCH_DEADLINE`].
     pub fn search(
         &self,
         query: &str,
         outlets: Option<&[String]>,
         limit: usize,
     ) -> Result<Matches, StoreError> {
-        let conn = self.reader();
-        let among = outlets.map_or_else(String::new, |outlets| {
-            format!(
-                "AND items.outlet IN ({})",
-                vec!["?"; outlets.len()].join(",")
-            )
-        });
-        let mut statement = conn.prepare_cached(&format!(
-            "SELECT items.id, items.story FROM items_search
+        self.search_within(query, outlets, limit, SEARCH_DEADLINE)
+    }
+
+    /// [`Store::search`] with a deadline of `within`.
+    pub fn search_within(
+        &self,
+        query: &str,
+        outlets: Option<&[String]>,
+        limit: usize,
+        within: Duration,
+    ) -> Result<Matches, StoreError> {
+        let searcher = &self.searcher;
+        let conn = searcher.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let until = micros_since(searcher.epoch)
+            .saturating_add(u64::try_from(within.as_micros()).unwrap_or(u64::MAX));
+        searcher.deadline.store(until, Ordering::Relaxed);
+        let found = run_search(&conn, query, outlets, limit);
+        searcher.deadline.store(u64::MAX, Ordering::Relaxed);
+        match found {
+            Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)))
+                if e.code == rusqlite::ErrorCode::OperationInterrupted =>
+            {
+                Err(StoreError::TooSlow(within))
+            }
+            found => found,
+        }
+    }
+}
+
+/// The search itself, on `conn`.
+fn run_search(
+    conn: &Connection,
+    query: &str,
+    outlets: Option<&[String]>,
+    limit: usize,
+) -> Result<Matches, StoreError> {
+    let among = outlets.map_or_else(String::new, |outlets| {
+        format!(
+            "AND items.outlet IN ({})",
+            vec!["?"; outlets.len()].join(",")
+        )
+    });
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT items.id, items.story FROM items_search
              JOIN items ON items.rowid = items_search.rowid
              WHERE items_search MATCH ? {among}
              ORDER BY items.sort_at DESC LIMIT ?"
-        ))?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let values = std::iter::once(rusqlite::types::Value::from(query.to_owned()))
-            .chain(outlets.unwrap_or_default().iter().map(|o| o.clone().into()))
-            .chain(std::iter::once(limit.into()));
-        let mut rows = statement.query(rusqlite::params_from_iter(values))?;
-        let mut matches = Matches::default();
-        while let Some(row) = rows.next()? {
-            matches.items.insert(row.get(0)?);
-            matches.stories.insert(row.get(1)?);
-        }
-        Ok(matches)
+    ))?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let values = std::iter::once(rusqlite::types::Value::from(query.to_owned()))
+        .chain(outlets.unwrap_or_default().iter().map(|o| o.clone().into()))
+        .chain(std::iter::once(limit.into()));
+    let mut rows = statement.query(rusqlite::params_from_iter(values))?;
+    let mut matches = Matches::default();
+    while let Some(row) = rows.next()? {
+        matches.items.insert(row.get(0)?);
+        matches.stories.insert(row.get(1)?);
     }
+    Ok(matches)
 }
 
 #[cfg(test)]

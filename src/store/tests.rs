@@ -577,3 +577,27 @@ fn committed_pages_reach_the_database_file_without_waiting_for_the_log_to_fill()
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+#[test]
+fn a_search_past_its_deadline_is_stopped_and_the_next_one_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    let items: Vec<Item> = (0..2_000)
+        .map(|n| {
+            item(
+                &format!("s{n}"),
+                &format!("https://abc.example/{n}"),
+                &format!("Parliament sits late on bill {n}"),
+            )
+        })
+        .collect();
+    record(&store, &items);
+    let query = fts_query("parliament").unwrap();
+    let stopped = store.search_within(&query, None, 10_000, std::time::Duration::ZERO);
+    assert!(
+        matches!(stopped, Err(StoreError::TooSlow(_))),
+        "{stopped:?}"
+    );
+    let found = store.search(&query, None, 10_000).unwrap();
+    assert_eq!(found.items.len(), 2_000);
+}
