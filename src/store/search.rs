@@ -216,9 +216,14 @@ impl Store {
         within: Duration,
     ) -> Result<Matches, StoreError> {
         let searcher = &self.searcher;
-        let conn = searcher.conn.lock().unwrap_or_else(|p| p.into_inner());
+        // The deadline counts from when the search was asked for, not from when it got the
+        // connection: one queued behind others is stopped as soon, not later.
         let until = micros_since(searcher.epoch)
             .saturating_add(u64::try_from(within.as_micros()).unwrap_or(u64::MAX));
+        let conn = searcher.conn.lock().unwrap_or_else(|p| p.into_inner());
+        if micros_since(searcher.epoch) > until {
+            return Err(StoreError::TooSlow(within));
+        }
         searcher.deadline.store(until, Ordering::Relaxed);
         let found = run_search(&conn, query, outlets, limit);
         searcher.deadline.store(u64::MAX, Ordering::Relaxed);
