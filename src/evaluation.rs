@@ -8,7 +8,7 @@
 pub mod fit;
 mod labelled;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -121,6 +121,11 @@ impl Drop for Scratch {
     }
 }
 
+/// A pair of places as one key, whichever came first.
+pub(crate) fn unordered(a: usize, b: usize) -> (usize, usize) {
+    (a.min(b), a.max(b))
+}
+
 /// What a run got right and wrong on a set (or on one fold of it).
 #[derive(Debug, Default, Clone)]
 pub struct Report {
@@ -178,20 +183,20 @@ impl Report {
             }
         }
         report.false_merges.sort();
-        let related: std::collections::HashSet<(usize, usize)> = outcome
+        let related: HashSet<(usize, usize)> = outcome
             .related
             .iter()
-            .map(|&(a, b)| (a.min(b), a.max(b)))
+            .map(|&(a, b)| unordered(a, b))
             .collect();
         for &(a, b) in set.hard_negatives.iter().filter(|(a, _)| counted(*a)) {
             report.negatives += 1;
             report.negatives_merged += usize::from(outcome.story[a] == outcome.story[b]);
-            report.negatives_related += usize::from(related.contains(&(a.min(b), a.max(b))));
+            report.negatives_related += usize::from(related.contains(&unordered(a, b)));
         }
-        let labelled: std::collections::HashSet<(usize, usize)> = set
+        let labelled: HashSet<(usize, usize)> = set
             .hard_negatives
             .iter()
-            .map(|&(a, b)| (a.min(b), a.max(b)))
+            .map(|&(a, b)| unordered(a, b))
             .collect();
         report.unlabelled_related = related
             .iter()

@@ -4,6 +4,7 @@
 use chrono::Utc;
 
 use super::labelled::LabelledSet;
+use super::unordered;
 use crate::dedup::{measure, Candidate, Model, Signature, Window, INPUTS};
 
 /// A pair of a set's items as the pipeline would score it.
@@ -38,14 +39,14 @@ pub fn examples(set: &LabelledSet) -> Vec<Example> {
     for (place, (sketch, _)) in sketches.iter().enumerate() {
         for found in window.candidates_of(sketch, i64::MIN + 1) {
             let other: usize = window.entry(found).id.parse().unwrap_or(place);
-            pairs.push((place.min(other), place.max(other)));
+            pairs.push(unordered(place, other));
         }
     }
     let labelled = set.duplicates.iter().map(|d| (d.a, d.b));
     pairs.extend(
         labelled
             .chain(set.hard_negatives.iter().copied())
-            .map(|(a, b)| (a.min(b), a.max(b))),
+            .map(|(a, b)| unordered(a, b)),
     );
     pairs.sort_unstable();
     pairs.dedup();
