@@ -60,6 +60,8 @@ pub struct Metrics {
     items_stored: Gauge,
     retention_deleted: Counter,
     requests: Family<RequestLabels, Counter>,
+    connections: Gauge,
+    connection_cap: Gauge,
     render_seconds: Histogram,
     reloads: Family<ReloadLabels, Counter>,
 }
@@ -99,6 +101,16 @@ impl Default for Metrics {
                 "http_requests",
                 "HTTP requests answered, by route and status",
                 Family::default(),
+            ),
+            connections: add.metric(
+                "http_connections",
+                "Readers' connections open",
+                Gauge::default(),
+            ),
+            connection_cap: add.metric(
+                "http_connections_max",
+                "The most readers' connections served at once; more wait to be accepted",
+                Gauge::default(),
             ),
             render_seconds: add.metric(
                 "render_duration_seconds",
@@ -184,6 +196,19 @@ impl Metrics {
         self.requests
             .get_or_create(&RequestLabels { route, status })
             .inc();
+    }
+
+    pub fn set_connection_cap(&self, cap: usize) {
+        self.connection_cap
+            .set(i64::try_from(cap).unwrap_or(i64::MAX));
+    }
+
+    pub fn connection_opened(&self) {
+        self.connections.inc();
+    }
+
+    pub fn connection_closed(&self) {
+        self.connections.dec();
     }
 
     pub fn observe_reload(&self, applied: bool) {

@@ -8,9 +8,11 @@ mod counting;
 mod encoding;
 mod feeds;
 mod filter;
+mod listen;
 mod page;
 mod published;
 
+pub use listen::{connection_cap, serve, HEADER_TIMEOUT, SEND_TIMEOUT};
 pub use published::{Published, ScopeKey};
 
 use counting::Routes;

@@ -1,5 +1,8 @@
 //! Open files: every reader's connection, every fetch and the store's files each hold one.
 
+/// The limit assumed when it cannot be read: the usual soft limit of a shell.
+pub const FALLBACK_OPEN_FILES: u64 = 1024;
+
 /// Raises the soft limit on open files to the hard limit when it is lower, and returns the
 /// limit in force. A shell's soft limit of 1,024 is spent by that many idle readers, after
 /// which every accept fails; the hard limit is what the system allows this process. Under the

@@ -76,10 +76,10 @@ struct Pipeline {
 /// Runs the daemon until SIGTERM or Ctrl-C. The config is reloaded on SIGHUP, and when its
 /// file changes if `watch` is set.
 pub async fn run(config_path: &Path, log: LogLevel, watch: bool) -> anyhow::Result<()> {
-    match files::raise_open_files_limit() {
-        Ok(limit) => tracing::debug!(limit, "open files"),
-        Err(e) => tracing::warn!(error = %e, "cannot raise the open files limit"),
-    }
+    let open_files = files::raise_open_files_limit().unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot raise the open files limit");
+        files::FALLBACK_OPEN_FILES
+    });
     let config = config::load(config_path)?;
     log.set(&config.log.level);
     let poller = open(&config)?;
@@ -115,22 +115,25 @@ pub async fn run(config_path: &Path, log: LogLevel, watch: bool) -> anyhow::Resu
         config: Arc::clone(&pipeline.live),
         metrics: Arc::clone(&pipeline.metrics),
     });
-    // A connection gets a clone of the router as it is (an `Arc`): served as a plain `Router`,
-    // axum rebuilds its route table for every connection, which cost a reader that connects
-    // for each poll more than the request itself.
-    let server =
-        axum::serve(listener, app.into_make_service()).with_graceful_shutdown(async move {
+    let connections = serve::connection_cap(open_files);
+    tracing::debug!(open_files, connections, "limits");
+    let server = serve::serve(
+        listener,
+        app,
+        connections,
+        Arc::clone(&pipeline.metrics),
+        async move {
             let _ = stop_rx.wait_for(|stop| *stop).await;
-        });
+        },
+    );
     let liveness = systemd::Liveness::default();
     liveness.serving.store(true, Ordering::Relaxed);
     liveness.beat();
     let server = tokio::spawn({
         let serving = Arc::clone(&liveness.serving);
         async move {
-            let result = server.await;
+            server.await;
             serving.store(false, Ordering::Relaxed);
-            result
         }
     });
     tracing::info!(listen = %address, base_url = %config.server.base_url, "serving feeds");
@@ -205,9 +208,7 @@ pub async fn run(config_path: &Path, log: LogLevel, watch: bool) -> anyhow::Resu
         );
     }
     match served {
-        Ok(result) => result
-            .context("server task failed")?
-            .context("server failed")?,
+        Ok(result) => result.context("server task failed")?,
         Err(_) => tracing::warn!("connections still open after the grace period; closing them"),
     }
     Ok(())

@@ -301,15 +301,45 @@ impl Daemon {
 
     /// [`Daemon::start`] with more environment variables (`NOTIFY_SOCKET`, say).
     pub async fn start_with_env(dir: &Path, config: &str, env: &[(&str, &str)]) -> Self {
-        Self::launch(dir, config, env, &[]).await
+        Self::launch(dir, config, |command| {
+            command.envs(env.iter().copied());
+        })
+        .await
     }
 
     /// [`Daemon::start`] with more arguments to `tributary run`.
     pub async fn start_with_args(dir: &Path, config: &str, args: &[&str]) -> Self {
-        Self::launch(dir, config, &[], args).await
+        Self::launch(dir, config, |command| {
+            command.args(args);
+        })
+        .await
     }
 
-    async fn launch(dir: &Path, config: &str, env: &[(&str, &str)], args: &[&str]) -> Self {
+    /// [`Daemon::start`] with at most `open_files` descriptors, soft and hard limit both, as a
+    /// unit's `LimitNOFILE=` sets them.
+    pub async fn start_with_open_files(dir: &Path, config: &str, open_files: u64) -> Self {
+        use std::os::unix::process::CommandExt;
+        Self::launch(dir, config, |command| {
+            let limit = libc::rlimit {
+                rlim_cur: open_files,
+                rlim_max: open_files,
+            };
+            // SAFETY: setrlimit is async-signal-safe and touches only the child's limits.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        })
+        .await
+    }
+
+    /// Starts the daemon with whatever `prepare` adds to its command.
+    async fn launch(dir: &Path, config: &str, prepare: impl FnOnce(&mut Command)) -> Self {
         std::fs::write(dir.join("feeds.toml"), config).unwrap();
         let port = config
             .split("127.0.0.1:")
@@ -322,16 +352,15 @@ impl Daemon {
             .append(true)
             .open(dir.join("daemon.log"))
             .unwrap();
-        let child = binary()
+        let mut command = binary();
+        command
             .args(["run", "--config"])
             .arg(dir.join("feeds.toml"))
-            .args(args)
             .env("RUST_LOG", "info")
-            .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+            .stderr(log);
+        prepare(&mut command);
+        let child = command.spawn().unwrap();
         let daemon = Self {
             child,
             base: format!("http://127.0.0.1:{port}"),

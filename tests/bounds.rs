@@ -1,0 +1,146 @@
+//! No reader and no outlet can stall the rest: connections are bounded in time and number,
+//! searches in size and time, and sanitizing in cost, against the real daemon on loopback.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use common::{Daemon, Doc, FixtureServer, ABC_JUSTIN};
+
+/// The daemon's header timeout (`serve::HEADER_TIMEOUT`), and what a closed socket may take
+/// beyond it to be seen closed.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+const SLACK: Duration = Duration::from_secs(5);
+
+/// Reads from `socket` until the daemon closes it, and returns what it sent; fails the test
+/// if it is still open at `deadline`.
+async fn closed_by(socket: &mut TcpStream, deadline: Instant) -> Vec<u8> {
+    let mut sent = Vec::new();
+    let left = deadline.saturating_duration_since(Instant::now());
+    let read = tokio::time::timeout(left, socket.read_to_end(&mut sent)).await;
+    assert!(read.is_ok(), "still open after the header timeout");
+    sent
+}
+
+async fn metric(daemon: &Daemon, name: &str) -> f64 {
+    let text = daemon.get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_slow_and_half_sent_connections_are_closed_and_readers_still_served() {
+    let server = FixtureServer::start().await;
+    let (daemon, _dir) = Daemon::with_one_feed(&server, Doc::feed(ABC_JUSTIN, "\"1\"")).await;
+    daemon.wait_for_items(250).await;
+    let address = daemon.base.trim_start_matches("http://").to_owned();
+
+    let opened = Instant::now();
+    let mut idle = Vec::new();
+    for _ in 0..1100 {
+        idle.push(TcpStream::connect(&address).await.unwrap());
+    }
+    let mut half = TcpStream::connect(&address).await.unwrap();
+    half.write_all(b"GET /feed.xml HT").await.unwrap();
+    let mut trickle = TcpStream::connect(&address).await.unwrap();
+    let trickling = tokio::spawn(async move {
+        for byte in b"GET /feed.xml HTTP/1.1\r\nHost: x\r\n".iter().cycle() {
+            if trickle.write_all(&[*byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+
+    let feed = daemon.get("/feed.xml").await;
+    assert_eq!(
+        feed.status(),
+        200,
+        "a reader is served beside 1,100 idle sockets"
+    );
+    assert!(feed.text().await.unwrap().contains("<item>"));
+    assert!(metric(&daemon, "tributary_http_connections").await >= 1100.0);
+    assert!(metric(&daemon, "tributary_http_connections_max").await >= 1100.0);
+
+    let deadline = opened + HEADER_TIMEOUT + SLACK;
+    for socket in &mut idle {
+        assert!(closed_by(socket, deadline).await.is_empty());
+    }
+    let answer = closed_by(&mut half, deadline).await;
+    assert!(
+        answer.is_empty() || answer.starts_with(b"HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    tokio::time::timeout(SLACK, trickling)
+        .await
+        .expect("a trickling request is cut at the header timeout")
+        .unwrap();
+    // Once earlier readers' sockets are seen closed, this request's own is the one left open.
+    let mut open = f64::MAX;
+    for _ in 0..50 {
+        open = metric(&daemon, "tributary_http_connections").await;
+        if open == 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(open, 1.0, "closed connections are no longer counted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_alive_connection_is_closed_when_idle() {
+    let server = FixtureServer::start().await;
+    let (daemon, _dir) = Daemon::with_one_feed(&server, Doc::feed(ABC_JUSTIN, "\"1\"")).await;
+    let address = daemon.base.trim_start_matches("http://").to_owned();
+    let mut socket = TcpStream::connect(&address).await.unwrap();
+    socket
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let answered = Instant::now();
+    let sent = closed_by(&mut socket, answered + HEADER_TIMEOUT + SLACK).await;
+    assert!(sent.starts_with(b"HTTP/1.1 200"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_connection_cap_readers_wait_instead_of_failing() {
+    let server = FixtureServer::start().await;
+    server.serve("/top.xml", Doc::feed(ABC_JUSTIN, "\"1\""));
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config(common::free_port(), &[("abc", &[server.url("/top.xml")])]);
+    // 600 open files leave room for 88 readers' connections.
+    let daemon = Daemon::start_with_open_files(dir.path(), &config, 600).await;
+    daemon.wait_for_items(250).await;
+    assert_eq!(
+        metric(&daemon, "tributary_http_connections_max").await,
+        88.0
+    );
+    let address = daemon.base.trim_start_matches("http://").to_owned();
+    let mut idle = Vec::new();
+    // 88 are served, the rest wait in the kernel's queue ahead of the reader.
+    for _ in 0..150 {
+        idle.push(TcpStream::connect(&address).await.unwrap());
+    }
+    let waited = Instant::now();
+    let health = tokio::time::timeout(
+        HEADER_TIMEOUT * 3,
+        reqwest::get(format!("{}/healthz", daemon.base)),
+    )
+    .await
+    .expect("answered once idle connections timed out")
+    .unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(waited.elapsed() >= Duration::from_secs(1), "the cap held");
+    let log = daemon.log();
+    assert!(
+        log.contains("as many readers' connections as allowed"),
+        "{log}"
+    );
+    assert!(!log.contains("Too many open files"), "{log}");
+}
