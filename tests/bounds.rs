@@ -144,3 +144,53 @@ async fn past_the_connection_cap_readers_wait_instead_of_failing() {
     );
     assert!(!log.contains("Too many open files"), "{log}");
 }
+
+/// An RSS feed of one item whose description is `depth` nested `<div>`s around its text.
+fn nested_feed(outlet: &str, depth: usize) -> Vec<u8> {
+    let html = "<p>The words before.</p>".to_owned()
+        + &"<div>".repeat(depth)
+        + "inside"
+        + &"</div>".repeat(depth);
+    format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{outlet}</title>\
+         <link>https://{outlet}.example/</link><item><title>Deep at {outlet}</title>\
+         <link>https://{outlet}.example/deep</link><description><![CDATA[{html}]]></description>\
+         <pubDate>Tue, 23 May 2017 10:00:00 GMT</pubDate></item></channel></rss>"
+    )
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deeply_nested_html_is_cut_shown_in_status_and_delays_no_one() {
+    let server = FixtureServer::start().await;
+    server.serve("/deep-1.xml", Doc::body(200, nested_feed("deep1", 100_000)));
+    server.serve("/deep-2.xml", Doc::body(200, nested_feed("deep2", 100_000)));
+    server.serve("/top.xml", Doc::feed(ABC_JUSTIN, "\"1\""));
+    let dir = tempfile::tempdir().unwrap();
+    let deep = [server.url("/deep-1.xml"), server.url("/deep-2.xml")];
+    let healthy = [server.url("/top.xml")];
+    let config = common::config(common::free_port(), &[("deep", &deep), ("abc", &healthy)]);
+    let daemon = Daemon::start(dir.path(), &config).await;
+    daemon.wait_for_items(252).await;
+    for url in &deep {
+        let status = daemon.feed_status(url).await;
+        let problems = status["document_problems"].as_str().unwrap_or_default();
+        assert!(
+            // The description is read to its first 64 KiB: 13,107 `<div>`s.
+            problems.contains("nests 13102 elements deep, past 256: kept as plain text"),
+            "{status}"
+        );
+    }
+    let feed = daemon.json("/feed.json?outlet=deep").await;
+    let texts: Vec<&str> = feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|item| item["content_html"].as_str())
+        .collect();
+    assert_eq!(texts.len(), 2, "{feed}");
+    assert!(
+        texts.iter().all(|t| t.starts_with("The words before.")),
+        "{feed}"
+    );
+}

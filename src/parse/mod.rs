@@ -12,6 +12,7 @@ mod encoding;
 mod hints;
 mod json;
 mod media;
+mod nesting;
 mod repair;
 mod text;
 mod xml;
@@ -63,12 +64,13 @@ pub fn parse_feed(
     };
     // Relative links resolve against the feed's own address, else the site it names.
     let base = feed_url.cloned().or(document.site);
+    let items = document
+        .entries
+        .into_iter()
+        .map(|entry| normalize(entry, base.as_ref(), outlet, &mut notes))
+        .collect();
     Ok(ParsedFeed {
-        items: document
-            .entries
-            .into_iter()
-            .map(|entry| normalize(entry, base.as_ref(), outlet))
-            .collect(),
+        items,
         ttl: document.ttl,
         notes,
     })
@@ -150,7 +152,8 @@ fn capped_title(title: String) -> String {
     }
 }
 
-fn normalize(entry: Entry, base: Option<&Url>, outlet: &str) -> Item {
+/// `entry` as an item of `outlet`; what had to be cut from it is added to `notes`.
+fn normalize(entry: Entry, base: Option<&Url>, outlet: &str, notes: &mut Vec<String>) -> Item {
     let permalink = || {
         let guid = entry.guid.as_deref().filter(|_| entry.guid_is_permalink)?;
         canonical_url(guid, None)
@@ -162,8 +165,13 @@ fn normalize(entry: Entry, base: Option<&Url>, outlet: &str) -> Item {
         .or_else(permalink);
     let html_base = entry.html_base.clone().or_else(|| url.clone());
     let html_base = html_base.as_ref().or(base);
-    let html = |body: &Body, max: usize| match body.is_html {
-        true => text::sanitize_html(at_most(&body.text, max), html_base),
+    let mut flattened_from = None;
+    let mut html = |body: &Body, max: usize| match body.is_html {
+        true => {
+            let sanitized = text::sanitize_html(at_most(&body.text, max), html_base);
+            flattened_from = flattened_from.max(sanitized.flattened_from);
+            sanitized.html
+        }
         false => text::text_to_html(at_most(&body.text, max)),
     };
     let summary = entry
@@ -183,6 +191,12 @@ fn normalize(entry: Entry, base: Option<&Url>, outlet: &str) -> Item {
         Some(title) if !title.is_empty() => capped_title(title),
         _ => untitled(summary.as_deref().or(content.as_deref())),
     };
+    if let Some(depth) = flattened_from {
+        notes.push(format!(
+            "the HTML of {title:?} nests {depth} elements deep, past {}: kept as plain text",
+            nesting::MAX_DEPTH
+        ));
+    }
     let image = entry
         .image
         .as_deref()

@@ -5,6 +5,8 @@ use std::cell::RefCell;
 
 use url::Url;
 
+use super::nesting;
+
 /// Plain text from a title that may hold markup or (doubly) encoded entities, with
 /// whitespace collapsed, so that every reader shows the same words.
 pub fn plain_text(raw: &str) -> String {
@@ -18,10 +20,12 @@ pub fn plain_text(raw: &str) -> String {
     thread_local! {
         static TEXT_ONLY: ammonia::Builder<'static> = ammonia::Builder::empty();
     }
-    let text = if looks_like_markup {
-        TEXT_ONLY.with(|text_only| text_only.clean(raw).to_string())
-    } else {
+    let text = if !looks_like_markup {
         raw.to_owned()
+    } else if nesting::too_deep(raw).is_some() {
+        nesting::text_of(raw)
+    } else {
+        TEXT_ONLY.with(|text_only| text_only.clean(raw).to_string())
     };
     collapse_whitespace(&html_escape::decode_html_entities(&text))
 }
@@ -30,11 +34,27 @@ fn collapse_whitespace(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// HTML as [`sanitize_html`] left it.
+pub struct Sanitized {
+    /// `None` when nothing is left.
+    pub html: Option<String>,
+    /// How deep the markup nested, when that was too deep to sanitize and its text was kept.
+    pub flattened_from: Option<usize>,
+}
+
 /// Feed HTML made safe to embed in any reader: no scripts, event handlers, styles, forms or
 /// frames, no `javascript:` or `data:` URLs, and relative URLs made absolute against `base`
 /// (a relative link means nothing once the item leaves its outlet; without a base they are
-/// dropped). `None` when nothing is left.
-pub fn sanitize_html(html: &str, base: Option<&Url>) -> Option<String> {
+/// dropped). HTML nested deeper than [`nesting::MAX_DEPTH`] is kept as its text, at a cost
+/// that grows with its length only.
+pub fn sanitize_html(html: &str, base: Option<&Url>) -> Sanitized {
+    if let Some(depth) = nesting::too_deep(html) {
+        let text = collapse_whitespace(&nesting::text_of(html));
+        return Sanitized {
+            html: (!text.is_empty()).then_some(text),
+            flattened_from: Some(depth),
+        };
+    }
     // A sanitizer's sets of allowed tags and attributes cost more to build than most summaries
     // cost to clean: each thread builds one, and tells it each call's base.
     thread_local! {
@@ -54,7 +74,10 @@ pub fn sanitize_html(html: &str, base: Option<&Url>) -> Option<String> {
     BASE.with_borrow_mut(|current| *current = base.cloned());
     let clean = SANITIZER.with(|sanitizer| sanitizer.clean(html).to_string());
     let clean = clean.trim();
-    (!clean.is_empty()).then(|| clean.to_owned())
+    Sanitized {
+        html: (!clean.is_empty()).then(|| clean.to_owned()),
+        flattened_from: None,
+    }
 }
 
 /// Plain text carried into an HTML field (an Atom `type="text"` summary, say).
@@ -86,7 +109,7 @@ mod tests {
         let dirty = r#"<p onclick="x()" style="color:red">Hi<script>alert(1)</script>
             <a href="javascript:alert(1)">j</a><img src="data:image/png;base64,AAAA">
             <iframe src="https://evil.example"></iframe><form><input></form></p>"#;
-        let clean = sanitize_html(dirty, None).unwrap();
+        let clean = sanitize_html(dirty, None).html.unwrap();
         for banned in [
             "onclick",
             "style",
@@ -109,6 +132,7 @@ mod tests {
             r#"<a href="/news/other">x</a><img src="pic.jpg">"#,
             Some(&base),
         )
+        .html
         .unwrap();
         assert!(
             clean.contains(r#"href="https://www.abc.net.au/news/other""#),
@@ -122,7 +146,16 @@ mod tests {
 
     #[test]
     fn empty_html_is_none() {
-        assert_eq!(sanitize_html("  <script>x</script> ", None), None);
+        assert_eq!(sanitize_html("  <script>x</script> ", None).html, None);
+    }
+
+    #[test]
+    fn html_nested_too_deep_to_sanitize_is_kept_as_text() {
+        let deep = "<div>".repeat(100_000) + "Tom &amp; <i>Jerry</i>" + &"</div>".repeat(100_000);
+        let kept = sanitize_html(&deep, None);
+        assert_eq!(kept.html.as_deref(), Some("Tom &amp; Jerry"));
+        assert_eq!(kept.flattened_from, Some(100_001));
+        assert_eq!(plain_text(&deep), "Tom & Jerry");
         assert_eq!(text_to_html("  "), None);
         assert_eq!(text_to_html("a < b").as_deref(), Some("a &lt; b"));
     }
