@@ -1,6 +1,7 @@
 //! RSS 2.0, with `dc:creator` for authors (RSS `author` must be an e-mail address),
 //! `content:encoded` for full text and `atom:link rel="self"` as the RSS Advisory Board asks.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use rss::extension::atom::AtomExtension;
@@ -88,7 +89,7 @@ fn with_stylesheet(xml: Vec<u8>, href: &str) -> Vec<u8> {
 fn item(channel: &Channel<'_>, stored: &StoredItem) -> rss::Item {
     let item = &stored.item;
     rss::Item {
-        title: Some(item.title.clone()),
+        title: Some(inert(&item.title).into_owned()),
         link: item.url.clone(),
         description: with_also(
             channel,
@@ -158,4 +159,25 @@ fn with_also(
         Some(description) => format!("{description}\n{line}"),
         None => line,
     })
+}
+
+/// A title as plain text that no reader can take for markup. RSS leaves unsaid whether a title
+/// is text or HTML, and a reader that renders it as HTML would run a headline that reads
+/// `<script>`. A `<` that would open a tag (before a letter, `/`, `!` or `?`) is followed by an
+/// invisible word joiner (U+2060), after which HTML sees no tag; the title reads the same.
+/// Atom says its titles are text, and JSON Feed's are text by definition: they are left alone.
+pub(super) fn inert(title: &str) -> Cow<'_, str> {
+    let opens_tag = |next: u8| next.is_ascii_alphabetic() || matches!(next, b'/' | b'!' | b'?');
+    let bytes = title.as_bytes();
+    if !bytes.windows(2).any(|w| w[0] == b'<' && opens_tag(w[1])) {
+        return Cow::Borrowed(title);
+    }
+    let mut out = String::with_capacity(title.len() + 8);
+    for (i, c) in title.char_indices() {
+        out.push(c);
+        if c == '<' && bytes.get(i + 1).copied().is_some_and(opens_tag) {
+            out.push('\u{2060}');
+        }
+    }
+    Cow::Owned(out)
 }
