@@ -194,3 +194,123 @@ async fn deeply_nested_html_is_cut_shown_in_status_and_delays_no_one() {
         "{feed}"
     );
 }
+
+/// Makes the 250 items of the Just In capture 50,000, each copy a day older than the last,
+/// with their search entries: the store the searches below run against.
+fn copy_items_to_50_000(database: &std::path::Path) {
+    let db = rusqlite::Connection::open(database).unwrap();
+    db.execute_batch(
+        "WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 199)
+         INSERT INTO items (id, outlet, url, feed_url, sort_at, first_seen, modified_at,
+                            content_hash, data, story, signature)
+         SELECT id || '-' || k, outlet, url || '?copy=' || k, feed_url, sort_at - k * 86400,
+                first_seen - k * 86400, modified_at, content_hash, data, id || '-' || k, signature
+         FROM items, n WHERE outlet = 'abc';
+         INSERT INTO items_search (rowid, title, summary)
+         SELECT copy.rowid, s.title, s.summary
+         FROM items copy
+         JOIN items original ON original.id = substr(copy.id, 1, instr(copy.id, '-') - 1)
+         JOIN items_search s ON s.rowid = original.rowid
+         WHERE instr(copy.id, '-') > 0;",
+    )
+    .unwrap();
+    let count: u64 = db
+        .query_row(
+            "SELECT count(*) FROM items WHERE outlet = 'abc'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(count, 50_000);
+}
+
+/// An RSS feed of `titles`, one item each.
+fn small_feed(titles: &[&str]) -> Vec<u8> {
+    let items: String = titles
+        .iter()
+        .enumerate()
+        .map(|(i, title)| {
+            format!(
+                "<item><title>{title}</title><link>https://fresh.example/{i}</link>\
+                 <pubDate>Tue, 23 May 2017 1{i}:00:00 GMT</pubDate></item>"
+            )
+        })
+        .collect();
+    format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Fresh</title>\
+         <link>https://fresh.example/</link>{items}</channel></rss>"
+    )
+    .into_bytes()
+}
+
+/// The slowest of `GET path` answers while `until` has not passed, and their statuses.
+async fn hammer(base: String, path: String, until: Instant) -> (Duration, Vec<u16>) {
+    let client = reqwest::Client::new();
+    let mut slowest = Duration::ZERO;
+    let mut statuses = Vec::new();
+    while Instant::now() < until {
+        let asked = Instant::now();
+        let status = client
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0);
+        slowest = slowest.max(asked.elapsed());
+        statuses.push(status);
+    }
+    (slowest, statuses)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searches_hold_up_neither_status_nor_polls() {
+    let server = FixtureServer::start().await;
+    server.serve("/top.xml", Doc::feed(ABC_JUSTIN, "\"1\""));
+    server.serve("/fresh.xml", Doc::body(200, small_feed(&["First"])));
+    let dir = tempfile::tempdir().unwrap();
+    let feeds = [server.url("/top.xml")];
+    let fresh = [server.url("/fresh.xml")];
+    let config = common::config(common::free_port(), &[("abc", &feeds), ("fresh", &fresh)]);
+    let daemon = Daemon::start(dir.path(), &config).await;
+    daemon.wait_for_items(251).await;
+    assert!(daemon.stop("TERM").success());
+    copy_items_to_50_000(&dir.path().join("test.db"));
+    let daemon = Daemon::start(dir.path(), &config).await;
+    daemon.wait_for_items(50_001).await;
+
+    // Refused by their length at once, and the costliest searches that are allowed: eight
+    // three-letter prefixes, each matching thousands of items.
+    let refused = format!("/feed.xml?q={}", "m*+".repeat(5_000));
+    let costliest = "/feed.xml?q=the*+pol*+gov*+min*+sta*+aus*+new*+sai*".to_owned();
+    let until = Instant::now() + Duration::from_secs(6);
+    let searches: Vec<_> = [&refused, &refused, &costliest, &costliest]
+        .into_iter()
+        .map(|path| tokio::spawn(hammer(daemon.base.clone(), path.clone(), until)))
+        .collect();
+    let health = tokio::spawn(hammer(daemon.base.clone(), "/healthz".into(), until));
+    let status = tokio::spawn(hammer(daemon.base.clone(), "/status".into(), until));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    server.serve(
+        "/fresh.xml",
+        Doc::body(200, small_feed(&["First", "Second"])),
+    );
+    daemon.wait_for_items(50_002).await;
+
+    for search in searches {
+        let (slowest, statuses) = search.await.unwrap();
+        assert!(
+            statuses.iter().all(|s| matches!(s, 200 | 400)),
+            "{statuses:?}"
+        );
+        // The deadline is one second from arrival; debug builds and a busy machine get more.
+        assert!(
+            slowest < Duration::from_secs(3),
+            "a search took {slowest:?}"
+        );
+    }
+    for operator in [health, status] {
+        let (slowest, statuses) = operator.await.unwrap();
+        assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+        assert!(slowest < Duration::from_secs(1), "took {slowest:?}");
+    }
+}
