@@ -15,7 +15,8 @@ pub struct Item {
     pub outlet: String,
     /// Plain text: entities decoded, markup removed, whitespace collapsed.
     pub title: String,
-    /// Absolute and canonical (see `parse::canonical`), or `None` when the feed gave no usable link.
+    /// The publisher's link, absolute (see `parse::canonical`), or `None` when the feed gave no
+    /// usable link. Identity uses its canonical form, [`Item::canonical_url`].
     pub url: Option<String>,
     /// Sanitized HTML.
     pub summary: Option<String>,
@@ -156,11 +157,17 @@ impl Item {
     /// The identity of an item whose feed's GUIDs cannot be trusted: the canonical link, else
     /// the title and date.
     pub fn link_identity_key(&self) -> String {
-        if let Some(url) = &self.url {
+        if let Some(url) = self.canonical_url() {
             return format!("url:{url}");
         }
         let date = self.published.or(self.updated).map(|d| d.timestamp());
         format!("title:{}|{}", self.title, date.unwrap_or_default())
+    }
+
+    /// The link as an identity: one spelling per article, however the feed wrote it.
+    pub fn canonical_url(&self) -> Option<String> {
+        let url = self.url.as_deref()?;
+        crate::parse::canonical_url(url, None).map(String::from)
     }
 
     /// The item as the store keeps it (JSON), and a digest of it: of everything a reader

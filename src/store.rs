@@ -459,11 +459,12 @@ impl Writer<'_> {
             }
             // The document's own items are never re-publications of each other: a story and
             // its live blog, say, are both in the feed at once.
+            let links: Vec<String> = body.items.iter().filter_map(Item::canonical_url).collect();
             let siblings: HashSet<&str> = body
                 .items
                 .iter()
-                .flat_map(|i| [Some(i.id.as_str()), i.url.as_deref()])
-                .flatten()
+                .map(|i| i.id.as_str())
+                .chain(links.iter().map(String::as_str))
                 .collect();
             let rules = items::Rules {
                 feed_url: poll.feed_url,

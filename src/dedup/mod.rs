@@ -47,7 +47,7 @@ pub fn within_document(items: Vec<Item>) -> Vec<Item> {
         .into_iter()
         .filter(|item| {
             let new_id = ids.insert(item.id.clone());
-            let new_url = item.url.as_ref().is_none_or(|url| urls.insert(url.clone()));
+            let new_url = item.canonical_url().is_none_or(|url| urls.insert(url));
             new_id && new_url
         })
         .collect()

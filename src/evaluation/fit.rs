@@ -28,7 +28,7 @@ pub fn examples(set: &LabelledSet) -> Vec<Example> {
             id: place.to_string().into(),
             outlet: item.outlet.as_str().into(),
             story: place.to_string().into(),
-            url: item.url.as_deref().map(Into::into),
+            url: item.canonical_url().map(Into::into),
             dated,
             seen_at: dated,
             sketch: sketch.clone(),
@@ -56,7 +56,8 @@ pub fn examples(set: &LabelledSet) -> Vec<Example> {
         .filter(|(a, b)| a != b && set.items[*a].id != set.items[*b].id)
         .map(|(a, b)| {
             let ((sa, da), (sb, db)) = (&sketches[a], &sketches[b]);
-            let same_link = set.items[a].url.is_some() && set.items[a].url == set.items[b].url;
+            let link = |i: usize| set.items[i].canonical_url();
+            let same_link = link(a).is_some() && link(a) == link(b);
             let hours = (da - db).abs() as f64 / 3600.0;
             let features = measure(sa, sb, |t| rarity.of(t), hours, same_link);
             Example {

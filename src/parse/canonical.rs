@@ -1,5 +1,7 @@
-//! Canonical links: one spelling per article, so that the same story reached through a
-//! tracking link, a fragment or an upper-case host is recognised as the same item.
+//! Links two ways. The publisher's link is what a reader follows: as the feed wrote it, resolved
+//! when relative, less tracking parameters. The canonical link is an identity: one spelling per
+//! article, so that the same story reached through a tracking link, a fragment or an upper-case
+//! host is recognised as the same item.
 
 use url::Url;
 
@@ -10,6 +12,54 @@ const TRACKING_PARAMS: &[&str] = &[
 
 fn is_tracking_param(name: &str) -> bool {
     name.starts_with("utm_") || TRACKING_PARAMS.contains(&name)
+}
+
+/// The publisher's link: `raw` as written when it is an absolute http(s) URL of printable ASCII,
+/// else resolved against `base` (and spelled as the `url` crate spells it); tracking parameters
+/// dropped, the rest kept byte for byte (a fragment, a parameter without `=`, the host's case).
+/// `None` when `raw` names no web page.
+///
+/// ```
+/// use tributary::parse::publisher_url;
+///
+/// let url = publisher_url("https://E.example/a?utm_source=x&id=5&flag#frag", None).unwrap();
+/// assert_eq!(url, "https://E.example/a?id=5&flag#frag");
+/// ```
+pub fn publisher_url(raw: &str, base: Option<&Url>) -> Option<String> {
+    let raw = raw.trim();
+    let resolved = canonical_url(raw, base).and_then(|_| match base {
+        Some(base) => base.join(raw).ok(),
+        None => Url::parse(raw).ok(),
+    })?;
+    let as_written = Url::parse(raw).is_ok() && raw.bytes().all(|b| b.is_ascii_graphic());
+    let spelled = if as_written { raw } else { resolved.as_str() };
+    Some(without_tracking(spelled))
+}
+
+/// `url` less its tracking parameters, every other byte kept.
+fn without_tracking(url: &str) -> String {
+    let (rest, fragment) = match url.split_once('#') {
+        Some((rest, fragment)) => (rest, Some(fragment)),
+        None => (url, None),
+    };
+    let mut out = match rest.split_once('?') {
+        Some((path, query)) => {
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|pair| !is_tracking_param(pair.split('=').next().unwrap_or(pair)))
+                .collect();
+            match kept.is_empty() {
+                true => path.to_owned(),
+                false => format!("{path}?{}", kept.join("&")),
+            }
+        }
+        None => rest.to_owned(),
+    };
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    out
 }
 
 /// Resolves `raw` against `base` and canonicalizes it: http(s) only, host lower-cased (the `url`
@@ -92,6 +142,33 @@ mod tests {
                 .map(String::from)
                 .as_deref(),
             Some("https://a.example/story/1")
+        );
+    }
+
+    #[test]
+    fn the_publishers_link_is_kept_as_written_less_tracking() {
+        let kept = |raw| publisher_url(raw, None);
+        assert_eq!(
+            kept(" https://E.example/a?utm_source=x&id=5&flag#frag ").as_deref(),
+            Some("https://E.example/a?id=5&flag#frag")
+        );
+        assert_eq!(
+            kept("http://purl.org/rss/2.0/?item").as_deref(),
+            Some("http://purl.org/rss/2.0/?item")
+        );
+        assert_eq!(
+            kept("https://a.example/x?fbclid=1").as_deref(),
+            Some("https://a.example/x")
+        );
+        assert_eq!(
+            kept("https://a.example/a b").as_deref(),
+            Some("https://a.example/a%20b")
+        );
+        assert_eq!(kept("javascript:alert(1)"), None);
+        let base = Url::parse("https://a.example/news/feed.xml").unwrap();
+        assert_eq!(
+            publisher_url("../story/1#c2", Some(&base)).as_deref(),
+            Some("https://a.example/story/1#c2")
         );
     }
 

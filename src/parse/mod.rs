@@ -17,7 +17,7 @@ mod repair;
 mod text;
 mod xml;
 
-pub use canonical::canonical_url;
+pub use canonical::{canonical_url, publisher_url};
 pub use text::plain_text;
 
 use std::time::Duration;
@@ -156,14 +156,17 @@ fn capped_title(title: String) -> String {
 fn normalize(entry: Entry, base: Option<&Url>, outlet: &str, notes: &mut Vec<String>) -> Item {
     let permalink = || {
         let guid = entry.guid.as_deref().filter(|_| entry.guid_is_permalink)?;
-        canonical_url(guid, None)
+        publisher_url(guid, None)
     };
     let url = entry
         .link
         .as_deref()
-        .and_then(|link| canonical_url(link, base))
+        .and_then(|link| publisher_url(link, base))
         .or_else(permalink);
-    let html_base = entry.html_base.clone().or_else(|| url.clone());
+    let html_base = entry
+        .html_base
+        .clone()
+        .or_else(|| url.as_deref().and_then(|u| Url::parse(u).ok()));
     let html_base = html_base.as_ref().or(base);
     let mut flattened_from = None;
     let mut html = |body: &Body, max: usize| match body.is_html {
@@ -208,7 +211,7 @@ fn normalize(entry: Entry, base: Option<&Url>, outlet: &str, notes: &mut Vec<Str
         id: ItemId::from(String::new()),
         outlet: outlet.to_owned(),
         title,
-        url: url.map(String::from),
+        url,
         summary,
         content,
         published,

@@ -61,6 +61,11 @@ fn without_a_guid_the_canonical_link_is_the_identity() {
     assert_eq!(items[0].guid, None);
     assert_eq!(
         items[0].url.as_deref(),
+        Some("https://www.abc.net.au/news/a#top"),
+        "the publisher's link, less its tracking"
+    );
+    assert_eq!(
+        items[0].canonical_url().as_deref(),
         Some("https://www.abc.net.au/news/a")
     );
     assert_eq!(

@@ -67,6 +67,7 @@ pub(super) fn upsert(
         .unwrap_or_else(|| Compared::of(item));
     let row = Written {
         item,
+        canonical_url: item.canonical_url(),
         data: &data,
         hash: &hash,
         sort_at: arrived.dated.sort_at,
@@ -196,10 +197,11 @@ fn place(
     rules: &Rules<'_>,
     window: &mut StoredWindow,
 ) -> Result<Placed, StoreError> {
+    let canonical_url = item.canonical_url();
     let incoming = Incoming {
         id: item.id.as_str(),
         outlet: &item.outlet,
-        url: item.url.as_deref(),
+        url: canonical_url.as_deref(),
         dated: item
             .published
             .unwrap_or(rules.now)
@@ -231,6 +233,8 @@ fn place(
 /// What an item's row holds beside its story.
 struct Written<'a> {
     item: &'a Item,
+    /// The item's canonical link: the `url` column, by which a copy of it is found.
+    canonical_url: Option<String>,
     data: &'a str,
     hash: &'a str,
     sort_at: DateTime<Utc>,
@@ -245,7 +249,7 @@ impl Written<'_> {
             id: self.item.id.as_str().into(),
             outlet: self.item.outlet.as_str().into(),
             story: story.into(),
-            url: self.item.url.as_deref().map(Into::into),
+            url: self.canonical_url.as_deref().map(Into::into),
             dated: self.sort_at.timestamp(),
             seen_at: self.first_seen.timestamp(),
             sketch,
@@ -270,7 +274,7 @@ fn insert(
     .execute(params![
         row.item.id.as_str(),
         row.item.outlet,
-        row.item.url,
+        row.canonical_url,
         rules.feed_url,
         row.sort_at.timestamp(),
         row.first_seen.timestamp(),
@@ -299,7 +303,7 @@ fn update(
         .query_row(
             params![
                 row.item.id.as_str(),
-                row.item.url,
+                row.canonical_url,
                 rules.feed_url,
                 row.sort_at.timestamp(),
                 rules.now.timestamp(),
@@ -344,7 +348,10 @@ fn find_existing(tx: &Transaction<'_>, item: &Item) -> Result<Option<Existing>, 
              SELECT id, content_hash, first_seen, 1 FROM items WHERE outlet = ?2 AND url = ?3
              LIMIT 1",
         )?
-        .query_row(params![item.id.as_str(), item.outlet, item.url], existing)
+        .query_row(
+            params![item.id.as_str(), item.outlet, item.canonical_url()],
+            existing,
+        )
         .optional()?;
     Ok(found)
 }
