@@ -72,6 +72,12 @@ enum Command {
         /// The outlet id to give the items.
         #[arg(long, default_value = "local")]
         outlet: String,
+        /// For a file: the `Content-Type` it was served with (its charset is heeded).
+        #[arg(long)]
+        content_type: Option<String>,
+        /// For a file: the address it was fetched from, against which relative links resolve.
+        #[arg(long)]
+        base_url: Option<url::Url>,
     },
 }
 
@@ -112,7 +118,14 @@ fn main() -> ExitCode {
             Command::Status { json } => status(&cli.config, json).map(|()| true),
             Command::Explain { item } => explain(&cli.config, &item),
             Command::ImportOpml { file, dry_run } => import_opml(&cli.config, &file, dry_run),
-            Command::Parse { source, outlet } => parse_one(&source, &outlet).await.map(|()| true),
+            Command::Parse {
+                source,
+                outlet,
+                content_type,
+                base_url,
+            } => parse_one(&source, &outlet, content_type, base_url)
+                .await
+                .map(|()| true),
         }
     });
     match result {
@@ -289,7 +302,12 @@ fn status(path: &Path, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn parse_one(source: &str, outlet: &str) -> anyhow::Result<()> {
+async fn parse_one(
+    source: &str,
+    outlet: &str,
+    content_type: Option<String>,
+    base_url: Option<url::Url>,
+) -> anyhow::Result<()> {
     let (bytes, content_type, base) = if source.starts_with("http://")
         || source.starts_with("https://")
     {
@@ -307,7 +325,7 @@ async fn parse_one(source: &str, outlet: &str) -> anyhow::Result<()> {
         }
     } else {
         let bytes = std::fs::read(source).with_context(|| format!("cannot read {source}"))?;
-        (bytes, None, None)
+        (bytes, content_type, base_url)
     };
     let parsed = parse::parse_feed(&bytes, content_type.as_deref(), base.as_ref(), outlet)
         .with_context(|| format!("cannot parse {source}"))?;
