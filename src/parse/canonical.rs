@@ -32,8 +32,15 @@ pub fn publisher_url(raw: &str, base: Option<&Url>) -> Option<String> {
         None => Url::parse(raw).ok(),
     })?;
     let as_written = Url::parse(raw).is_ok() && raw.bytes().all(|b| b.is_ascii_graphic());
-    let spelled = if as_written { raw } else { resolved.as_str() };
-    Some(without_tracking(spelled))
+    if !as_written {
+        return Some(without_tracking(resolved.as_str()));
+    }
+    // The scheme, which names no page, in the one case every reader expects.
+    let after_scheme = &raw[resolved.scheme().len()..];
+    Some(without_tracking(&format!(
+        "{}{after_scheme}",
+        resolved.scheme()
+    )))
 }
 
 /// `url` less its tracking parameters, every other byte kept.
@@ -163,6 +170,10 @@ mod tests {
         assert_eq!(
             kept("https://a.example/a b").as_deref(),
             Some("https://a.example/a%20b")
+        );
+        assert_eq!(
+            kept("HTTP://www.Example.org/thing").as_deref(),
+            Some("http://www.Example.org/thing")
         );
         assert_eq!(kept("javascript:alert(1)"), None);
         let base = Url::parse("https://a.example/news/feed.xml").unwrap();

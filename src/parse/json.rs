@@ -1,6 +1,6 @@
-//! JSON Feed 1.0 and 1.1, read leniently: `feed-rs` refuses a document for a missing
-//! `mime_type`, a numeric `id`, an unknown version string, a raw control character or a cut-off
-//! end, and drops each item's `image`; real feeds have all of these.
+//! JSON Feed 1.0 and 1.1, read leniently: real feeds miss an attachment's `mime_type`, give a
+//! numeric `id` or an unknown version string, hold raw control characters or end cut off, and a
+//! strict reader refuses them all.
 
 use serde_json::{Map, Value};
 use url::Url;
@@ -51,7 +51,11 @@ fn entry(item: &Map<String, Value>, feed_authors: &[String]) -> Entry {
     let own_authors = authors(item);
     let tags = item.get("tags").and_then(Value::as_array);
     Entry {
-        title: string(item, "title"),
+        // Plain text by the specification, but read as HTML as feeds in the wild write it.
+        title: string(item, "title").map(|text| Body {
+            text,
+            is_html: true,
+        }),
         link: string(item, "url").or_else(|| string(item, "external_url")),
         // JSON Feed ids are opaque: never a link, even when they look like one.
         guid: scalar(item.get("id")),
@@ -184,7 +188,10 @@ mod tests {
         assert_eq!(document.site.unwrap().as_str(), "https://j.example/");
         let entry = &document.entries[0];
         assert_eq!(entry.guid.as_deref(), Some("42"));
-        assert_eq!(entry.title.as_deref(), Some("A\u{1}B"));
+        assert_eq!(
+            entry.title.as_ref().map(|t| t.text.as_str()),
+            Some("A\u{1}B")
+        );
         assert_eq!(entry.authors, ["Feed Author"]);
         assert_eq!(entry.image.as_deref(), Some("https://j.example/a.png"));
         assert_eq!(entry.enclosures[0].mime_type, None);
@@ -197,7 +204,10 @@ mod tests {
         let mut notes = Vec::new();
         let document = read(text, &mut notes).unwrap();
         assert_eq!(document.entries.len(), 2);
-        assert_eq!(document.entries[0].title.as_deref(), Some("[a]"));
+        assert_eq!(
+            document.entries[0].title.as_ref().map(|t| t.text.as_str()),
+            Some("[a]")
+        );
         assert_eq!(
             notes,
             ["the document ends mid-way; read up to its last complete item"]

@@ -1,77 +1,85 @@
 //! The pictures and files attached to an entry: the one image that best stands for it, and
 //! its enclosures (podcast audio, video, documents).
 
-use std::collections::HashSet;
+use quick_xml::events::BytesStart;
+use url::Url;
 
-use feed_rs::model::{Entry, MediaContent};
-
+use super::xml::attribute;
 use crate::model::Enclosure;
 
-/// The entry's image, in order of preference: the Media RSS rendition marked `isDefault`
-/// (collected in `defaults`, which `feed-rs` does not keep), the largest image rendition or
-/// image enclosure, a thumbnail (Media RSS or `itunes:image`). Unresolved.
-pub fn best_image(entry: &Entry, defaults: &HashSet<String>) -> Option<String> {
-    let media: Vec<&MediaContent> = entry.media.iter().flat_map(|m| &m.content).collect();
-    let url = |m: &&MediaContent| m.url.as_ref().map(|u| u.to_string());
-    let images = || media.iter().filter(|m| is_image(m));
-    let default = images().filter_map(url).find(|u| defaults.contains(u));
-    // By area, and by width where heights are missing (renditions that give only a width).
-    let largest = || {
-        images()
-            .rev()
-            .max_by_key(|m| {
-                let (w, h) = (
-                    u64::from(m.width.unwrap_or(0)),
-                    u64::from(m.height.unwrap_or(0)),
-                );
-                (w * h, w)
-            })
-            .and_then(url)
-    };
-    let thumbnail = || {
-        entry
-            .media
-            .iter()
-            .flat_map(|m| &m.thumbnails)
-            .map(|t| t.image.uri.clone())
-            .next()
-    };
-    default.or_else(largest).or_else(thumbnail)
+/// A Media RSS `<media:content>` or an RSS `<enclosure>`: a file, perhaps an image rendition.
+pub struct Media {
+    url: String,
+    mime: Option<String>,
+    medium: Option<String>,
+    is_default: bool,
+    width: Option<u64>,
+    height: Option<u64>,
+    length: Option<u64>,
 }
 
-/// An image rendition: typed as one, or sized like one when the type is missing.
-fn is_image(media: &&MediaContent) -> bool {
-    match &media.content_type {
-        Some(mime) => mime.ty() == "image",
-        None => media.width.is_some(),
+impl Media {
+    /// The file `e` describes, its address in the attribute `url_attribute`, resolved against
+    /// the `xml:base` in scope.
+    pub fn of(e: &BytesStart<'_>, url_attribute: &str, base: Option<&Url>) -> Option<Self> {
+        let url = attribute(e, url_attribute)?;
+        let url = url.trim();
+        let url = match base.and_then(|b| b.join(url).ok()) {
+            Some(resolved) => resolved.into(),
+            None => url.to_owned(),
+        };
+        let number = |name| attribute(e, name).and_then(|v| v.trim().parse().ok());
+        Some(Self {
+            url,
+            mime: attribute(e, "type").filter(|t| !t.trim().is_empty()),
+            medium: attribute(e, "medium"),
+            is_default: attribute(e, "isdefault").is_some_and(|d| d.trim() == "true"),
+            width: number("width"),
+            height: number("height"),
+            length: number("filesize").or_else(|| number("length")),
+        })
+    }
+
+    /// An image rendition: typed or marked as one, or sized like one when the type is missing.
+    fn is_image(&self) -> bool {
+        match (&self.mime, &self.medium) {
+            (Some(mime), _) => mime.trim().starts_with("image/"),
+            (None, Some(medium)) => medium.trim() == "image",
+            (None, None) => self.width.is_some(),
+        }
     }
 }
 
-/// Attached files: RSS `<enclosure>`s and Media RSS content that is not an image rendition
-/// (`feed-rs` reads both into one media model), and Atom `rel="enclosure"` links. Unresolved.
-pub fn enclosures(entry: &Entry) -> Vec<Enclosure> {
-    let from_media = entry
-        .media
+/// The entry's image, in order of preference: the Media RSS rendition marked `isDefault`, the
+/// largest image rendition or image enclosure, the first `media:thumbnail`. Unresolved.
+pub fn best_image(media: &[Media], thumbnails: &[String]) -> Option<String> {
+    let images = || media.iter().filter(|m| m.is_image());
+    let default = images().find(|m| m.is_default);
+    // By area, and by width where heights are missing (renditions that give only a width).
+    let largest = || {
+        images().rev().max_by_key(|m| {
+            let (w, h) = (m.width.unwrap_or(0), m.height.unwrap_or(0));
+            (w.saturating_mul(h), w)
+        })
+    };
+    default
+        .or_else(largest)
+        .map(|m| m.url.clone())
+        .or_else(|| thumbnails.first().cloned())
+}
+
+/// Attached files: RSS `<enclosure>`s and Media RSS content that is not an image rendition (an
+/// image with a size in bytes is a file too). Unresolved.
+pub fn enclosures(media: &[Media]) -> Vec<Enclosure> {
+    media
         .iter()
-        .flat_map(|m| &m.content)
-        .filter(|m| !is_image(m) || m.size.is_some())
-        .filter_map(|m| {
-            Some(Enclosure {
-                url: m.url.as_ref()?.to_string(),
-                mime_type: m.content_type.as_ref().map(ToString::to_string),
-                length: m.size,
-            })
-        });
-    let from_links = entry
-        .links
-        .iter()
-        .filter(|l| l.rel.as_deref() == Some("enclosure"))
-        .map(|l| Enclosure {
-            url: l.href.clone(),
-            mime_type: l.media_type.clone(),
-            length: l.length,
-        });
-    from_media.chain(from_links).collect()
+        .filter(|m| !m.is_image() || m.length.is_some())
+        .map(|m| Enclosure {
+            url: m.url.clone(),
+            mime_type: m.mime.clone(),
+            length: m.length,
+        })
+        .collect()
 }
 
 /// The `src` of the first `<img>` in sanitized HTML (which ammonia writes with double quotes

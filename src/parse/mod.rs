@@ -1,15 +1,14 @@
 //! Feed documents → [`Item`]s, from whatever the wild sends.
 //!
 //! The bytes are decoded to UTF-8 ([`encoding`]); XML is mended where it is broken
-//! ([`repair`]) and read by `feed-rs` ([`xml`]), JSON Feed is read leniently ([`json`]). Each
-//! reader hands over its entries as [`Entry`] drafts, and [`normalize`] turns every draft
-//! into the same clean item: plain-text title, sanitized HTML, UTC dates, canonical links, a
-//! deterministic identity.
+//! ([`repair`]) and read by our reader over `quick-xml` ([`xml`]), JSON Feed is read
+//! leniently ([`json`]). Each reader hands over its entries as [`Entry`] drafts, and
+//! [`normalize`] turns every draft into the same clean item: plain-text title, sanitized HTML,
+//! UTC dates, the publisher's link, a deterministic identity.
 
 mod canonical;
 mod dates;
 mod encoding;
-mod hints;
 mod json;
 mod media;
 mod nesting;
@@ -42,7 +41,9 @@ pub struct ParsedFeed {
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
     #[error("not a readable feed: {0}")]
-    Xml(#[from] feed_rs::parser::ParseFeedError),
+    Xml(String),
+    #[error("not a readable feed: its root element is <{0}>, not <rss>, <rdf:RDF> or <feed>")]
+    NotAFeed(String),
     #[error("not a readable JSON Feed: {0}")]
     Json(String),
 }
@@ -97,8 +98,8 @@ struct Document {
 /// One entry as its format gave it, before normalization.
 #[derive(Default)]
 struct Entry {
-    /// The title as written: text, or HTML in RSS and Atom `type="html"` alike.
-    title: Option<String>,
+    /// The title as written: HTML in RSS and Atom `type="html"`, else text.
+    title: Option<Body>,
     link: Option<String>,
     guid: Option<String>,
     /// The GUID may serve as the link (RSS `isPermaLink` is not `false`).
@@ -186,10 +187,13 @@ fn normalize(entry: Entry, base: Option<&Url>, outlet: &str, notes: &mut Vec<Str
         .as_ref()
         .and_then(|c| html(c, MAX_CONTENT_BYTES));
     // A title is read from at most four bytes a character it keeps (and some markup).
-    let title_text = entry
-        .title
-        .as_deref()
-        .map(|t| text::plain_text(at_most(t, 16 * MAX_TITLE_CHARS)));
+    let title_text = entry.title.as_ref().map(|t| {
+        let written = at_most(&t.text, 16 * MAX_TITLE_CHARS);
+        match t.is_html {
+            true => text::plain_text(written),
+            false => text::collapse_whitespace(written),
+        }
+    });
     let title = match title_text {
         Some(title) if !title.is_empty() => capped_title(title),
         _ => untitled(summary.as_deref().or(content.as_deref())),

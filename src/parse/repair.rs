@@ -1,14 +1,10 @@
-//! Mending the XML mistakes real feeds make, on the decoded text, before the XML parser sees
+//! Mending the XML mistakes real feeds make, on the decoded text, before the XML reader sees
 //! it: HTML entities XML never declared, bare ampersands, a DTD (never fetched or expanded: it
-//! is dropped, so no entity it declares can reach the parser), an RSS root without a version
-//! the parser knows, the retired namespaces of RSS 0.90 and Atom 0.3, and — when the parser
-//! still fails — a document cut off mid-way, closed after its last complete item. What was mended is noted, so that a malformed document is
-//! recorded as such even when nothing was lost.
+//! is dropped, so no entity it declares can reach the reader), declarations where none may
+//! stand. What was mended is noted, so that a malformed document is recorded as such even when
+//! nothing was lost.
 
 use std::collections::BTreeSet;
-
-use quick_xml::events::Event;
-use quick_xml::Reader;
 
 /// A document the XML parser can read, and what was mended to get it.
 pub struct Repaired {
@@ -51,10 +47,7 @@ pub fn repair(text: &str) -> Repaired {
         };
     }
     out.push_str(rest);
-    Repaired {
-        text: with_current_namespaces(with_known_rss_version(out)),
-        notes,
-    }
+    Repaired { text: out, notes }
 }
 
 /// The text is UTF-8 now: a declaration naming its old encoding would make the parser decode
@@ -75,17 +68,6 @@ fn declaration_end(text: &str) -> Option<usize> {
     let end = text.find("?>")?;
     let next_tag = text[1..].find('<').map_or(text.len(), |at| at + 1);
     (end < next_tag).then_some(end + 2)
-}
-
-/// The text with every `<?xml` declaration, wherever it stands, made a plain processing
-/// instruction: the last resort when the parser stumbled on one left inside a section that
-/// was never closed (where a broken document ran into another).
-pub fn without_any_declaration(text: &str) -> String {
-    ["<?xml ", "<?xml\t", "<?xml\n", "<?xml\r", "<?xml?"]
-        .iter()
-        .fold(text.to_owned(), |text, declaration| {
-            text.replace(declaration, "<?xml-dropped ")
-        })
 }
 
 /// Whether `text` starts with an XML declaration (`<?xml` and a space or `?>`; not a
@@ -188,160 +170,6 @@ fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{fffe}' && c != '\u{ffff}')
 }
 
-/// The parser reads RSS only as 0.91, 0.92 or 2.0; 0.93, 0.94 and a missing version are 2.0
-/// in all that matters.
-fn with_known_rss_version(text: String) -> String {
-    let Some(start) = text.find("<rss") else {
-        return text;
-    };
-    let Some(tag_end) = text[start..].find('>').map(|end| start + end) else {
-        return text;
-    };
-    let tag = &text[start..tag_end];
-    if !tag[4..].starts_with(|c: char| c.is_whitespace() || c == '/') && tag.len() > 4 {
-        return text;
-    }
-    let version = tag.find("version=").and_then(|at| {
-        let quote = tag[at + 8..]
-            .chars()
-            .next()
-            .filter(|q| matches!(q, '"' | '\''))?;
-        let value_end = tag[at + 9..].find(quote)?;
-        Some((at, at + 9 + value_end + 1, &tag[at + 9..at + 9 + value_end]))
-    });
-    match version {
-        Some((_, _, "0.91" | "0.92" | "2.0")) => text,
-        Some((from, to, _)) => {
-            format!(
-                "{}version=\"2.0\"{}",
-                &text[..start + from],
-                &text[start + to..]
-            )
-        }
-        None => format!(
-            "{} version=\"2.0\"{}",
-            &text[..start + 4],
-            &text[start + 4..]
-        ),
-    }
-}
-
-/// RSS 0.90 and Atom 0.3 are read as their successors, which kept their elements: the same
-/// document under the newer namespace; for Atom 0.3, its dates under their 1.0 names and the
-/// MIME types of its text constructs as 1.0's `text`, `html` and `xhtml`.
-fn with_current_namespaces(text: String) -> String {
-    const RSS_0_90: [&str; 2] = [
-        "http://my.netscape.com/rdf/simple/0.9/",
-        "http://channel.netscape.com/rdf/simple/0.9/",
-    ];
-    const ATOM_0_3: &str = "http://purl.org/atom/ns#";
-    if let Some(old) = RSS_0_90.iter().find(|ns| text.contains(**ns)) {
-        return text.replace(old, "http://purl.org/rss/1.0/");
-    }
-    if !text.contains(ATOM_0_3) {
-        return text;
-    }
-    let renamed = [("issued", "published"), ("modified", "updated")]
-        .iter()
-        .fold(
-            text.replace(ATOM_0_3, "http://www.w3.org/2005/Atom"),
-            |text, (old, new)| {
-                text.replace(&format!("<{old}>"), &format!("<{new}>"))
-                    .replace(&format!("</{old}>"), &format!("</{new}>"))
-            },
-        );
-    [
-        "title",
-        "summary",
-        "content",
-        "tagline",
-        "info",
-        "copyright",
-    ]
-    .iter()
-    .fold(renamed, |text, element| with_atom_1_types(&text, element))
-}
-
-/// Rewrites the `type` of every `<element …>` start tag from a MIME type to Atom 1.0's names;
-/// a type Atom 1.0 has no name for is dropped (the text is then read as text).
-fn with_atom_1_types(text: &str, element: &str) -> String {
-    let open = format!("<{element} ");
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find(&open) {
-        let Some(tag_len) = rest[at..].find('>') else {
-            break;
-        };
-        let (before, tag) = (&rest[..at], &rest[at..at + tag_len]);
-        out.push_str(before);
-        out.push_str(&retyped(tag));
-        rest = &rest[at + tag_len..];
-    }
-    out.push_str(rest);
-    out
-}
-
-fn retyped(tag: &str) -> String {
-    let Some(start) = tag.find(" type=") else {
-        return tag.to_owned();
-    };
-    let value_start = start + 7;
-    let Some(quote) = tag[start + 6..]
-        .chars()
-        .next()
-        .filter(|q| matches!(q, '"' | '\''))
-    else {
-        return tag.to_owned();
-    };
-    let Some(value_len) = tag[value_start..].find(quote) else {
-        return tag.to_owned();
-    };
-    let attribute = match &tag[value_start..value_start + value_len] {
-        "text" | "html" | "xhtml" => return tag.to_owned(),
-        "text/plain" => " type=\"text\"",
-        "text/html" => " type=\"html\"",
-        "application/xhtml+xml" => " type=\"xhtml\"",
-        _ => "",
-    };
-    format!(
-        "{}{attribute}{}",
-        &tag[..start],
-        &tag[value_start + value_len + 1..]
-    )
-}
-
-/// A document that ends mid-way (a truncated download, a broken CMS), closed after its last
-/// complete item or entry; `None` when no item was complete.
-pub fn close_truncated(text: &str) -> Option<String> {
-    let mut reader = Reader::from_str(text);
-    reader.config_mut().check_end_names = false;
-    let mut open: Vec<String> = Vec::new();
-    let mut last_complete: Option<(usize, Vec<String>)> = None;
-    loop {
-        match reader.read_event() {
-            Ok(Event::Start(start)) => open.push(start.name().into_inner().to_owned()),
-            Ok(Event::End(end)) => {
-                let name = end.name();
-                let local = name.local_name();
-                open.pop();
-                if matches!(local.into_inner(), "item" | "entry") {
-                    let position = usize::try_from(reader.buffer_position()).ok()?;
-                    last_complete = Some((position, open.clone()));
-                }
-            }
-            Ok(Event::Eof) if open.is_empty() => return None,
-            Ok(Event::Eof) | Err(_) => break,
-            Ok(_) => {}
-        }
-    }
-    let (cut, still_open) = last_complete?;
-    let mut closed = text[..cut].to_owned();
-    for name in still_open.iter().rev() {
-        closed.push_str(&format!("</{name}>"));
-    }
-    Some(closed)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,7 +200,7 @@ mod tests {
         let repaired = repair(text);
         assert_eq!(
             repaired.text,
-            "<?xml-stylesheet href=\"s.xsl\"?><rss version=\"2.0\"></rss>"
+            "<?xml-stylesheet href=\"s.xsl\"?><rss></rss>"
         );
         assert!(repaired
             .notes
@@ -400,55 +228,5 @@ mod tests {
         assert!(repaired
             .notes
             .contains("a DTD declaring entities was ignored"));
-    }
-
-    #[test]
-    fn rss_versions_the_parser_does_not_know_become_2_0() {
-        assert_eq!(
-            repair("<rss><channel/></rss>").text,
-            "<rss version=\"2.0\"><channel/></rss>"
-        );
-        assert_eq!(
-            repair("<rss version=\"0.94\" a=\"b\">").text,
-            "<rss version=\"2.0\" a=\"b\">"
-        );
-        assert_eq!(repair("<rss version='0.91'>").text, "<rss version='0.91'>");
-        assert_eq!(repair("<rssfeed>").text, "<rssfeed>");
-        // Found by fuzzing: an unquoted version that starts with a multi-byte character is
-        // no version the parser knows (and no panic).
-        assert_eq!(
-            repair("<rss version=͹ x>").text,
-            "<rss version=\"2.0\" version=͹ x>"
-        );
-    }
-
-    #[test]
-    fn retired_namespaces_are_read_as_their_successors() {
-        let atom = repair("<feed xmlns=\"http://purl.org/atom/ns#\"><entry><issued>x</issued><modified>y</modified></entry></feed>");
-        assert_eq!(
-            atom.text,
-            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><published>x</published><updated>y</updated></entry></feed>"
-        );
-        let rss = repair("<rdf:RDF xmlns=\"http://my.netscape.com/rdf/simple/0.9/\"/>");
-        assert_eq!(rss.text, "<rdf:RDF xmlns=\"http://purl.org/rss/1.0/\"/>");
-        let typed = repair("<feed xmlns=\"http://purl.org/atom/ns#\"><title type=\"text/html\" mode=\"escaped\">a</title><summary type='odd'>b</summary><link type=\"text/html\"/></feed>");
-        assert_eq!(
-            typed.text,
-            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title type=\"html\" mode=\"escaped\">a</title><summary>b</summary><link type=\"text/html\"/></feed>"
-        );
-        // Found by fuzzing: an unquoted value that starts with a multi-byte character.
-        let odd = "<feed xmlns=\"http://purl.org/atom/ns#\"><title type=¦x>a</title></feed>";
-        assert!(repair(odd).text.contains("<title type=¦x>"));
-    }
-
-    #[test]
-    fn a_truncated_document_is_closed_after_its_last_whole_item() {
-        let text = "<rss version=\"2.0\"><channel><title>t</title><item><title>a</title></item><item><title>b</ti";
-        assert_eq!(
-            close_truncated(text).unwrap(),
-            "<rss version=\"2.0\"><channel><title>t</title><item><title>a</title></item></channel></rss>"
-        );
-        assert_eq!(close_truncated("<rss><channel><item><title>x"), None);
-        assert_eq!(close_truncated("<rss></rss>"), None);
     }
 }

@@ -30,7 +30,7 @@ pub fn plain_text(raw: &str) -> String {
     collapse_whitespace(&html_escape::decode_html_entities(&text))
 }
 
-fn collapse_whitespace(text: &str) -> String {
+pub fn collapse_whitespace(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

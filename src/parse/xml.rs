@@ -1,11 +1,21 @@
-//! RSS 0.9x/1.0/2.0 and Atom 0.3/1.0, read by `feed-rs` from mended text (see [`repair`]),
-//! completed with what it drops (see [`hints`]).
+//! RSS 0.9x, 1.0 and 2.0, Atom 0.3 and 1.0 (and CDF's items), read in one pass of
+//! `quick-xml` over the mended text (see [`repair`]), the way Miniflux's per-format readers sit
+//! over their XML library. It keeps what it can: an element it does not know is skipped, an
+//! entry that is odd costs at most itself, and a document broken or cut off part-way keeps the
+//! entries before the break, with the break noted.
 
-use feed_rs::model::{Entry as FeedEntry, Feed, FeedType};
+mod draft;
+mod names;
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::ResolveResult;
+use quick_xml::NsReader;
 use url::Url;
 
-use super::hints::{Hints, ItemHints};
-use super::{dates, media, repair, Body, Document, Entry, ParseError};
+pub(super) use self::draft::attribute;
+use self::draft::{Draft, Field, Kind, Person};
+use self::names::{family, Family};
+use super::{repair, Document, Entry, ParseError};
 
 pub(super) fn read(
     text: &str,
@@ -14,153 +24,344 @@ pub(super) fn read(
 ) -> Result<Document, ParseError> {
     let repaired = repair::repair(text);
     notes.extend(repaired.notes.iter().map(|n| n.to_string()));
-    let feed = match parse(&repaired.text, feed_url) {
-        Ok(feed) => feed,
-        Err(error) => {
-            let closed = repair::close_truncated(&repaired.text).ok_or(error)?;
-            let feed = parse(&closed, feed_url)?;
+    let mut reader = NsReader::from_str(&repaired.text);
+    reader.config_mut().check_end_names = false;
+    let mut reading = Reading::new(feed_url);
+    let mut broken = None;
+    loop {
+        let (resolved, event) = match reader.read_resolved_event() {
+            Ok(read) => read,
+            Err(error) if reading.root.is_some() => {
+                let at = reader.error_position();
+                let cut_off = usize::try_from(reader.buffer_position())
+                    .is_ok_and(|read| read >= repaired.text.len());
+                broken = (!cut_off).then(|| format!("the XML breaks at byte {at}: {error}"));
+                break;
+            }
+            Err(error) => return Err(ParseError::Xml(error.to_string())),
+        };
+        match event {
+            Event::Start(e) => reading.start(&resolved, &e, false)?,
+            Event::Empty(e) => {
+                reading.start(&resolved, &e, true)?;
+                reading.end(&e.local_name().into_inner().to_ascii_lowercase());
+            }
+            Event::End(e) => reading.end(&e.local_name().into_inner().to_ascii_lowercase()),
+            Event::Text(t) => reading.text(&t.xml10_content(), Piece::Text),
+            Event::CData(t) => reading.text(&t.into_inner(), Piece::CData),
+            Event::GeneralRef(r) => {
+                let reference = format!("&{};", r.into_inner());
+                reading.text(&reference, Piece::Reference);
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    match broken {
+        Some(broken) => notes.push(format!("{broken}; read up to its last complete item")),
+        None if !reading.open.is_empty() => {
             notes.push("the document ends mid-way; read up to its last complete item".into());
-            feed
         }
-    };
-    let hints = Hints::scan(&repaired.text);
-    let site = feed
-        .links
-        .iter()
-        .find(|l| l.rel.as_deref().is_none_or(|rel| rel == "alternate"))
-        .and_then(|l| Url::parse(&l.href).ok());
-    let rss = !matches!(feed.feed_type, FeedType::Atom);
-    // Atom's feed-level author is every entry's that names none.
-    let feed_authors: Vec<String> = match rss {
-        true => Vec::new(),
-        false => feed.authors.iter().filter_map(person).collect(),
-    };
-    let no_hints = ItemHints::default();
-    let entries = feed.entries.into_iter().enumerate().map(|(i, e)| {
-        let item_hints = hints.items.get(i).unwrap_or(&no_hints);
-        let mut entry = entry(e, &hints, item_hints, rss);
-        if entry.authors.is_empty() {
-            entry.authors = feed_authors.clone();
+        None => {}
+    }
+    reading.into_document()
+}
+
+/// How a piece of text came: as text (escaped where it must be), a reference, or CDATA.
+#[derive(Clone, Copy)]
+enum Piece {
+    Text,
+    Reference,
+    CData,
+}
+
+/// An element open at some point of the document.
+struct Open {
+    family: Family,
+    /// Its local name, lower-cased: CDF spells its names in capitals.
+    name: String,
+    /// The `xml:base` in scope, when the document set one.
+    base: Option<Url>,
+}
+
+/// Text being gathered for a field, until the element that holds it closes.
+struct Capture {
+    field: Field,
+    kind: Kind,
+    /// How many elements are open inside it, the holder included.
+    depth: usize,
+    text: String,
+}
+
+struct Reading<'a> {
+    feed_url: Option<&'a Url>,
+    /// The root element's name, once read.
+    root: Option<String>,
+    /// Whether unprefixed names are Atom's (the root is `<feed>` or `<entry>`).
+    atom: bool,
+    open: Vec<Open>,
+    capture: Option<Capture>,
+    /// The entry being read, and how many elements were open when it began.
+    entry: Option<(Draft, usize)>,
+    entries: Vec<Entry>,
+    /// An Atom `<author>` being read (the entry's, or the feed's outside an entry).
+    person: Option<Person>,
+    feed_authors: Vec<String>,
+    site: Option<Url>,
+    ttl: Option<u64>,
+}
+
+impl<'a> Reading<'a> {
+    fn new(feed_url: Option<&'a Url>) -> Self {
+        Self {
+            feed_url,
+            root: None,
+            atom: false,
+            open: Vec::new(),
+            capture: None,
+            entry: None,
+            entries: Vec::new(),
+            person: None,
+            feed_authors: Vec::new(),
+            site: None,
+            ttl: None,
         }
-        entry
-    });
-    Ok(Document {
-        ttl: feed
-            .ttl
-            .map(|minutes| std::time::Duration::from_secs(u64::from(minutes) * 60)),
-        entries: entries.collect(),
-        site,
-    })
-}
-
-/// Parses with `feed-rs`. Its XML layer panics on a declaration it meets mid-stream (one left
-/// inside a section that was never closed); that is caught and the text read again with every
-/// declaration neutralized.
-fn parse(text: &str, feed_url: Option<&Url>) -> Result<Feed, feed_rs::parser::ParseFeedError> {
-    let attempt = |text: &str| std::panic::catch_unwind(|| parse_unguarded(text, feed_url));
-    match attempt(text) {
-        Ok(result) => result,
-        Err(_) => match attempt(&repair::without_any_declaration(text)) {
-            Ok(result) => result,
-            Err(_) => Err(feed_rs::parser::ParseFeedError::ParseError(
-                feed_rs::parser::ParseErrorKind::NoFeedRoot,
-            )),
-        },
     }
-}
 
-fn parse_unguarded(
-    text: &str,
-    feed_url: Option<&Url>,
-) -> Result<Feed, feed_rs::parser::ParseFeedError> {
-    feed_rs::parser::Builder::new()
-        .base_uri(feed_url.map(Url::as_str))
-        // An empty id marks "the feed gave none": feed-rs would otherwise invent one that is not
-        // the feed's GUID, and identity falls back to the canonical link instead.
-        .id_generator(|_, _, _| String::new())
-        .timestamp_parser(dates::parse_date)
-        // Sanitizing is ours (ammonia, with our rules); feed-rs's own pass would only cost time.
-        .sanitize_content(false)
-        .build()
-        .parse(text.as_bytes())
-}
-
-/// One entry; `rss` because only an RSS GUID can be a permalink (an Atom id never is).
-fn entry(entry: FeedEntry, hints: &Hints, item: &ItemHints, rss: bool) -> Entry {
-    let guid = Some(entry.id.trim())
-        .filter(|id| !id.is_empty())
-        .map(str::to_owned);
-    let guid_is_permalink = rss
-        && guid
-            .as_ref()
-            .is_some_and(|g| !hints.not_permalinks.contains(g));
-    let mut authors: Vec<String> = entry.authors.iter().filter_map(person).collect();
-    if authors.is_empty() {
-        authors.extend(item.itunes_author.clone());
+    fn start(
+        &mut self,
+        resolved: &ResolveResult<'_>,
+        e: &BytesStart<'_>,
+        empty: bool,
+    ) -> Result<(), ParseError> {
+        let name = e.local_name().into_inner().to_ascii_lowercase();
+        if let Some(capture) = &mut self.capture {
+            capture.depth += 1;
+            if capture.kind == Kind::Markup {
+                capture.text.push('<');
+                capture.text.push_str(e);
+                capture.text.push_str(if empty { "/>" } else { ">" });
+            }
+            self.push(Family::Other, name, e);
+            return Ok(());
+        }
+        if self.root.is_none() {
+            if !matches!(name.as_str(), "rss" | "rdf" | "feed" | "channel" | "entry") {
+                return Err(ParseError::NotAFeed(name));
+            }
+            self.atom = matches!(name.as_str(), "feed" | "entry");
+            self.root = Some(name.clone());
+        }
+        let family = family(resolved, self.atom);
+        self.push(family, name, e);
+        let depth = self.open.len();
+        let parent = self
+            .open
+            .len()
+            .checked_sub(2)
+            .map(|i| self.open[i].name.as_str());
+        match &mut self.entry {
+            Some((draft, entry_depth)) => {
+                let within = depth - *entry_depth;
+                // Media RSS elements count wherever they nest (a thumbnail in a video's
+                // `media:content`, renditions in a `media:group`).
+                let media = family == Family::Media || within == 2 && parent == Some("group");
+                let in_person = self.person.is_some() && within == 2;
+                if within == 1 || media {
+                    let base = self.open.last().and_then(|o| o.base.clone());
+                    if let Some((field, kind)) =
+                        draft.open(family, &self.open[depth - 1].name, e, base)
+                    {
+                        self.capture = Some(Capture {
+                            field,
+                            kind,
+                            depth: 1,
+                            text: String::new(),
+                        });
+                    } else if family == Family::Atom && self.open[depth - 1].name == "author" {
+                        self.person = Some(Person::default());
+                    }
+                } else if in_person {
+                    self.capture_person(family);
+                }
+            }
+            None => self.start_outside_entry(family, e, depth),
+        }
+        Ok(())
     }
-    let body = |text: &feed_rs::model::Text| Body {
-        is_html: text.content_type.essence().to_string() != "text/plain",
-        text: text.content.clone(),
-    };
-    Entry {
-        title: entry.title.as_ref().map(|t| t.content.clone()),
-        link: link(&entry),
-        guid,
-        guid_is_permalink,
-        summary: entry.summary.as_ref().map(body),
-        content: entry.content.as_ref().and_then(|c| {
-            Some(Body {
-                text: c.body.clone()?,
-                is_html: c.content_type.essence().to_string() != "text/plain",
+
+    /// An element outside every entry: an entry beginning, or the feed's own link, `ttl` or
+    /// author.
+    fn start_outside_entry(&mut self, family: Family, e: &BytesStart<'_>, depth: usize) {
+        let name = self.open[depth - 1].name.as_str();
+        let parent = depth.checked_sub(2).map(|i| self.open[i].name.as_str());
+        let base = self.open[depth - 1].base.clone();
+        match (family, name) {
+            (Family::Rss | Family::Atom, "item" | "entry") => {
+                let mut draft = Draft::default();
+                draft.open_entry(e, base.as_ref());
+                self.entry = Some((draft, depth));
+            }
+            (Family::Rss, "link") if parent == Some("channel") => {
+                self.capture = Some(Capture {
+                    field: Field::SiteLink,
+                    kind: Kind::Text,
+                    depth: 1,
+                    text: String::new(),
+                });
+            }
+            (Family::Rss, "ttl") if parent == Some("channel") => {
+                self.capture = Some(Capture {
+                    field: Field::Ttl,
+                    kind: Kind::Text,
+                    depth: 1,
+                    text: String::new(),
+                });
+            }
+            (Family::Atom, "link") if depth == 2 => {
+                let rel = draft::attribute(e, "rel");
+                if rel.as_deref().is_none_or(|r| r == "alternate") {
+                    let href = draft::attribute(e, "href").unwrap_or_default();
+                    let resolved = match base.as_ref().or(self.feed_url) {
+                        Some(base) => base.join(&href).ok(),
+                        None => Url::parse(&href).ok(),
+                    };
+                    self.site = self.site.take().or(resolved);
+                }
+            }
+            (Family::Atom, "author") if depth == 2 => self.person = Some(Person::default()),
+            (Family::Atom, "name" | "email") if self.person.is_some() && depth == 3 => {
+                self.capture_person(family);
+            }
+            _ => {}
+        }
+    }
+
+    fn capture_person(&mut self, family: Family) {
+        let name = self.open.last().map_or("", |o| o.name.as_str());
+        let field = match (family, name) {
+            (Family::Atom, "name") => Field::PersonName,
+            (Family::Atom, "email") => Field::PersonEmail,
+            _ => return,
+        };
+        self.capture = Some(Capture {
+            field,
+            kind: Kind::Text,
+            depth: 1,
+            text: String::new(),
+        });
+    }
+
+    fn push(&mut self, family: Family, name: String, e: &BytesStart<'_>) {
+        let parent = self.open.last().and_then(|o| o.base.clone());
+        let base = match draft::attribute(e, "xml:base") {
+            Some(own) => match parent.as_ref().or(self.feed_url) {
+                Some(parent) => parent.join(&own).ok(),
+                None => Url::parse(&own).ok(),
+            },
+            None => parent,
+        };
+        self.open.push(Open { family, name, base });
+    }
+
+    fn end(&mut self, name: &str) {
+        let Some(closed) = self.open.pop() else {
+            return;
+        };
+        if let Some(capture) = &mut self.capture {
+            capture.depth -= 1;
+            if capture.depth > 0 {
+                if capture.kind == Kind::Markup {
+                    capture.text.push_str("</");
+                    capture.text.push_str(name);
+                    capture.text.push('>');
+                }
+                return;
+            }
+            if let Some(capture) = self.capture.take() {
+                self.finish(capture, closed.base.as_ref());
+            }
+            return;
+        }
+        let depth = self.open.len();
+        if closed.family == Family::Atom && closed.name == "author" {
+            if let Some(person) = self.person.take() {
+                match &mut self.entry {
+                    Some((draft, _)) => draft.authors.extend(person.into_name()),
+                    None => self.feed_authors.extend(person.into_name()),
+                }
+            }
+        }
+        if let Some((_, entry_depth)) = &self.entry {
+            if depth < *entry_depth {
+                if let Some((draft, _)) = self.entry.take() {
+                    self.entries.push(draft.into_entry());
+                }
+            }
+        }
+    }
+
+    fn text(&mut self, text: &str, piece: Piece) {
+        let Some(capture) = &mut self.capture else {
+            return;
+        };
+        match (capture.kind, piece) {
+            // Markup kept as markup: a reference stays one, text is escaped already, CDATA
+            // is not.
+            (Kind::Markup, Piece::CData) => capture.text.push_str(&html_escape::encode_text(text)),
+            (Kind::Markup, _) | (_, Piece::Text | Piece::CData) => capture.text.push_str(text),
+            (_, Piece::Reference) => capture
+                .text
+                .push_str(&html_escape::decode_html_entities(text)),
+        }
+    }
+
+    fn finish(&mut self, capture: Capture, base: Option<&Url>) {
+        let text = capture.kind.finish(capture.text);
+        match capture.field {
+            Field::SiteLink => {
+                let link = text.trim();
+                let resolved = match base.or(self.feed_url) {
+                    Some(base) => base.join(link).ok(),
+                    None => Url::parse(link).ok(),
+                };
+                self.site = self.site.take().or(resolved);
+            }
+            Field::Ttl => self.ttl = text.trim().parse().ok(),
+            Field::PersonName | Field::PersonEmail => {
+                if let Some(person) = &mut self.person {
+                    person.take(capture.field, text);
+                }
+            }
+            field => {
+                if let Some((draft, _)) = &mut self.entry {
+                    draft.take(field, capture.kind, text, base);
+                }
+            }
+        }
+    }
+
+    fn into_document(self) -> Result<Document, ParseError> {
+        if self.root.is_none() {
+            return Err(ParseError::NotAFeed("nothing".into()));
+        }
+        let feed_authors = self.feed_authors;
+        let entries = self
+            .entries
+            .into_iter()
+            .map(|mut entry| {
+                if entry.authors.is_empty() {
+                    entry.authors = feed_authors.clone();
+                }
+                entry
             })
-        }),
-        // feed-rs keeps whichever of pubDate and dc:date came last; pubDate is the RSS date.
-        published: item
-            .pub_date
-            .as_deref()
-            .and_then(dates::parse_date)
-            .or(entry.published),
-        // feed-rs copies an RSS pubDate into `updated`; normalization keeps only a distinct one.
-        updated: entry.updated,
-        authors,
-        categories: entry
-            .categories
-            .iter()
-            .map(|c| c.label.clone().unwrap_or_else(|| c.term.clone()))
-            .collect(),
-        image: media::best_image(&entry, &hints.default_images).or_else(|| item.thumbnail.clone()),
-        enclosures: media::enclosures(&entry),
-        html_base: item.content_base.clone(),
+            .collect();
+        Ok(Document {
+            entries,
+            ttl: self
+                .ttl
+                .map(|minutes| std::time::Duration::from_secs(minutes.saturating_mul(60))),
+            site: self.site,
+        })
     }
-}
-
-/// A person's name, else their address: RSS `<author>` is often "jane@example.com (Jane Doe)",
-/// which feed-rs splits leaving the parentheses.
-fn person(person: &feed_rs::model::Person) -> Option<String> {
-    let name = person.name.as_deref().map(|n| {
-        let n = n.trim();
-        match n.strip_prefix('(').and_then(|n| n.strip_suffix(')')) {
-            Some(inner) => inner.trim(),
-            None => n,
-        }
-    });
-    name.filter(|n| !n.is_empty())
-        .map(str::to_owned)
-        .or_else(|| person.email.clone())
-}
-
-/// The entry's web page: the `alternate` link (Atom), else the first link that is not an
-/// enclosure, comments or a feed (RSS `<link>`).
-fn link(entry: &FeedEntry) -> Option<String> {
-    let alternate = entry
-        .links
-        .iter()
-        .find(|l| l.rel.as_deref() == Some("alternate"));
-    let plain = || {
-        entry
-            .links
-            .iter()
-            .find(|l| l.rel.is_none() && l.target.is_none())
-    };
-    alternate.or_else(plain).map(|l| l.href.clone())
 }
