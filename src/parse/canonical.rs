@@ -27,11 +27,16 @@ fn is_tracking_param(name: &str) -> bool {
 /// ```
 pub fn publisher_url(raw: &str, base: Option<&Url>) -> Option<String> {
     let raw = raw.trim();
-    let resolved = canonical_url(raw, base).and_then(|_| match base {
-        Some(base) => base.join(raw).ok(),
-        None => Url::parse(raw).ok(),
-    })?;
-    let as_written = Url::parse(raw).is_ok() && raw.bytes().all(|b| b.is_ascii_graphic());
+    let absolute = Url::parse(raw);
+    let resolved = match (&absolute, base) {
+        (Ok(url), _) => url.clone(),
+        (Err(_), Some(base)) => base.join(raw).ok()?,
+        (Err(_), None) => return None,
+    };
+    if !matches!(resolved.scheme(), "http" | "https") || resolved.host().is_none() {
+        return None;
+    }
+    let as_written = absolute.is_ok() && raw.bytes().all(|b| b.is_ascii_graphic());
     if !as_written {
         return Some(without_tracking(resolved.as_str()));
     }

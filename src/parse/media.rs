@@ -2,9 +2,9 @@
 //! its enclosures (podcast audio, video, documents).
 
 use quick_xml::events::BytesStart;
+use quick_xml::XmlVersion;
 use url::Url;
 
-use super::xml::attribute;
 use crate::model::Enclosure;
 
 /// A Media RSS `<media:content>` or an RSS `<enclosure>`: a file, perhaps an image rendition.
@@ -22,22 +22,42 @@ impl Media {
     /// The file `e` describes, its address in the attribute `url_attribute`, resolved against
     /// the `xml:base` in scope.
     pub fn of(e: &BytesStart<'_>, url_attribute: &str, base: Option<&Url>) -> Option<Self> {
-        let url = attribute(e, url_attribute)?;
-        let url = url.trim();
-        let url = match base.and_then(|b| b.join(url).ok()) {
-            Some(resolved) => resolved.into(),
-            None => url.to_owned(),
+        let mut url = None;
+        let mut media = Self {
+            url: String::new(),
+            mime: None,
+            medium: None,
+            is_default: false,
+            width: None,
+            height: None,
+            length: None,
         };
-        let number = |name| attribute(e, name).and_then(|v| v.trim().parse().ok());
-        Some(Self {
-            url,
-            mime: attribute(e, "type").filter(|t| !t.trim().is_empty()),
-            medium: attribute(e, "medium"),
-            is_default: attribute(e, "isdefault").is_some_and(|d| d.trim() == "true"),
-            width: number("width"),
-            height: number("height"),
-            length: number("filesize").or_else(|| number("length")),
-        })
+        // One pass over the attributes: a rendition has half a dozen.
+        for attribute in e.attributes().with_checks(false).flatten() {
+            let Ok(value) = attribute.normalized_value(XmlVersion::Implicit1_0) else {
+                continue;
+            };
+            let value = value.trim();
+            let number = || value.parse().ok();
+            let name = attribute.key.local_name().into_inner().to_ascii_lowercase();
+            match name.as_str() {
+                name if name == url_attribute => url = Some(value.to_owned()),
+                "type" if !value.is_empty() => media.mime = Some(value.to_owned()),
+                "medium" => media.medium = Some(value.to_owned()),
+                "isdefault" => media.is_default = value == "true",
+                "width" => media.width = number(),
+                "height" => media.height = number(),
+                "filesize" => media.length = number().or(media.length),
+                "length" => media.length = media.length.or_else(number),
+                _ => {}
+            }
+        }
+        let url = url?;
+        media.url = match base.and_then(|b| b.join(&url).ok()) {
+            Some(resolved) => resolved.into(),
+            None => url,
+        };
+        Some(media)
     }
 
     /// An image rendition: typed or marked as one, or sized like one when the type is missing.

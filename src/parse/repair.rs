@@ -20,7 +20,7 @@ pub fn repair(text: &str) -> Repaired {
     );
     let mut out = String::with_capacity(text.len() + 64);
     let mut rest = text;
-    while let Some(at) = rest.find(['<', '&']) {
+    while let Some(at) = memchr::memchr2(b'<', b'&', rest.as_bytes()) {
         out.push_str(&rest[..at]);
         rest = &rest[at..];
         rest = if rest.starts_with('&') {

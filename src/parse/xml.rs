@@ -7,12 +7,13 @@
 mod draft;
 mod names;
 
+use std::borrow::Cow;
+
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 use url::Url;
 
-pub(super) use self::draft::attribute;
 use self::draft::{Draft, Field, Kind, Person};
 use self::names::{family, Family};
 use super::{repair, Document, Entry, ParseError};
@@ -44,9 +45,12 @@ pub(super) fn read(
             Event::Start(e) => reading.start(&resolved, &e, false)?,
             Event::Empty(e) => {
                 reading.start(&resolved, &e, true)?;
-                reading.end(&e.local_name().into_inner().to_ascii_lowercase());
+                reading.end(e.local_name().into_inner());
             }
-            Event::End(e) => reading.end(&e.local_name().into_inner().to_ascii_lowercase()),
+            Event::End(e) => reading.end(e.local_name().into_inner()),
+            // Text outside the elements read is skipped unread.
+            Event::Text(_) | Event::CData(_) | Event::GeneralRef(_)
+                if reading.capture.is_none() => {}
             Event::Text(t) => reading.text(&t.xml10_content(), Piece::Text),
             Event::CData(t) => reading.text(&t.into_inner(), Piece::CData),
             Event::GeneralRef(r) => {
@@ -78,10 +82,38 @@ enum Piece {
 /// An element open at some point of the document.
 struct Open {
     family: Family,
-    /// Its local name, lower-cased: CDF spells its names in capitals.
-    name: String,
+    known: Known,
     /// The `xml:base` in scope, when the document set one.
     base: Option<Url>,
+}
+
+/// The elements whose children are read differently.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Known {
+    Channel,
+    Group,
+    Author,
+    Other,
+}
+
+impl Known {
+    fn of(name: &str) -> Self {
+        match name {
+            "channel" => Known::Channel,
+            "group" => Known::Group,
+            "author" => Known::Author,
+            _ => Known::Other,
+        }
+    }
+}
+
+/// An element's local name, lower-cased (CDF spells its names in capitals), borrowed when it
+/// is lower-case already, as nearly every name is.
+fn lower_case(name: &str) -> Cow<'_, str> {
+    match name.bytes().any(|b| b.is_ascii_uppercase()) {
+        true => Cow::Owned(name.to_ascii_lowercase()),
+        false => Cow::Borrowed(name),
+    }
 }
 
 /// Text being gathered for a field, until the element that holds it closes.
@@ -134,7 +166,9 @@ impl<'a> Reading<'a> {
         e: &BytesStart<'_>,
         empty: bool,
     ) -> Result<(), ParseError> {
-        let name = e.local_name().into_inner().to_ascii_lowercase();
+        let local = e.local_name();
+        let name = lower_case(local.into_inner());
+        let name = name.as_ref();
         if let Some(capture) = &mut self.capture {
             capture.depth += 1;
             if capture.kind == Kind::Markup {
@@ -146,55 +180,54 @@ impl<'a> Reading<'a> {
             return Ok(());
         }
         if self.root.is_none() {
-            if !matches!(name.as_str(), "rss" | "rdf" | "feed" | "channel" | "entry") {
-                return Err(ParseError::NotAFeed(name));
+            if !matches!(name, "rss" | "rdf" | "feed" | "channel" | "entry") {
+                return Err(ParseError::NotAFeed(name.to_owned()));
             }
-            self.atom = matches!(name.as_str(), "feed" | "entry");
-            self.root = Some(name.clone());
+            self.atom = matches!(name, "feed" | "entry");
+            self.root = Some(name.to_owned());
         }
         let family = family(resolved, self.atom);
         self.push(family, name, e);
         let depth = self.open.len();
-        let parent = self
-            .open
-            .len()
-            .checked_sub(2)
-            .map(|i| self.open[i].name.as_str());
+        let parent = depth.checked_sub(2).map(|i| self.open[i].known);
         match &mut self.entry {
             Some((draft, entry_depth)) => {
                 let within = depth - *entry_depth;
                 // Media RSS elements count wherever they nest (a thumbnail in a video's
                 // `media:content`, renditions in a `media:group`).
-                let media = family == Family::Media || within == 2 && parent == Some("group");
+                let media = family == Family::Media || within == 2 && parent == Some(Known::Group);
                 let in_person = self.person.is_some() && within == 2;
                 if within == 1 || media {
                     let base = self.open.last().and_then(|o| o.base.clone());
-                    if let Some((field, kind)) =
-                        draft.open(family, &self.open[depth - 1].name, e, base)
-                    {
+                    if let Some((field, kind)) = draft.open(family, name, e, base) {
                         self.capture = Some(Capture {
                             field,
                             kind,
                             depth: 1,
                             text: String::new(),
                         });
-                    } else if family == Family::Atom && self.open[depth - 1].name == "author" {
+                    } else if family == Family::Atom && name == "author" {
                         self.person = Some(Person::default());
                     }
                 } else if in_person {
-                    self.capture_person(family);
+                    self.capture_person(family, name);
                 }
             }
-            None => self.start_outside_entry(family, e, depth),
+            None => self.start_outside_entry(family, name, e, depth),
         }
         Ok(())
     }
 
     /// An element outside every entry: an entry beginning, or the feed's own link, `ttl` or
     /// author.
-    fn start_outside_entry(&mut self, family: Family, e: &BytesStart<'_>, depth: usize) {
-        let name = self.open[depth - 1].name.as_str();
-        let parent = depth.checked_sub(2).map(|i| self.open[i].name.as_str());
+    fn start_outside_entry(
+        &mut self,
+        family: Family,
+        name: &str,
+        e: &BytesStart<'_>,
+        depth: usize,
+    ) {
+        let parent = depth.checked_sub(2).map(|i| self.open[i].known);
         let base = self.open[depth - 1].base.clone();
         match (family, name) {
             (Family::Rss | Family::Atom, "item" | "entry") => {
@@ -202,7 +235,7 @@ impl<'a> Reading<'a> {
                 draft.open_entry(e, base.as_ref());
                 self.entry = Some((draft, depth));
             }
-            (Family::Rss, "link") if parent == Some("channel") => {
+            (Family::Rss, "link") if parent == Some(Known::Channel) => {
                 self.capture = Some(Capture {
                     field: Field::SiteLink,
                     kind: Kind::Text,
@@ -210,7 +243,7 @@ impl<'a> Reading<'a> {
                     text: String::new(),
                 });
             }
-            (Family::Rss, "ttl") if parent == Some("channel") => {
+            (Family::Rss, "ttl") if parent == Some(Known::Channel) => {
                 self.capture = Some(Capture {
                     field: Field::Ttl,
                     kind: Kind::Text,
@@ -231,14 +264,13 @@ impl<'a> Reading<'a> {
             }
             (Family::Atom, "author") if depth == 2 => self.person = Some(Person::default()),
             (Family::Atom, "name" | "email") if self.person.is_some() && depth == 3 => {
-                self.capture_person(family);
+                self.capture_person(family, name);
             }
             _ => {}
         }
     }
 
-    fn capture_person(&mut self, family: Family) {
-        let name = self.open.last().map_or("", |o| o.name.as_str());
+    fn capture_person(&mut self, family: Family, name: &str) {
         let field = match (family, name) {
             (Family::Atom, "name") => Field::PersonName,
             (Family::Atom, "email") => Field::PersonEmail,
@@ -252,16 +284,22 @@ impl<'a> Reading<'a> {
         });
     }
 
-    fn push(&mut self, family: Family, name: String, e: &BytesStart<'_>) {
+    fn push(&mut self, family: Family, name: &str, e: &BytesStart<'_>) {
         let parent = self.open.last().and_then(|o| o.base.clone());
-        let base = match draft::attribute(e, "xml:base") {
+        // Looked for only where the tag spells it: most elements have no attributes at all.
+        let own = e.contains("base=").then(|| draft::attribute(e, "xml:base"));
+        let base = match own.flatten() {
             Some(own) => match parent.as_ref().or(self.feed_url) {
                 Some(parent) => parent.join(&own).ok(),
                 None => Url::parse(&own).ok(),
             },
             None => parent,
         };
-        self.open.push(Open { family, name, base });
+        self.open.push(Open {
+            family,
+            known: Known::of(name),
+            base,
+        });
     }
 
     fn end(&mut self, name: &str) {
@@ -284,7 +322,7 @@ impl<'a> Reading<'a> {
             return;
         }
         let depth = self.open.len();
-        if closed.family == Family::Atom && closed.name == "author" {
+        if closed.family == Family::Atom && closed.known == Known::Author {
             if let Some(person) = self.person.take() {
                 match &mut self.entry {
                     Some((draft, _)) => draft.authors.extend(person.into_name()),

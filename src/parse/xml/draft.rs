@@ -361,6 +361,7 @@ fn resolve(href: &str, base: Option<&Url>) -> String {
 pub fn attribute(element: &BytesStart<'_>, name: &str) -> Option<String> {
     element
         .attributes()
+        .with_checks(false)
         .flatten()
         .find(|a| {
             let key = a.key.into_inner();
