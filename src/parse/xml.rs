@@ -287,7 +287,12 @@ impl<'a> Reading<'a> {
     fn push(&mut self, family: Family, name: &str, e: &BytesStart<'_>) {
         let parent = self.open.last().and_then(|o| o.base.clone());
         // Looked for only where the tag spells it: most elements have no attributes at all.
-        let own = e.contains("base=").then(|| draft::attribute(e, "xml:base"));
+        // CDF's own `BASE` does what `xml:base` does.
+        let spelled = e.contains("base=") || e.contains("BASE=");
+        let own = spelled.then(|| match self.root.as_deref() {
+            Some("channel") => draft::attribute(e, "base"),
+            _ => draft::attribute(e, "xml:base"),
+        });
         let base = match own.flatten() {
             Some(own) => match parent.as_ref().or(self.feed_url) {
                 Some(parent) => parent.join(&own).ok(),

@@ -122,6 +122,8 @@ pub struct Draft {
     /// The GUID may serve as the link (RSS `isPermaLink` is not `false`).
     permalink: bool,
     atom_id: Option<String>,
+    /// The Atom id resolved against the `xml:base` in scope: the link when there is no other.
+    id_link: Option<String>,
     summary: Option<Body>,
     content: Option<Body>,
     summary_base: Option<Url>,
@@ -267,7 +269,10 @@ impl Draft {
                 self.link = Some(resolve(trimmed, base));
             }
             Field::Guid => first(&mut self.guid),
-            Field::AtomId => first(&mut self.atom_id),
+            Field::AtomId if self.atom_id.is_none() && !trimmed.is_empty() => {
+                self.atom_id = Some(trimmed.to_owned());
+                self.id_link = Some(resolve(trimmed, base));
+            }
             Field::Summary if self.summary.is_none() => {
                 self.summary = Some(body());
                 self.summary_base = base.cloned();
@@ -291,16 +296,14 @@ impl Draft {
     }
 
     pub fn into_entry(self) -> Entry {
-        let http = |u: &String| {
-            let scheme = u.split(':').next().unwrap_or_default();
-            scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")
-        };
+        // An id is a link only where it reads as one once resolved: `tag:` and `urn:` ids
+        // never do, relative ones (against the rules, but written) do, as feedparser reads them.
         let link = self
             .link
             .or(self.alternate)
             .or(self.cdf_href)
-            .or_else(|| self.atom_id.clone().filter(http))
-            .or_else(|| self.rdf_about.filter(http));
+            .or(self.id_link)
+            .or(self.rdf_about);
         let guid_is_permalink = self.guid.is_some() && self.permalink;
         let mut authors = self.authors;
         if authors.is_empty() {
