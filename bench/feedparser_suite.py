@@ -5,15 +5,16 @@
 Fetches the feedparser 6.0.12 source distribution from PyPI (its `tests/` folder holds the
 samples) and feedparser itself into a virtualenv under target/feedparser-suite, then reads each
 sample under wellformed/, encoding/, entities/ and illformed/ with both, each given the
-Content-Type the sample's `Header:` lines name and the address feedparser's own harness serves
-it from (the base of relative links). Over the documents in which feedparser finds entries it
+Content-Type the sample's `Header:` lines name (else `application/xml`, as feedparser's own
+harness serves it) and the address that harness serves it from (the base of relative links). Over the documents in which feedparser finds entries it
 reports how often the entry counts agree, and, where feedparser has a value, the titles
 (compared as text: feedparser's tags dropped and entities decoded, whitespace collapsed), the links (byte for
-byte) and the dates (to the second). The sanitize samples are checked apart: nothing tributary
+byte, but for a space, which tributary writes as %20) and the dates (to the second). The sanitize samples are checked apart: nothing tributary
 keeps of them may hold a script, a style, an event handler or a `javascript:` URL.
 
-With --check, exits 1 when a figure falls below FLOORS: the figures reached so far, raised as
-the reader gets better, so that none can slip back unseen.
+With --check (tests/feedparser_suite.rs runs it so), exits 1 when a figure falls below FLOORS,
+the targets: 98 % agreement on each of counts, titles, links and dates, every sanitize sample
+clean, and no document refused in which feedparser finds entries.
 """
 
 import argparse
@@ -32,9 +33,11 @@ VERSION = "6.0.12"
 FOLDERS = ("wellformed", "encoding", "entities", "illformed")
 # Where feedparser's harness serves the samples from: the base of their relative links.
 SERVED_FROM = "http://127.0.0.1:8097/"
-# The least each figure may be, in percent (refused: the most documents refused).
-FLOORS = {"counts": 0.0, "titles": 0.0, "links": 0.0, "dates": 0.0, "sanitized": 100.0}
-MOST_REFUSED = 10**6
+# The least each figure may be, in percent, and the most documents refused.
+FLOORS = {"counts": 98.0, "titles": 98.0, "links": 98.0, "dates": 98.0, "sanitized": 100.0}
+MOST_REFUSED = 0
+# The exit status when PyPI cannot be reached, told apart from falling below the floors.
+UNREACHABLE = 3
 UNSAFE = re.compile(r"<script|<style|\son\w+\s*=|javascript:|<iframe|<object|<embed", re.I)
 HEADER = re.compile(rb"^Header:\s+([^:]+):(.+)$", re.M)
 
@@ -87,7 +90,8 @@ def samples(tests):
                 with open(path, "rb") as f:
                     head = f.read(4096)
                 headers = {k.strip().lower(): v.strip() for k, v in HEADER.findall(head)}
-                content_type = headers.get(b"content-type", b"").decode("latin-1") or None
+                # What feedparser's own harness serves a sample as when it names no type.
+                content_type = headers.get(b"content-type", b"application/xml").decode("latin-1")
                 relative = os.path.relpath(path, os.path.dirname(tests))
                 found.append((path, content_type, SERVED_FROM + relative))
     return sorted(found)
@@ -117,6 +121,10 @@ def title(theirs, ours):
     return as_text(theirs) if ours == as_is else ours
 
 
+def space_encoded(link):
+    return link.replace(" ", "%20") if link else link
+
+
 def epoch(rfc3339):
     if not rfc3339:
         return None
@@ -131,7 +139,11 @@ def main():
     parser.add_argument("--check", action="store_true")
     parser.add_argument("--mismatches", default=os.path.join(WORK, "mismatches.txt"))
     args = parser.parse_args()
-    tests, python = setup()
+    try:
+        tests, python = setup()
+    except (subprocess.CalledProcessError, OSError) as e:
+        print(f"cannot fetch feedparser {VERSION} from PyPI: {e}")
+        sys.exit(UNREACHABLE)
     every = samples(tests)
     read = subprocess.run(
         [python, "-c", READ_WITH_FEEDPARSER],
@@ -170,7 +182,8 @@ def main():
             mine = ours[i] if i < len(ours) else {}
             checks = {
                 "titles": (as_text(entry["title"]), title(entry["title"], mine.get("title"))),
-                "links": (entry["link"], mine.get("url")),
+                # A space is not a URL's: "a b" and "a%20b" are one link, the second valid.
+                "links": (space_encoded(entry["link"]), mine.get("url")),
                 "dates": (entry["date"], epoch(mine.get("published"))),
             }
             for key, (expected, got) in checks.items():
