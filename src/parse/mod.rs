@@ -44,6 +44,8 @@ pub enum ParseError {
     Xml(String),
     #[error("not a readable feed: its root element is <{0}>, not <rss>, <rdf:RDF> or <feed>")]
     NotAFeed(String),
+    #[error("not a readable feed: it holds no XML element")]
+    NoElement,
     #[error("not a readable JSON Feed: {0}")]
     Json(String),
 }

@@ -236,3 +236,36 @@ fn titles_summaries_and_contents_are_capped() {
         "cut at a character"
     );
 }
+
+#[test]
+fn xhtml_keeps_its_markup_and_empty_elements_stay_empty() {
+    let atom = br#"<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>tag:x,2026:1</id>
+        <title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">A <b>bold</b> move</div></title>
+        <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">one<br/>two &amp; three</div></content>
+        </entry></feed>"#;
+    let items = parse_feed(atom, None, Some(&feed_url()), "abc")
+        .unwrap()
+        .items;
+    assert_eq!(items[0].title, "A bold move");
+    assert_eq!(
+        items[0].content.as_deref(),
+        Some("<div>one<br>two &amp; three</div>")
+    );
+    assert_eq!(items[0].url, None, "a tag: id is no link");
+}
+
+#[test]
+fn one_odd_entry_costs_only_itself_and_a_broken_tail_only_the_tail() {
+    let rss = br#"<rss xmlns="http://backend.userland.com/rss2"><channel>
+        <item><title>First</title><link>https://a.example/1</link></item>
+        <item><title type="application/octet-stream">???</title><dc:title>Second</dc:title><link>https://a.example/2</link></item>
+        <item><title>Third</title><link>https://a.example/3</link></item>
+        <item><title>Fourth</title><link>https://a.example/4</li"#;
+    let parsed = parse_feed(rss, None, Some(&feed_url()), "abc").unwrap();
+    let titles: Vec<&str> = parsed.items.iter().map(|i| i.title.as_str()).collect();
+    assert_eq!(titles, ["First", "???", "Third"]);
+    assert_eq!(
+        parsed.notes,
+        ["the document ends mid-way; read up to its last complete item"]
+    );
+}

@@ -45,9 +45,9 @@ pub(super) fn read(
             Event::Start(e) => reading.start(&resolved, &e, false)?,
             Event::Empty(e) => {
                 reading.start(&resolved, &e, true)?;
-                reading.end(e.local_name().into_inner());
+                reading.end(e.local_name().into_inner(), true);
             }
-            Event::End(e) => reading.end(e.local_name().into_inner()),
+            Event::End(e) => reading.end(e.local_name().into_inner(), false),
             // Text outside the elements read is skipped unread.
             Event::Text(_) | Event::CData(_) | Event::GeneralRef(_)
                 if reading.capture.is_none() => {}
@@ -307,14 +307,15 @@ impl<'a> Reading<'a> {
         });
     }
 
-    fn end(&mut self, name: &str) {
+    /// Closes the innermost element (`empty`: one written `<name/>`, closed where it opened).
+    fn end(&mut self, name: &str, empty: bool) {
         let Some(closed) = self.open.pop() else {
             return;
         };
         if let Some(capture) = &mut self.capture {
             capture.depth -= 1;
             if capture.depth > 0 {
-                if capture.kind == Kind::Markup {
+                if capture.kind == Kind::Markup && !empty {
                     capture.text.push_str("</");
                     capture.text.push_str(name);
                     capture.text.push('>');
@@ -386,7 +387,7 @@ impl<'a> Reading<'a> {
 
     fn into_document(self) -> Result<Document, ParseError> {
         if self.root.is_none() {
-            return Err(ParseError::NotAFeed("nothing".into()));
+            return Err(ParseError::NoElement);
         }
         let feed_authors = self.feed_authors;
         let entries = self

@@ -31,21 +31,25 @@ pub fn family(resolved: &ResolveResult<'_>, atom_document: bool) -> Family {
 }
 
 fn by_uri(uri: &str) -> Family {
-    match uri {
-        "http://www.w3.org/2005/Atom" | "http://purl.org/atom/ns#" => Family::Atom,
-        "http://purl.org/dc/elements/1.1/" => Family::Dc,
-        "http://purl.org/dc/terms/" => Family::DcTerms,
-        "http://purl.org/rss/1.0/modules/content/" => Family::Content,
-        "http://www.w3.org/1999/02/22-rdf-syntax-ns#" => Family::Rdf,
-        "http://purl.org/rss/1.0/"
-        | "http://my.netscape.com/rdf/simple/0.9/"
-        | "http://backend.userland.com/rss2"
-        | "http://backend.userland.com/rss"
-        | "http://channel.netscape.com/rdf/simple/0.9/" => Family::Rss,
-        uri if uri.starts_with("http://search.yahoo.com/mrss") => Family::Media,
-        uri if uri.eq_ignore_ascii_case("http://www.itunes.com/dtds/podcast-1.0.dtd") => {
-            Family::Itunes
-        }
+    // Written with and without the trailing slash, and now and then over https.
+    let uri = uri.trim_end_matches('/');
+    let bare = uri
+        .strip_prefix("http://")
+        .or_else(|| uri.strip_prefix("https://"))
+        .unwrap_or(uri);
+    match bare {
+        "www.w3.org/2005/Atom" | "purl.org/atom/ns#" => Family::Atom,
+        "purl.org/dc/elements/1.1" | "purl.org/dc/elements/1.0" => Family::Dc,
+        "purl.org/dc/terms" => Family::DcTerms,
+        "purl.org/rss/1.0/modules/content" => Family::Content,
+        "www.w3.org/1999/02/22-rdf-syntax-ns#" => Family::Rdf,
+        "purl.org/rss/1.0"
+        | "my.netscape.com/rdf/simple/0.9"
+        | "channel.netscape.com/rdf/simple/0.9"
+        | "backend.userland.com/rss2"
+        | "backend.userland.com/rss" => Family::Rss,
+        "search.yahoo.com/mrss" => Family::Media,
+        uri if uri.eq_ignore_ascii_case("www.itunes.com/dtds/podcast-1.0.dtd") => Family::Itunes,
         _ => Family::Other,
     }
 }
@@ -75,6 +79,11 @@ mod tests {
         assert_eq!(bound("http://backend.userland.com/rss2"), Family::Rss);
         assert_eq!(bound("http://purl.org/atom/ns#"), Family::Atom);
         assert_eq!(bound("http://search.yahoo.com/mrss/"), Family::Media);
+        assert_eq!(
+            bound("http://purl.org/rss/1.0/modules/content"),
+            Family::Content
+        );
+        assert_eq!(bound("https://www.w3.org/2005/Atom"), Family::Atom);
         assert_eq!(bound("http://example.com/own"), Family::Other);
         assert_eq!(family(&ResolveResult::Unbound, true), Family::Atom);
         assert_eq!(family(&ResolveResult::Unbound, false), Family::Rss);
