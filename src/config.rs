@@ -115,6 +115,8 @@ pub struct Polling {
     pub min_interval_secs: u64,
     /// Honour `Cache-Control: max-age`, `Expires` and RSS `<ttl>` as the earliest next poll.
     pub respect_cache_headers: bool,
+    /// Drop `utm_*`, `fbclid`, `gclid` and the like from the links of the items read.
+    pub strip_tracking_parameters: bool,
     /// Requests in flight to one host at once.
     pub per_host_concurrency: usize,
     /// Requests in flight at once, over all hosts.
@@ -285,6 +287,7 @@ struct RawPolling {
     user_agent: Option<String>,
     min_interval_secs: Option<u64>,
     respect_cache_headers: Option<bool>,
+    strip_tracking_parameters: Option<bool>,
     per_host_concurrency: Option<Spanned<u64>>,
     max_concurrency: Option<Spanned<u64>>,
     max_body_bytes: Option<Spanned<u64>>,
@@ -479,6 +482,7 @@ impl RawPolling {
             user_agent: self.user_agent.unwrap_or_else(default_user_agent),
             min_interval_secs: self.min_interval_secs.unwrap_or(300),
             respect_cache_headers: self.respect_cache_headers.unwrap_or(true),
+            strip_tracking_parameters: self.strip_tracking_parameters.unwrap_or(true),
             per_host_concurrency: at_least_one(
                 self.per_host_concurrency,
                 "per_host_concurrency",

@@ -327,8 +327,10 @@ async fn parse_one(
         let bytes = std::fs::read(source).with_context(|| format!("cannot read {source}"))?;
         (bytes, content_type, base_url)
     };
-    let parsed = parse::parse_feed(&bytes, content_type.as_deref(), base.as_ref(), outlet)
+    let mut parsed = parse::parse_feed(&bytes, content_type.as_deref(), base.as_ref(), outlet)
         .with_context(|| format!("cannot parse {source}"))?;
+    // As the daemon reads them by default.
+    parse::strip_tracking_parameters(&mut parsed.items);
     // Standard output stays pure JSON Lines; what was mended goes to standard error.
     for problem in &parsed.notes {
         eprintln!("note: {source}: {problem}");

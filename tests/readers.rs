@@ -403,3 +403,29 @@ async fn a_feed_that_changes_without_new_items_is_not_reported_unmodified() {
             > httpdate::parse_http_date(&last_modified).unwrap()
     );
 }
+
+#[tokio::test]
+async fn links_are_the_publishers_with_tracking_dropped_unless_kept() {
+    let rss = b"<rss version=\"2.0\"><channel><title>t</title><link>https://a.example/</link>\
+        <item><title>One</title><link>https://A.example/story?utm_source=rss&amp;id=1&amp;flag#c2</link>\
+        </item></channel></rss>"
+        .to_vec();
+    let server = FixtureServer::start().await;
+    server.serve("/tracked.xml", Doc::body(200, rss));
+    for (setting, expected) in [
+        ("", "https://A.example/story?id=1&flag#c2"),
+        (
+            "strip_tracking_parameters = false\n",
+            "https://A.example/story?utm_source=rss&id=1&flag#c2",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let polling = format!("{}{setting}", common::FAST_POLLING);
+        let feeds = [server.url("/tracked.xml")];
+        let config = common::config_with(common::free_port(), &polling, &[("abc", &feeds)]);
+        let daemon = Daemon::start(dir.path(), &config).await;
+        daemon.wait_for_items(1).await;
+        let feed = daemon.json("/feed.json").await;
+        assert_eq!(feed["items"][0]["url"], expected, "{setting}");
+    }
+}

@@ -127,6 +127,7 @@ fn polling_keys_have_polite_defaults_and_refuse_nonsense() {
     );
     assert_eq!(polling.max_body_bytes, 10 << 20);
     assert!(polling.respect_cache_headers);
+    assert!(polling.strip_tracking_parameters);
     assert!(!polling.allow_private_networks);
     assert_eq!(polling.proxy, None);
 

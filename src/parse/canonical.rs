@@ -14,16 +14,16 @@ fn is_tracking_param(name: &str) -> bool {
     name.starts_with("utm_") || TRACKING_PARAMS.contains(&name)
 }
 
-/// The publisher's link: `raw` as written when it is an absolute http(s) URL of printable ASCII,
-/// else resolved against `base` (and spelled as the `url` crate spells it); tracking parameters
-/// dropped, the rest kept byte for byte (a fragment, a parameter without `=`, the host's case).
-/// `None` when `raw` names no web page.
+/// The publisher's link: `raw` as written when it is an absolute http(s) URL of printable ASCII
+/// (the scheme lower-cased), byte for byte — a fragment, a parameter without `=`, the host's
+/// case — else resolved against `base` and spelled as the `url` crate spells it. `None` when
+/// `raw` names no web page.
 ///
 /// ```
 /// use tributary::parse::publisher_url;
 ///
 /// let url = publisher_url("https://E.example/a?utm_source=x&id=5&flag#frag", None).unwrap();
-/// assert_eq!(url, "https://E.example/a?id=5&flag#frag");
+/// assert_eq!(url, "https://E.example/a?utm_source=x&id=5&flag#frag");
 /// ```
 pub fn publisher_url(raw: &str, base: Option<&Url>) -> Option<String> {
     let raw = raw.trim();
@@ -38,18 +38,23 @@ pub fn publisher_url(raw: &str, base: Option<&Url>) -> Option<String> {
     }
     let as_written = absolute.is_ok() && raw.bytes().all(|b| b.is_ascii_graphic());
     if !as_written {
-        return Some(without_tracking(resolved.as_str()));
+        return Some(resolved.into());
     }
     // The scheme, which names no page, in the one case every reader expects.
     let after_scheme = &raw[resolved.scheme().len()..];
-    Some(without_tracking(&format!(
-        "{}{after_scheme}",
-        resolved.scheme()
-    )))
+    Some(format!("{}{after_scheme}", resolved.scheme()))
 }
 
-/// `url` less its tracking parameters, every other byte kept.
-fn without_tracking(url: &str) -> String {
+/// `url` less its tracking parameters (`utm_*`, `fbclid`, `gclid` and the like), every other
+/// byte kept: what `[polling] strip_tracking_parameters` does to the links served.
+///
+/// ```
+/// use tributary::parse::without_tracking_parameters;
+///
+/// let url = without_tracking_parameters("https://E.example/a?utm_source=x&id=5&flag#frag");
+/// assert_eq!(url, "https://E.example/a?id=5&flag#frag");
+/// ```
+pub fn without_tracking_parameters(url: &str) -> String {
     let (rest, fragment) = match url.split_once('#') {
         Some((rest, fragment)) => (rest, Some(fragment)),
         None => (url, None),
@@ -158,19 +163,19 @@ mod tests {
     }
 
     #[test]
-    fn the_publishers_link_is_kept_as_written_less_tracking() {
+    fn the_publishers_link_is_kept_as_written() {
         let kept = |raw| publisher_url(raw, None);
         assert_eq!(
             kept(" https://E.example/a?utm_source=x&id=5&flag#frag ").as_deref(),
-            Some("https://E.example/a?id=5&flag#frag")
+            Some("https://E.example/a?utm_source=x&id=5&flag#frag")
         );
         assert_eq!(
             kept("http://purl.org/rss/2.0/?item").as_deref(),
             Some("http://purl.org/rss/2.0/?item")
         );
         assert_eq!(
-            kept("https://a.example/x?fbclid=1").as_deref(),
-            Some("https://a.example/x")
+            without_tracking_parameters("https://a.example/x?fbclid=1&utm_medium=rss"),
+            "https://a.example/x"
         );
         assert_eq!(
             kept("https://a.example/a b").as_deref(),

@@ -16,7 +16,7 @@ mod repair;
 mod text;
 mod xml;
 
-pub use canonical::{canonical_url, publisher_url};
+pub use canonical::{canonical_url, publisher_url, without_tracking_parameters};
 pub use text::plain_text;
 
 use std::time::Duration;
@@ -77,6 +77,16 @@ pub fn parse_feed(
         ttl: document.ttl,
         notes,
     })
+}
+
+/// Drops `utm_*`, `fbclid`, `gclid` and the like from the items' links (`[polling]
+/// strip_tracking_parameters`). Identity is untouched: it never counts them.
+pub fn strip_tracking_parameters(items: &mut [Item]) {
+    for item in items {
+        if let Some(url) = &item.url {
+            item.url = Some(without_tracking_parameters(url));
+        }
+    }
 }
 
 /// The `charset` parameter of a `Content-Type`.

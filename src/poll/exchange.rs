@@ -6,9 +6,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::parsers::Parsers;
-use super::PollError;
-use crate::fetch::Fetcher;
+use super::{PollError, Poller};
 use crate::model::{hex, Item};
 use crate::store::FeedState;
 use crate::{dedup, parse};
@@ -48,12 +46,13 @@ pub struct NewBody {
 /// request's turn comes in the per-host queue, so waiting behind a slow neighbour is not
 /// counted as this feed's time; the result carries what the exchange cost.
 pub async fn exchange(
-    fetcher: &Fetcher,
-    parsers: &Parsers,
+    poller: &Poller,
     outlet: &str,
     feed: &Url,
     state: &FeedState,
 ) -> (Result<Exchange, PollError>, Cost) {
+    let fetcher = &poller.fetcher;
+    let strip_tracking = poller.strip_tracking_parameters;
     let current = state
         .current_url
         .as_deref()
@@ -77,9 +76,8 @@ pub async fn exchange(
             // Hashing and parsing are CPU work: they run off the async workers.
             let (status, state, outlet) = (exchange.status, state.clone(), outlet.to_owned());
             let base = fetched.url;
-            exchange.body = parsers
-                .run(move || read_body(body, &state, status, &base, &outlet))
-                .await??;
+            let read = move || read_body(body, &state, status, &base, &outlet, strip_tracking);
+            exchange.body = poller.parsers.run(read).await??;
         }
         Ok(exchange)
     }
@@ -97,6 +95,7 @@ fn read_body(
     status: u16,
     base: &Url,
     outlet: &str,
+    strip_tracking: bool,
 ) -> Result<Answer, PollError> {
     let mut new_state = FeedState {
         validators: body.validators,
@@ -110,8 +109,11 @@ fn read_body(
         return Ok(Answer::Unchanged(changed.then_some(new_state)));
     }
     let content_type = body.content_type.as_deref();
-    let parsed = parse::parse_feed(&body.bytes, content_type, Some(base), outlet)
+    let mut parsed = parse::parse_feed(&body.bytes, content_type, Some(base), outlet)
         .map_err(|source| PollError::Parse { status, source })?;
+    if strip_tracking {
+        parse::strip_tracking_parameters(&mut parsed.items);
+    }
     new_state.ttl = parsed.ttl;
     let (items, unreliable) = dedup::identify(parsed.items, state.by_link);
     if let Some(reason) = unreliable {

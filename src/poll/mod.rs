@@ -36,6 +36,8 @@ pub struct Poller {
     recorder: Recorder,
     pub min_interval: Duration,
     pub respect_cache_headers: bool,
+    /// `[polling] strip_tracking_parameters`, applied to each item's link as it is read.
+    pub strip_tracking_parameters: bool,
 }
 
 /// Which feeds a poll asks.
@@ -92,6 +94,7 @@ impl Poller {
             store,
             min_interval: Duration::from_secs(polling.min_interval_secs),
             respect_cache_headers: polling.respect_cache_headers,
+            strip_tracking_parameters: polling.strip_tracking_parameters,
         })
     }
 
@@ -163,8 +166,7 @@ impl Poller {
             When::Due(at) => at,
             When::Now => Utc::now(),
         };
-        let (exchange, cost) =
-            exchange::exchange(&self.fetcher, &self.parsers, outlet, feed, &state).await;
+        let (exchange, cost) = exchange::exchange(self, outlet, feed, &state).await;
         let attempt = self.attempt(outlet, feed, &state, cadence, at, cost.duration, &exchange);
         let (status, written) = match exchange {
             Err(e) => {
