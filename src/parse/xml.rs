@@ -125,6 +125,18 @@ struct Capture {
     text: String,
 }
 
+impl Capture {
+    /// A capture beginning at the element that holds the text.
+    fn of(field: Field, kind: Kind) -> Self {
+        Self {
+            field,
+            kind,
+            depth: 1,
+            text: String::new(),
+        }
+    }
+}
+
 struct Reading<'a> {
     feed_url: Option<&'a Url>,
     /// The root element's name, once read.
@@ -200,12 +212,7 @@ impl<'a> Reading<'a> {
                 if within == 1 || media {
                     let base = self.open.last().and_then(|o| o.base.clone());
                     if let Some((field, kind)) = draft.open(family, name, e, base) {
-                        self.capture = Some(Capture {
-                            field,
-                            kind,
-                            depth: 1,
-                            text: String::new(),
-                        });
+                        self.capture = Some(Capture::of(field, kind));
                     } else if family == Family::Atom && name == "author" {
                         self.person = Some(Person::default());
                     }
@@ -236,20 +243,10 @@ impl<'a> Reading<'a> {
                 self.entry = Some((draft, depth));
             }
             (Family::Rss, "link") if parent == Some(Known::Channel) => {
-                self.capture = Some(Capture {
-                    field: Field::SiteLink,
-                    kind: Kind::Text,
-                    depth: 1,
-                    text: String::new(),
-                });
+                self.capture = Some(Capture::of(Field::SiteLink, Kind::Text));
             }
             (Family::Rss, "ttl") if parent == Some(Known::Channel) => {
-                self.capture = Some(Capture {
-                    field: Field::Ttl,
-                    kind: Kind::Text,
-                    depth: 1,
-                    text: String::new(),
-                });
+                self.capture = Some(Capture::of(Field::Ttl, Kind::Text));
             }
             (Family::Atom, "link") if depth == 2 => {
                 let rel = draft::attribute(e, "rel");
@@ -276,12 +273,7 @@ impl<'a> Reading<'a> {
             (Family::Atom, "email") => Field::PersonEmail,
             _ => return,
         };
-        self.capture = Some(Capture {
-            field,
-            kind: Kind::Text,
-            depth: 1,
-            text: String::new(),
-        });
+        self.capture = Some(Capture::of(field, Kind::Text));
     }
 
     fn push(&mut self, family: Family, name: &str, e: &BytesStart<'_>) {
