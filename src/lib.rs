@@ -16,7 +16,8 @@
 //! [`evaluation`] measures stage 5 on labelled sets through stages 4–6 and fits its model.
 //! [`poll`] strings stages 3–6 together for one outlet and decides when each feed may be asked
 //! again; [`priority`] keeps its CPU-heavy threads behind the readers'; [`status`] reports how
-//! polling goes; [`metrics`] counts what happens for Prometheus;
+//! polling goes; [`metrics`] counts what happens for Prometheus; [`sync`] keeps locks usable
+//! after a panic;
 //! [`daemon`] wires the whole pipeline into a running service, and reloads it when the config
 //! changes.
 
@@ -37,3 +38,4 @@ pub mod schedule;
 pub mod serve;
 pub mod status;
 pub mod store;
+pub mod sync;

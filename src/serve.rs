@@ -30,6 +30,7 @@ use crate::opml::Outline;
 use crate::render::{Format, STYLESHEET, STYLESHEET_ROUTE};
 use crate::status;
 use crate::store::Store;
+use crate::sync::Unpoisoned;
 
 /// Items per feed when the reader does not ask for a number.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -49,7 +50,7 @@ impl FeedCache {
     }
 
     pub fn current(&self) -> Arc<Published> {
-        Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()))
+        Arc::clone(&self.current.read().unpoisoned())
     }
 
     /// Publishes `published` and returns what it replaced, to be dropped by the caller: freeing
@@ -58,10 +59,7 @@ impl FeedCache {
     #[must_use = "the replaced feeds are freed where they are dropped"]
     pub fn replace(&self, published: Published) -> Arc<Published> {
         let published = Arc::new(published);
-        std::mem::replace(
-            &mut *self.current.write().unwrap_or_else(|p| p.into_inner()),
-            published,
-        )
+        std::mem::replace(&mut *self.current.write().unpoisoned(), published)
     }
 }
 

@@ -14,6 +14,7 @@ use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use crate::config::Dedup;
 use crate::dedup::{Model, Policy};
 use crate::model::{Item, ItemId};
+use crate::sync::Unpoisoned;
 
 mod checkpoint;
 mod decisions;
@@ -216,7 +217,7 @@ impl Store {
 
     /// Sets how items become stories from now on (`[dedup]`).
     pub fn set_dedup(&self, dedup: Dedup) {
-        let mut current = self.dedup.write().unwrap_or_else(|p| p.into_inner());
+        let mut current = self.dedup.write().unpoisoned();
         let resized = current.window_hours != dedup.window_hours;
         *current = dedup;
         drop(current);
@@ -228,7 +229,7 @@ impl Store {
     /// Scores with `model` from now on instead of [`Model::FITTED`]: how cross-validation
     /// measures weights fitted without the stories it evaluates.
     pub fn set_model(&self, model: Model) {
-        *self.model.write().unwrap_or_else(|p| p.into_inner()) = model;
+        *self.model.write().unpoisoned() = model;
     }
 
     /// A read-only connection beside the writer's: in WAL mode it reads the last commit while
@@ -244,9 +245,7 @@ impl Store {
 
     /// The connection for reading (see [`Store::reader_for`]).
     fn reader(&self) -> MutexGuard<'_, Connection> {
-        self.reader
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.reader.lock().unpoisoned()
     }
 
     fn candidates(&self) -> MutexGuard<'_, window::StoredWindow> {
@@ -262,9 +261,7 @@ impl Store {
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock dropped its transaction, which rolled it back; the
         // connection itself is still sound.
-        self.conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn.lock().unpoisoned()
     }
 
     /// Records one feed poll and its items in a single transaction. Items older than
@@ -302,9 +299,9 @@ impl Store {
         retention_cutoff: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Vec<Result<Ingested, StoreError>> {
-        let dedup = self.dedup.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let dedup = self.dedup.read().unpoisoned().clone();
         let policy = Policy {
-            model: *self.model.read().unwrap_or_else(|p| p.into_inner()),
+            model: *self.model.read().unpoisoned(),
             threshold: dedup.threshold,
             related: dedup.related,
             window_hours: dedup.window_hours,

@@ -2,6 +2,7 @@
 //! file on disk is invalid — keeps it and remembers why the file was refused, so that
 //! `/status` and `/healthz` can tell the operator their edit did not take.
 
+use crate::sync::Unpoisoned;
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
@@ -32,13 +33,13 @@ impl LiveConfig {
 
     /// The configuration in force now.
     pub fn get(&self) -> Arc<Config> {
-        Arc::clone(&self.applied.read().unwrap_or_else(|p| p.into_inner()))
+        Arc::clone(&self.applied.read().unpoisoned())
     }
 
     /// Puts `config` in force: the file on disk and the daemon agree again.
     pub fn apply(&self, config: Config) {
-        *self.applied.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
-        *self.refused.write().unwrap_or_else(|p| p.into_inner()) = None;
+        *self.applied.write().unpoisoned() = Arc::new(config);
+        *self.refused.write().unpoisoned() = None;
     }
 
     /// Records that the file on disk was refused; the configuration in force stays.
@@ -47,14 +48,11 @@ impl LiveConfig {
             error,
             at: Utc::now(),
         };
-        *self.refused.write().unwrap_or_else(|p| p.into_inner()) = Some(refusal);
+        *self.refused.write().unpoisoned() = Some(refusal);
     }
 
     /// Why the last reload was refused, unless a later one succeeded.
     pub fn refused(&self) -> Option<Refusal> {
-        self.refused
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.refused.read().unpoisoned().clone()
     }
 }

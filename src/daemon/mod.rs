@@ -19,6 +19,7 @@ use crate::poll::{Outcome, Poller, When};
 use crate::schedule::{PollFn, Schedule};
 use crate::serve::{self, FeedCache, Published};
 use crate::store::Store;
+use crate::sync::Unpoisoned;
 
 mod config_file;
 mod files;
@@ -251,16 +252,13 @@ impl Pipeline {
     }
 
     fn current_poller(&self) -> Poller {
-        self.poller
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.poller.read().unpoisoned().clone()
     }
 
     /// Builds the poller for a new `[polling]` (or retention); polls under way keep theirs.
     fn replace_poller(&self, config: &Config) -> anyhow::Result<()> {
         let poller = poller(config, Arc::clone(&self.store))?;
-        *self.poller.write().unwrap_or_else(|p| p.into_inner()) = poller;
+        *self.poller.write().unpoisoned() = poller;
         Ok(())
     }
 

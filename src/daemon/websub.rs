@@ -1,6 +1,7 @@
 //! WebSub publishing: when a published feed changes, the hub in `[server] websub_hub` is told
 //! (`hub.mode=publish`), so that it fetches the feed and pushes it to its subscribers.
 
+use crate::sync::Unpoisoned;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,10 +28,9 @@ impl Publisher {
         tokio::spawn(async move {
             loop {
                 wake.notified().await;
-                let feeds: Vec<String> =
-                    std::mem::take(&mut *pending.lock().unwrap_or_else(|p| p.into_inner()))
-                        .into_iter()
-                        .collect();
+                let feeds: Vec<String> = std::mem::take(&mut *pending.lock().unpoisoned())
+                    .into_iter()
+                    .collect();
                 if let Some(hub) = hub() {
                     publish(&client, &hub, &feeds).await;
                 }
@@ -40,10 +40,7 @@ impl Publisher {
     }
 
     pub fn changed(&self, feeds: Vec<String>) {
-        self.pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend(feeds);
+        self.pending.lock().unpoisoned().extend(feeds);
         self.wake.notify_one();
     }
 }

@@ -2,6 +2,7 @@
 //! burst from its many feeds, and a global cap, so that a large config cannot open hundreds of
 //! connections at once.
 
+use crate::sync::Unpoisoned;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -35,7 +36,7 @@ impl Limits {
     /// for its host never holds one of the global permits that other hosts could use.
     pub async fn acquire(&self, host: &str) -> Slot {
         let host_semaphore = {
-            let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+            let mut hosts = self.hosts.lock().unpoisoned();
             // Hosts come from the config and from redirects; forget idle ones now and then so
             // that the map cannot grow without bound.
             if hosts.len() >= FORGET_IDLE_HOSTS_AT {

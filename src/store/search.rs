@@ -15,6 +15,7 @@ use rusqlite::{params, Connection, Transaction};
 use super::{Store, StoreError};
 use crate::model::Item;
 use crate::parse::plain_text;
+use crate::sync::Unpoisoned;
 
 /// The items a search found, and the stories they belong to.
 #[derive(Debug, Default)]
@@ -220,7 +221,7 @@ impl Store {
         // connection: one queued behind others is stopped as soon, not later.
         let until = micros_since(searcher.epoch)
             .saturating_add(u64::try_from(within.as_micros()).unwrap_or(u64::MAX));
-        let conn = searcher.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = searcher.conn.lock().unpoisoned();
         if micros_since(searcher.epoch) > until {
             return Err(StoreError::TooSlow(within));
         }

@@ -13,6 +13,7 @@ use super::{timestamp, Store, StoreError, StoredItem};
 use crate::config::Prefer;
 use crate::dedup::{Features, Model, INPUT_NAMES};
 use crate::model::Item;
+use crate::sync::Unpoisoned;
 
 /// Another outlet's copy of a story, shown with the one the merged feed carries.
 #[derive(Clone, Debug, PartialEq)]
@@ -74,7 +75,7 @@ impl Store {
                 vec!["?"; outlets.len()].join(",")
             ),
         };
-        let prefer = self.dedup.read().unwrap_or_else(|p| p.into_inner()).prefer;
+        let prefer = self.dedup.read().unpoisoned().prefer;
         let conn = self.reader();
         // The stories of the newest items, in order, until there are `limit` of them.
         let mut stories: Vec<String> = Vec::new();
