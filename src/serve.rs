@@ -189,21 +189,16 @@ async fn metrics(State(state): State<AppState>) -> Response {
 
 /// How polling goes, for every configured feed (see [`status::Status`]).
 async fn status(State(state): State<AppState>) -> Result<Json<status::Status>, HttpError> {
-    let report = tokio::task::spawn_blocking(move || {
+    let report = crate::sync::blocking(move || {
         let mut report = status::build(&state.config.get(), &state.store, chrono::Utc::now())?;
         report.config_refused = state.config.refused();
         Ok::<_, crate::store::StoreError>(report)
     })
     .await;
-    let failed = |e: &dyn std::fmt::Display| {
+    report.map(Json).map_err(|e| {
         HttpError(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("cannot read the status: {e}"),
         )
-    };
-    match report {
-        Ok(Ok(report)) => Ok(Json(report)),
-        Ok(Err(e)) => Err(failed(&e)),
-        Err(e) => Err(failed(&e)),
-    }
+    })
 }

@@ -1,9 +1,22 @@
-//! Locks that outlive a panic. A thread that panicked holding one of the daemon's locks left
-//! what it guards whole — a value replaced in one step, a connection whose open transaction
-//! was rolled back when dropped — so the others go on with it rather than panic in turn. (The
-//! dedup window, which a panic can leave half-updated, is reloaded instead: `Store`.)
+//! Work across threads. Locks outlive a panic: a thread that panicked holding one of the
+//! daemon's locks left what it guards whole — a value replaced in one step, a connection whose
+//! open transaction was rolled back when dropped — so the others go on with it rather than
+//! panic in turn. (The dedup window, which a panic can leave half-updated, is reloaded instead:
+//! `Store`.) And blocking work (SQLite) runs off the async workers with one error for its own
+//! failure and its thread's.
 
 use std::sync::{LockResult, PoisonError};
+
+/// `work` on a thread for blocking work; its error, or the thread's failure, as one error.
+pub async fn blocking<T, E>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> anyhow::Result<T>
+where
+    T: Send + 'static,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    Ok(tokio::task::spawn_blocking(work).await??)
+}
 
 /// The guard of a lock, poisoned or not.
 pub trait Unpoisoned<G> {
@@ -32,5 +45,12 @@ mod tests {
         .join();
         assert!(lock.is_poisoned());
         assert_eq!(*lock.lock().unpoisoned(), 7);
+    }
+
+    #[tokio::test]
+    async fn blocking_work_gives_its_value_or_its_error() {
+        assert_eq!(blocking(|| Ok::<_, std::io::Error>(7)).await.unwrap(), 7);
+        let failed = blocking(|| Err::<(), _>(std::io::Error::other("disk gone"))).await;
+        assert_eq!(failed.unwrap_err().to_string(), "disk gone");
     }
 }

@@ -325,13 +325,10 @@ impl Pipeline {
     /// Deletes what is stored of an outlet removed from the config (`purge_removed`).
     async fn forget_outlet(&self, outlet: &str) {
         let (store, id) = (Arc::clone(&self.store), outlet.to_owned());
-        match tokio::task::spawn_blocking(move || store.forget_outlet(&id)).await {
-            Ok(Ok(deleted)) => {
+        match crate::sync::blocking(move || store.forget_outlet(&id)).await {
+            Ok(deleted) => {
                 tracing::info!(%outlet, deleted, "deleted the items of a removed outlet");
                 self.metrics.observe_deleted(deleted);
-            }
-            Ok(Err(e)) => {
-                tracing::error!(%outlet, error = %e, "cannot delete a removed outlet's items")
             }
             Err(e) => {
                 tracing::error!(%outlet, error = %e, "cannot delete a removed outlet's items")
