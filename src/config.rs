@@ -97,11 +97,39 @@ pub struct Server {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Storage {
-    /// Absolute: resolved against `$STATE_DIRECTORY` or the config file's folder.
-    pub path: PathBuf,
+    pub database: Database,
     pub retention_days: u32,
     /// Delete an outlet's items as soon as it leaves the config, rather than at retention.
     pub purge_removed: bool,
+}
+
+/// Where items and feed state are kept.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Database {
+    /// An SQLite file, the default. Absolute: resolved against `$STATE_DIRECTORY` or the
+    /// config file's folder.
+    Sqlite(PathBuf),
+    /// A PostgreSQL server that several instances share: a `postgres://` URL or libpq's
+    /// `key=value` string, as written (libpq's `PG*` environment fills in what it leaves out).
+    Postgres(String),
+}
+
+impl std::fmt::Display for Database {
+    /// The file, or the server's URL without its password: what logs and messages may show.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "{}", path.display()),
+            Database::Postgres(url) => match Url::parse(url) {
+                Ok(mut parsed) => {
+                    if parsed.password().is_some() {
+                        let _ = parsed.set_password(Some("***"));
+                    }
+                    write!(f, "{parsed}")
+                }
+                Err(_) => f.write_str("the PostgreSQL server of the url's key=value string"),
+            },
+        }
+    }
 }
 
 /// How politely to poll: see the README's "Polling" section for what each key means to an outlet.
@@ -268,7 +296,8 @@ struct RawServer {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawStorage {
-    path: Option<String>,
+    path: Option<Spanned<String>>,
+    url: Option<Spanned<String>>,
     retention_days: Option<Spanned<u32>>,
     purge_removed: Option<bool>,
 }
@@ -419,9 +448,29 @@ impl RawServer {
 impl RawStorage {
     fn validate(self, base_dir: &Path) -> Result<Storage, Invalid> {
         let retention_days = at_least_one(self.retention_days, "retention_days", 30)?;
-        let path = self.path.unwrap_or_else(|| "tributary.db".to_owned());
+        let database = match (self.path, self.url) {
+            (Some(_), Some(url)) => {
+                let message = "url and path both say where to store: keep url (PostgreSQL) \
+                               or path (an SQLite file), not both"
+                    .to_owned();
+                return Err((url.span(), message));
+            }
+            (None, Some(url)) => {
+                if let Err(e) = url.get_ref().parse::<postgres::Config>() {
+                    let message = format!(
+                        "url is not a PostgreSQL connection string such as \
+                         \"postgres://user@host:5432/tributary\": {e}"
+                    );
+                    return Err((url.span(), message));
+                }
+                Database::Postgres(url.into_inner())
+            }
+            (path, None) => Database::Sqlite(
+                base_dir.join(path.map_or_else(|| "tributary.db".to_owned(), Spanned::into_inner)),
+            ),
+        };
         Ok(Storage {
-            path: base_dir.join(path),
+            database,
             retention_days,
             purge_removed: self.purge_removed.unwrap_or(false),
         })

@@ -115,8 +115,18 @@ fn main() -> ExitCode {
                 .map(|()| true),
             Command::Check => check(&cli.config),
             Command::Poll { outlet, force } => poll(&cli.config, outlet.as_deref(), force).await,
-            Command::Status { json } => status(&cli.config, json).map(|()| true),
-            Command::Explain { item } => explain(&cli.config, &item),
+            // The database is read on a blocking thread: PostgreSQL's client runs a runtime
+            // of its own, which cannot start inside this one.
+            Command::Status { json } => {
+                let config = cli.config.clone();
+                tokio::task::spawn_blocking(move || status(&config, json))
+                    .await?
+                    .map(|()| true)
+            }
+            Command::Explain { item } => {
+                let config = cli.config.clone();
+                tokio::task::spawn_blocking(move || explain(&config, &item)).await?
+            }
             Command::ImportOpml { file, dry_run } => import_opml(&cli.config, &file, dry_run),
             Command::Parse {
                 source,
@@ -164,8 +174,7 @@ fn print_config(path: &Path, config: &Config) {
     );
     println!(
         "store in {} for {} days",
-        config.storage.path.display(),
-        config.storage.retention_days
+        config.storage.database, config.storage.retention_days
     );
     for outlet in &config.outlets {
         println!(
@@ -186,7 +195,7 @@ async fn poll(path: &Path, only: Option<&str>, force: bool) -> anyhow::Result<bo
             .outlet(id)
             .with_context(|| format!("{} has no outlet {id:?}", path.display()))?;
     }
-    let poller = daemon::open(&config)?;
+    let poller = daemon::open(&config).await?;
     let when = match force {
         true => When::Now,
         false => When::Due(chrono::Utc::now()),
@@ -274,9 +283,9 @@ fn replace_file(path: &Path, text: &str) -> anyhow::Result<()> {
 
 fn open_store(path: &Path) -> anyhow::Result<(Config, Store)> {
     let config = config::load(path)?;
-    let db = &config.storage.path;
-    let store = Store::open_existing(db)
-        .with_context(|| format!("cannot open the database {}", db.display()))?;
+    let db = &config.storage.database;
+    let store =
+        Store::open_existing(db).with_context(|| format!("cannot open the database {db}"))?;
     Ok((config, store))
 }
 

@@ -141,7 +141,7 @@ impl Metrics {
     /// Counts one feed's poll; a feed that was not due was not polled.
     pub fn observe_poll(&self, report: &FeedReport) {
         let outcome = match &report.outcome {
-            Outcome::Deferred { .. } => return,
+            Outcome::Deferred { .. } | Outcome::Elsewhere { .. } => return,
             Outcome::NotModified => "not_modified",
             Outcome::Unchanged { .. } => "unchanged",
             Outcome::Stored { .. } => "stored",

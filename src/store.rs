@@ -9,9 +9,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
+use rusqlite::OpenFlags;
 
-use crate::config::Dedup;
+use crate::config::{Database, Dedup};
 use crate::dedup::{Model, Policy};
 use crate::model::{Item, ItemId};
 use crate::sync::Unpoisoned;
@@ -20,20 +20,33 @@ mod checkpoint;
 mod decisions;
 mod feeds;
 mod items;
+mod leases;
 mod schema;
 mod search;
+mod sql;
 mod stories;
 mod window;
 
+use sql::{args, Connection, Sql};
+
 pub use checkpoint::THREAD_NAME as CHECKPOINT_THREAD_NAME;
 pub use feeds::{Attempt, FeedState, FeedStatus};
-pub use search::{fts_query, Matches, QueryError};
+pub use leases::Claim;
+pub use search::{Matches, QueryError, SearchQuery};
 pub use stories::{AlsoReported, Explanation, Member, Reason};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database error: {}", postgres_message(.0))]
+    Postgres(#[from] postgres::Error),
+    #[error("column {0} of a stored row holds a number out of range")]
+    OutOfRange(usize),
+    #[error("column {0} of a stored row is unexpectedly empty (NULL)")]
+    Null(usize),
+    #[error("a query that always gives a row gave none")]
+    NoRow,
     #[error("stored item {id} is unreadable: {source}")]
     Corrupt {
         id: String,
@@ -154,8 +167,14 @@ pub struct StoredItem {
 }
 
 pub struct Store {
+    /// Who this process is in the leases it takes: host, process id and a random part, so
+    /// that a restarted process is not taken for the one before it.
+    instance: String,
     /// The connection that writes (and reads inside its own transactions).
     conn: Mutex<Connection>,
+    /// The connection that claims leases on PostgreSQL, so that a claim does not wait
+    /// behind a batch being written; on SQLite, which has one writer per file, the writer's.
+    claimer: Option<Mutex<Connection>>,
     /// The connection that only reads.
     reader: Mutex<Connection>,
     /// The connection that only searches, each search under a deadline (`search::Searcher`).
@@ -167,27 +186,57 @@ pub struct Store {
     /// The dedup window, in memory: what new items are compared with. Locked after `conn`,
     /// by whatever writes or deletes items.
     candidates: Mutex<window::StoredWindow>,
-    /// Copies committed pages into the database file beside the writer.
-    checkpointer: checkpoint::Checkpointer,
+    /// Copies committed pages into the database file beside the writer (SQLite only).
+    checkpointer: Option<checkpoint::Checkpointer>,
 }
 
 impl Store {
     /// Opens the database at `path`, creating it if there is none.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::with(path, Connection::open(path)?)
+        Self::with(path, rusqlite::Connection::open(path)?)
     }
 
-    /// Opens the database at `path` only if it exists: a reader such as `tributary status`
-    /// must not create an empty database at a mistyped path and report on it.
-    pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
+    /// Connects to the PostgreSQL database at `url` (a `postgres://` URL or libpq's
+    /// `key=value` string) and brings its schema up to date. Three connections: the writer,
+    /// the reader and the searcher, as on SQLite.
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        let config = postgres_config(url)?;
+        let connect = || -> Result<Connection, StoreError> {
+            Ok(Connection::Postgres(Box::new(std::cell::RefCell::new(
+                sql::Postgres::connect(&config)?,
+            ))))
+        };
+        let mut conn = connect()?;
+        schema::migrate(&mut conn)?;
+        let mut store = Self::around(conn, connect()?, connect()?, None);
+        store.claimer = Some(Mutex::new(connect()?));
+        Ok(store)
+    }
+
+    /// Opens the configured database, creating its schema if it has none.
+    pub fn open_database(database: &Database) -> Result<Self, StoreError> {
+        match database {
+            Database::Sqlite(path) => Self::open(path),
+            Database::Postgres(url) => Self::connect(url),
+        }
+    }
+
+    /// Opens the configured database only if it exists: a reader such as `tributary status`
+    /// must not create an empty SQLite file at a mistyped path and report on it. (A
+    /// PostgreSQL database is there or the connection fails.)
+    pub fn open_existing(database: &Database) -> Result<Self, StoreError> {
+        let path = match database {
+            Database::Sqlite(path) => path,
+            Database::Postgres(url) => return Self::connect(url),
+        };
         if !path.is_file() {
             return Err(StoreError::Missing(path.to_owned()));
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        Self::with(path, Connection::open_with_flags(path, flags)?)
+        Self::with(path, rusqlite::Connection::open_with_flags(path, flags)?)
     }
 
-    fn with(path: &Path, mut conn: Connection) -> Result<Self, StoreError> {
+    fn with(path: &Path, conn: rusqlite::Connection) -> Result<Self, StoreError> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         // WAL keeps readers off the writer's back; NORMAL sync in WAL mode loses no committed
         // transaction to a process crash, only (at worst) the last ones to a power cut.
@@ -203,16 +252,41 @@ impl Store {
         // A batch written again after a failure has a savepoint per poll, whose journal is a
         // temporary file unless told otherwise: a write and a read of every page it changes.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        let mut conn = Connection::Sqlite(conn);
         schema::migrate(&mut conn)?;
-        Ok(Self {
-            conn: Mutex::new(conn),
-            reader: Mutex::new(Self::reader_for(path)?),
-            searcher: search::Searcher::new(Self::reader_for(path)?),
+        Ok(Self::around(
+            conn,
+            Connection::Sqlite(Self::reader_for(path)?),
+            Connection::Sqlite(Self::reader_for(path)?),
+            Some(checkpoint::Checkpointer::start(path)?),
+        ))
+    }
+
+    /// The store over its writer's, reader's and searcher's connections.
+    fn around(
+        writer: Connection,
+        reader: Connection,
+        searcher: Connection,
+        checkpointer: Option<checkpoint::Checkpointer>,
+    ) -> Self {
+        Self {
+            instance: instance_name(),
+            conn: Mutex::new(writer),
+            claimer: None,
+            reader: Mutex::new(reader),
+            searcher: search::Searcher::new(searcher),
             dedup: RwLock::new(Dedup::default()),
             model: RwLock::new(Model::FITTED),
             candidates: Mutex::default(),
-            checkpointer: checkpoint::Checkpointer::start(path)?,
-        })
+            checkpointer,
+        }
+    }
+
+    /// Tells the checkpoint thread (on SQLite) that a transaction committed.
+    fn committed(&self) {
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.committed();
+        }
     }
 
     /// Sets how items become stories from now on (`[dedup]`).
@@ -234,9 +308,9 @@ impl Store {
 
     /// A read-only connection beside the writer's: in WAL mode it reads the last commit while
     /// a batch is being written, so renderings, searches and status never wait for a poll.
-    pub(crate) fn reader_for(path: &Path) -> Result<Connection, StoreError> {
+    pub(crate) fn reader_for(path: &Path) -> Result<rusqlite::Connection, StoreError> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let reader = Connection::open_with_flags(path, flags)?;
+        let reader = rusqlite::Connection::open_with_flags(path, flags)?;
         reader.busy_timeout(std::time::Duration::from_secs(5))?;
         // Readings touch the newest items and the search index: 8 MiB of cache at most.
         reader.pragma_update(None, "cache_size", -8_192)?;
@@ -256,6 +330,19 @@ impl Store {
             self.candidates.clear_poison();
             candidates
         })
+    }
+
+    /// The connection that claims leases (see [`Store::claimer`]'s field).
+    fn claimer(&self) -> MutexGuard<'_, Connection> {
+        match &self.claimer {
+            Some(claimer) => claimer.lock().unpoisoned(),
+            None => self.conn(),
+        }
+    }
+
+    /// Who this process is in the leases it takes.
+    pub fn instance(&self) -> &str {
+        &self.instance
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -312,8 +399,9 @@ impl Store {
         let mut batch = |each_poll: Guard,
                          candidates: &mut window::StoredWindow|
          -> Result<Option<Vec<_>>, StoreError> {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = conn.write_transaction()?;
             let writer = Writer {
+                instance: &self.instance,
                 tx: &tx,
                 dedup: &dedup,
                 policy: &policy,
@@ -329,7 +417,7 @@ impl Store {
                 };
                 // Some errors (a full disk, an I/O error) end the whole transaction, not only
                 // the savepoint: nothing of the batch can be kept then.
-                if tx.is_autocommit() {
+                if tx.ended() {
                     return Err(result.err().unwrap_or(StoreError::TransactionLost));
                 }
                 if result.is_err() && each_poll == Guard::None {
@@ -339,7 +427,7 @@ impl Store {
             }
             search.write(&tx)?;
             tx.commit()?;
-            self.checkpointer.committed();
+            self.committed();
             Ok(Some(results))
         };
         for guard in [Guard::None, Guard::Savepoint] {
@@ -361,9 +449,7 @@ impl Store {
     }
 
     pub fn item_count(&self) -> Result<u64, StoreError> {
-        let count: i64 = self
-            .reader()
-            .query_row("SELECT count(*) FROM items", [], |r| r.get(0))?;
+        let count: i64 = self.reader().value("SELECT count(*) FROM items", &[])?;
         Ok(count.unsigned_abs())
     }
 
@@ -371,13 +457,13 @@ impl Store {
     /// config with `[storage] purge_removed`); returns how many items went.
     pub fn forget_outlet(&self, outlet: &str) -> Result<usize, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let deleted = tx.execute("DELETE FROM items WHERE outlet = ?1", params![outlet])?;
-        tx.execute("DELETE FROM feeds WHERE outlet = ?1", params![outlet])?;
+        let tx = conn.write_transaction()?;
+        let deleted = tx.execute("DELETE FROM items WHERE outlet = ?1", args![outlet])?;
+        tx.execute("DELETE FROM feeds WHERE outlet = ?1", args![outlet])?;
         tx.commit()?;
-        self.checkpointer.committed();
-        self.candidates().forget(&conn, |c| *c.outlet == *outlet)?;
-        Ok(deleted)
+        self.committed();
+        self.candidates().forget(&*conn, |c| *c.outlet == *outlet)?;
+        Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
     }
 
     /// Deletes items whose place in the feed is older than `cutoff`; returns how many.
@@ -385,14 +471,14 @@ impl Store {
         let conn = self.conn();
         let deleted = conn.execute(
             "DELETE FROM items WHERE sort_at < ?1",
-            params![cutoff.timestamp()],
+            args![cutoff.timestamp()],
         )?;
         if deleted > 0 {
-            self.checkpointer.committed();
+            self.committed();
             self.candidates()
-                .forget(&conn, |c| c.dated < cutoff.timestamp())?;
+                .forget(&*conn, |c| c.dated < cutoff.timestamp())?;
         }
-        Ok(deleted)
+        Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
     }
 }
 
@@ -406,15 +492,17 @@ enum Guard {
 }
 
 /// One batch's transaction and what its polls are stored under.
-struct Writer<'a> {
-    tx: &'a rusqlite::Transaction<'a>,
+struct Writer<'a, 'c> {
+    /// This process, whose lease on each feed written ends.
+    instance: &'a str,
+    tx: &'a sql::Transaction<'c>,
     dedup: &'a Dedup,
     policy: &'a Policy,
     retention_cutoff: DateTime<Utc>,
     now: DateTime<Utc>,
 }
 
-impl Writer<'_> {
+impl Writer<'_, '_> {
     /// One poll of the batch, under a savepoint: on an error, what it wrote is undone. What it
     /// gives the search index joins `search` once the poll is written (see [`search::Pending`]).
     fn record_one(
@@ -423,11 +511,11 @@ impl Writer<'_> {
         candidates: &mut window::StoredWindow,
         search: &mut search::Pending,
     ) -> Result<Ingested, StoreError> {
-        self.tx.execute_batch("SAVEPOINT poll")?;
+        self.tx.batch("SAVEPOINT poll")?;
         let mut indexed = search::Pending::default();
         match self.write(poll, candidates, &mut indexed) {
             Ok(ingested) => {
-                self.tx.execute_batch("RELEASE poll")?;
+                self.tx.batch("RELEASE poll")?;
                 search.extend(indexed);
                 Ok(ingested)
             }
@@ -435,8 +523,8 @@ impl Writer<'_> {
                 // What the window learnt of the undone writes is wrong now: it is loaded
                 // again from the store at the next write.
                 candidates.reset();
-                if !self.tx.is_autocommit() {
-                    self.tx.execute_batch("ROLLBACK TO poll; RELEASE poll")?;
+                if !self.tx.ended() {
+                    self.tx.batch("ROLLBACK TO poll; RELEASE poll")?;
                 }
                 Err(e)
             }
@@ -486,7 +574,56 @@ impl Writer<'_> {
             )?;
         }
         feeds::record_attempt(self.tx, poll.outlet, poll.feed_url, &poll.attempt)?;
+        leases::release(self.tx, poll.outlet, poll.feed_url, self.instance)?;
         Ok(ingested)
+    }
+}
+
+/// This process's name in leases: `host:pid:random`.
+fn instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".to_owned());
+    format!("{host}:{}:{:08x}", std::process::id(), fastrand::u32(..))
+}
+
+/// The connection `url` describes, with what it leaves out taken from libpq's environment
+/// (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`), as `psql` would: a password
+/// need not be written in the config file.
+fn postgres_config(url: &str) -> Result<postgres::Config, StoreError> {
+    let mut config: postgres::Config = url.parse()?;
+    let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if config.get_hosts().is_empty() {
+        config.host(from_env("PGHOST").as_deref().unwrap_or("localhost"));
+    }
+    if config.get_ports().is_empty() {
+        if let Some(port) = from_env("PGPORT").and_then(|p| p.parse().ok()) {
+            config.port(port);
+        }
+    }
+    if config.get_user().is_none() {
+        if let Some(user) = from_env("PGUSER").or_else(|| from_env("USER")) {
+            config.user(&user);
+        }
+    }
+    if config.get_password().is_none() {
+        if let Some(password) = from_env("PGPASSWORD") {
+            config.password(password);
+        }
+    }
+    if config.get_dbname().is_none() {
+        if let Some(name) = from_env("PGDATABASE") {
+            config.dbname(&name);
+        }
+    }
+    Ok(config)
+}
+
+/// What the server said, for an error it reported (the client's own text is only "db error").
+fn postgres_message(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => error.to_string(),
     }
 }
 

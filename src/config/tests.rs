@@ -26,8 +26,30 @@ fn the_shipped_config_is_valid() {
     assert_eq!(config.outlets[1].schedule, "0 */10 * * * *");
     assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(
-        config.storage.path,
-        Path::new("/etc/tributary/tributary.db")
+        config.storage.database,
+        Database::Sqlite("/etc/tributary/tributary.db".into())
+    );
+}
+
+#[test]
+fn a_postgres_url_selects_postgresql_and_a_bad_one_is_refused() {
+    let url = "postgres://tributary:secret@db.example:5432/news";
+    let config = parse_str(&format!("[storage]\nurl = \"{url}\"\n")).unwrap();
+    assert_eq!(config.storage.database, Database::Postgres(url.into()));
+    assert_eq!(
+        config.storage.database.to_string(),
+        "postgres://tributary:***@db.example:5432/news",
+        "the password is never shown"
+    );
+    let (line, _, message) =
+        error_position("[storage]\npath = \"t.db\"\nurl = \"postgres://db/news\"\n");
+    assert_eq!(line, 3);
+    assert!(message.contains("not both"), "{message}");
+    let (line, _, message) = error_position("[storage]\nurl = \"postgres://db:port/news\"\n");
+    assert_eq!(line, 2);
+    assert!(
+        message.contains("not a PostgreSQL connection string"),
+        "{message}"
     );
 }
 
@@ -50,7 +72,10 @@ fn the_state_directory_wins_over_the_config_folder() {
         Some(Path::new("/var/lib/t")),
     )
     .unwrap();
-    assert_eq!(config.storage.path, Path::new("/var/lib/t/tributary.db"));
+    assert_eq!(
+        config.storage.database,
+        Database::Sqlite("/var/lib/t/tributary.db".into())
+    );
 }
 
 #[test]

@@ -39,10 +39,11 @@ const RETENTION_SCHEDULE: &str = "0 17 * * * *";
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Opens the store and builds the poller a configuration describes; shared with `tributary poll`.
-pub fn open(config: &Config) -> anyhow::Result<Poller> {
-    let path = &config.storage.path;
-    let store = Store::open(path)
-        .with_context(|| format!("cannot open the database {}", path.display()))?;
+pub async fn open(config: &Config) -> anyhow::Result<Poller> {
+    let database = config.storage.database.clone();
+    let store = crate::sync::blocking(move || Store::open_database(&database))
+        .await
+        .with_context(|| format!("cannot open the database {}", config.storage.database))?;
     store.set_dedup(config.dedup.clone());
     poller(config, Arc::new(store))
 }
@@ -83,7 +84,7 @@ pub async fn run(config_path: &Path, log: LogLevel, watch: bool) -> anyhow::Resu
     });
     let config = config::load(config_path)?;
     log.set(&config.log.level);
-    let poller = open(&config)?;
+    let poller = open(&config).await?;
     let store = Arc::clone(&poller.store);
     let live = Arc::new(LiveConfig::new(config));
     let (published, _) = render(&store, &live.get()).await?;

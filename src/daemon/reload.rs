@@ -82,7 +82,10 @@ impl Diff {
             .collect();
         let restart = [
             ("[server] listen", old.server.listen != new.server.listen),
-            ("[storage] path", old.storage.path != new.storage.path),
+            (
+                "[storage] path or url",
+                old.storage.database != new.storage.database,
+            ),
         ];
         diff.need_restart = restart
             .into_iter()
@@ -150,7 +153,7 @@ async fn apply(
     let diff = Diff::between(&old, &new);
     // The listener and the open database stay as they are until the next start.
     new.server.listen = old.server.listen;
-    new.storage.path = old.storage.path.clone();
+    new.storage.database = old.storage.database.clone();
     if diff
         .sections
         .iter()

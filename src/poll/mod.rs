@@ -20,7 +20,7 @@ use url::Url;
 
 use crate::config::{Outlet, Polling};
 use crate::fetch::{FetchError, Fetcher};
-use crate::store::{Attempt, FeedState, Ingested, Store, StoreError};
+use crate::store::{Attempt, Claim, FeedState, Ingested, Store, StoreError};
 use crate::{parse, schedule};
 use cadence::Cadence;
 use exchange::{Answer, Cost, Exchange, NewBody};
@@ -38,6 +38,10 @@ pub struct Poller {
     pub respect_cache_headers: bool,
     /// `[polling] strip_tracking_parameters`, applied to each item's link as it is read.
     pub strip_tracking_parameters: bool,
+    /// How long a lease on a feed lasts: a fetch takes at most `[polling] timeout_secs`, and
+    /// twice that and ten seconds more leaves room for parsing and writing. A process that
+    /// dies while polling holds the feed no longer than this.
+    pub lease: Duration,
 }
 
 /// Which feeds a poll asks.
@@ -95,6 +99,7 @@ impl Poller {
             min_interval: Duration::from_secs(polling.min_interval_secs),
             respect_cache_headers: polling.respect_cache_headers,
             strip_tracking_parameters: polling.strip_tracking_parameters,
+            lease: Duration::from_secs(polling.timeout_secs.saturating_mul(2).saturating_add(10)),
         })
     }
 
@@ -158,14 +163,34 @@ impl Poller {
                 move |store| store.feed_state(&outlet, &feed)
             })
             .await?;
-        let at = match when {
-            When::Due(at) if !cadence.is_due(state.next_poll_at, at) => {
+        // Read first without a lease: most feeds at most ticks are not due, and are left so
+        // without a write.
+        if let When::Due(at) = when {
+            if !cadence.is_due(state.next_poll_at, at) {
                 let until = state.next_poll_at.unwrap_or(at);
                 return Ok((Outcome::Deferred { until }, None));
             }
-            When::Due(at) => at,
-            When::Now => Utc::now(),
+        }
+        let due_at = match when {
+            When::Due(at) => Some(at),
+            When::Now => None,
         };
+        let lease = chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::MAX);
+        let claim = self
+            .blocking({
+                let (outlet, feed) = (outlet.to_owned(), feed.to_string());
+                move |store| {
+                    let now = Utc::now();
+                    store.claim_feed(&outlet, &feed, due_at, now + lease, now)
+                }
+            })
+            .await?;
+        let state = match claim {
+            Claim::Granted(state) => state,
+            Claim::NotDue { until } => return Ok((Outcome::Deferred { until }, None)),
+            Claim::Held { by, until } => return Ok((Outcome::Elsewhere { by, until }, None)),
+        };
+        let at = due_at.unwrap_or_else(Utc::now);
         let (exchange, cost) = exchange::exchange(self, outlet, feed, &state).await;
         let attempt = self.attempt(outlet, feed, &state, cadence, at, cost.duration, &exchange);
         let (status, written) = match exchange {

@@ -26,6 +26,12 @@ pub enum Outcome {
     Deferred {
         until: DateTime<Utc>,
     },
+    /// Not asked: another process sharing the store is polling it, `by` name, and holds it
+    /// until `until` at the latest.
+    Elsewhere {
+        by: String,
+        until: DateTime<Utc>,
+    },
     /// The server answered `304 Not Modified`.
     NotModified,
     /// The body was byte-for-byte the one parsed last time.
@@ -54,6 +60,9 @@ impl FeedReport {
         let (outlet, feed, ms) = (&self.outlet, &self.feed, self.ms.unwrap_or(0));
         match &self.outcome {
             Outcome::Deferred { until } => tracing::debug!(%outlet, %feed, %until, "not due"),
+            Outcome::Elsewhere { by, until } => {
+                tracing::debug!(%outlet, %feed, %by, %until, "polled by another instance")
+            }
             Outcome::Failed { status, error } => {
                 let status = status.map_or_else(|| "-".to_owned(), |s| s.to_string());
                 tracing::warn!(%outlet, %feed, %status, ms, %error, "poll failed")
@@ -77,6 +86,11 @@ impl fmt::Display for FeedReport {
         write!(f, "{} {} ", self.outlet, self.feed)?;
         match &self.outcome {
             Outcome::Deferred { until } => write!(f, "not due until {}", until.to_rfc3339()),
+            Outcome::Elsewhere { by, until } => write!(
+                f,
+                "being polled by {by} (its lease ends by {})",
+                until.to_rfc3339()
+            ),
             Outcome::NotModified => write!(f, "304 not modified"),
             Outcome::Unchanged { status } => write!(f, "{status} unchanged body"),
             Outcome::Stored {

@@ -13,7 +13,7 @@ use super::filter::Filter;
 use super::published::{RenderedFeed, ScopeKey};
 use super::{conditional, AppState, HttpError, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::render::Format;
-use crate::store::{fts_query, StoreError};
+use crate::store::{SearchQuery, StoreError};
 
 /// The most items a full-text search considers: far more than a feed shows.
 const SEARCH_LIMIT: usize = 10 * MAX_LIMIT;
@@ -165,7 +165,7 @@ async fn respond(
     let known = |id: &str| published.outlet_names.contains_key(id);
     let (limit, mut filter) = read_query(&query, known)?;
     if let Some(raw) = &query.q {
-        let fts = fts_query(raw).map_err(|why| bad("q", raw, &why.to_string()))?;
+        let fts = SearchQuery::parse(raw).map_err(|why| bad("q", raw, &why.to_string()))?;
         // Only the outlets the feed can show: a busy outlet's matches never crowd out a
         // quiet one's.
         let asked = filter

@@ -1,12 +1,11 @@
 //! The rows that record what dedup decided: why an item joined a story, which GUIDs are
 //! aliases of a stored item, and which items are related coverage of each other.
 
-use chrono::{DateTime, Utc};
-use rusqlite::{params, Transaction};
-
+use super::sql::{args, Sql, Transaction};
 use super::StoreError;
 use crate::dedup::Match;
 use crate::model::ItemId;
+use chrono::{DateTime, Utc};
 
 /// Records why `item` joined the story of `found`.
 pub(super) fn record_decision(
@@ -16,18 +15,21 @@ pub(super) fn record_decision(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let features = serde_json::to_string(&found.features).expect("features serialize");
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO decisions (item_id, story, matched, score, features, decided_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        item.as_str(),
-        found.story,
-        found.id,
-        found.score,
-        features,
-        now.timestamp()
-    ])?;
+    tx.execute(
+        "INSERT INTO decisions (item_id, story, matched, score, features, decided_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (item_id) DO UPDATE SET story = excluded.story, matched = excluded.matched,
+             score = excluded.score, features = excluded.features,
+             decided_at = excluded.decided_at",
+        args![
+            item.as_str(),
+            &found.story,
+            &found.id,
+            found.score,
+            &features,
+            now.timestamp()
+        ],
+    )?;
     Ok(())
 }
 
@@ -52,11 +54,12 @@ pub(super) fn record_related(
 ) -> Result<(), StoreError> {
     for other in related {
         let features = serde_json::to_string(&other.features).expect("features serialize");
-        tx.prepare_cached(
-            "INSERT OR REPLACE INTO related (item_id, other_id, score, features)
-             VALUES (?1, ?2, ?3, ?4)",
-        )?
-        .execute(params![item.as_str(), other.id, other.score, features])?;
+        tx.execute(
+            "INSERT INTO related (item_id, other_id, score, features) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (item_id, other_id) DO UPDATE SET score = excluded.score,
+                 features = excluded.features",
+            args![item.as_str(), &other.id, other.score, &features],
+        )?;
     }
     Ok(())
 }
@@ -68,7 +71,10 @@ pub(super) fn record_alias(
     alias: &ItemId,
     id: &str,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached("INSERT OR REPLACE INTO aliases (alias, item_id) VALUES (?1, ?2)")?
-        .execute(params![alias.as_str(), id])?;
+    tx.execute(
+        "INSERT INTO aliases (alias, item_id) VALUES (?1, ?2)
+         ON CONFLICT (alias) DO UPDATE SET item_id = excluded.item_id",
+        args![alias.as_str(), id],
+    )?;
     Ok(())
 }

@@ -3,11 +3,10 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Transaction};
-
+use super::sql::{args, Sql, Transaction};
 use super::{timestamp, PolledBody, Store, StoreError};
 use crate::fetch::Validators;
+use chrono::{DateTime, Utc};
 
 /// What a poll needs to know of a feed before it asks.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -67,69 +66,74 @@ pub struct FeedStatus {
 
 impl Store {
     pub fn feed_state(&self, outlet: &str, feed_url: &str) -> Result<FeedState, StoreError> {
-        let state = self
-            .reader()
-            .query_row(
-                "SELECT etag, last_modified, body_hash, current_url, failures, next_poll_at_ms,
-                        ttl_secs, identity_by_link
-                 FROM feeds WHERE outlet = ?1 AND url = ?2",
-                params![outlet, feed_url],
-                |row| {
-                    Ok(FeedState {
-                        validators: Validators {
-                            etag: row.get(0)?,
-                            last_modified: row.get(1)?,
-                        },
-                        body_hash: row.get(2)?,
-                        current_url: row.get(3)?,
-                        failures: row.get(4)?,
-                        next_poll_at: row
-                            .get::<_, Option<i64>>(5)?
-                            .and_then(DateTime::from_timestamp_millis),
-                        ttl: row.get::<_, Option<u64>>(6)?.map(Duration::from_secs),
-                        by_link: row.get(7)?,
-                    })
-                },
-            )
-            .optional()?;
-        Ok(state.unwrap_or_default())
+        read_state(&*self.reader(), outlet, feed_url)
     }
 
     /// Every feed that was ever polled, with its stored item count, by outlet and URL.
     pub fn feed_statuses(&self) -> Result<Vec<FeedStatus>, StoreError> {
-        let conn = self.reader();
-        let mut statement = conn.prepare(
+        self.reader().rows(
             "SELECT outlet, url, current_url, last_attempt, last_success, status, failures, error,
                     duration_ms, next_poll_at_ms, next_poll_reason, etag, last_modified,
                     document_problems,
                     (SELECT count(*) FROM items i WHERE i.outlet = f.outlet AND i.feed_url = f.url)
              FROM feeds f ORDER BY outlet, url",
-        )?;
-        let rows = statement.query_map([], |row| {
-            Ok(FeedStatus {
-                outlet: row.get(0)?,
-                url: row.get(1)?,
-                current_url: row.get(2)?,
-                last_attempt: timestamp(row.get(3)?),
-                last_success: row.get::<_, Option<i64>>(4)?.map(timestamp),
-                status: row.get(5)?,
-                failures: row.get(6)?,
-                error: row.get(7)?,
-                duration_ms: row.get(8)?,
-                next_poll_at: row
-                    .get::<_, Option<i64>>(9)?
-                    .and_then(DateTime::from_timestamp_millis),
-                next_poll_reason: row.get(10)?,
-                validators: Validators {
-                    etag: row.get(11)?,
-                    last_modified: row.get(12)?,
-                },
-                document_problems: row.get(13)?,
-                items: row.get(14)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            &[],
+            |row| {
+                Ok(FeedStatus {
+                    outlet: row.get(0)?,
+                    url: row.get(1)?,
+                    current_url: row.get(2)?,
+                    last_attempt: timestamp(row.get(3)?),
+                    last_success: row.get::<Option<i64>>(4)?.map(timestamp),
+                    status: row.get(5)?,
+                    failures: row.get(6)?,
+                    error: row.get(7)?,
+                    duration_ms: row.get(8)?,
+                    next_poll_at: row
+                        .get::<Option<i64>>(9)?
+                        .and_then(DateTime::from_timestamp_millis),
+                    next_poll_reason: row.get(10)?,
+                    validators: Validators {
+                        etag: row.get(11)?,
+                        last_modified: row.get(12)?,
+                    },
+                    document_problems: row.get(13)?,
+                    items: row.get(14)?,
+                })
+            },
+        )
     }
+}
+
+/// What is known of a feed before it is asked (nothing, for a new one), read through `conn`.
+pub(super) fn read_state(
+    conn: &impl Sql,
+    outlet: &str,
+    feed_url: &str,
+) -> Result<FeedState, StoreError> {
+    let state = conn.first(
+        "SELECT etag, last_modified, body_hash, current_url, failures, next_poll_at_ms,
+                ttl_secs, identity_by_link
+         FROM feeds WHERE outlet = ?1 AND url = ?2",
+        args![outlet, feed_url],
+        |row| {
+            Ok(FeedState {
+                validators: Validators {
+                    etag: row.get(0)?,
+                    last_modified: row.get(1)?,
+                },
+                body_hash: row.get(2)?,
+                current_url: row.get(3)?,
+                failures: row.get(4)?,
+                next_poll_at: row
+                    .get::<Option<i64>>(5)?
+                    .and_then(DateTime::from_timestamp_millis),
+                ttl: row.get::<Option<u64>>(6)?.map(Duration::from_secs),
+                by_link: row.get(7)?,
+            })
+        },
+    )?;
+    Ok(state.unwrap_or_default())
 }
 
 /// Remembers the validators and digest of a body that was parsed and stored.
@@ -151,17 +155,17 @@ pub(super) fn record_body(
                             document_problems, identity_by_link, last_attempt)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?8, ?9, 0)
          ON CONFLICT (outlet, url) DO UPDATE SET etag = ?3, last_modified = ?4, body_hash = ?5,
-             ttl_secs = ?6, document_problems = CASE WHEN ?7 THEN ?8 ELSE document_problems END,
+             ttl_secs = ?6, document_problems = CASE WHEN ?7 THEN ?8 ELSE feeds.document_problems END,
              identity_by_link = ?9",
-        params![
+        args![
             outlet,
             url,
-            state.validators.etag,
-            state.validators.last_modified,
-            state.body_hash,
+            state.validators.etag.as_deref(),
+            state.validators.last_modified.as_deref(),
+            state.body_hash.as_deref(),
             state.ttl.map(|ttl| ttl.as_secs()),
             body.problems.is_some(),
-            problems,
+            problems.as_deref(),
             by_link,
         ],
     )?;
@@ -180,20 +184,20 @@ pub(super) fn record_attempt(
                             failures, next_poll_at_ms, next_poll_reason, current_url)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (outlet, url) DO UPDATE SET status = ?3, error = ?4, last_attempt = ?5,
-             last_success = coalesce(?6, last_success), duration_ms = ?7, failures = ?8,
+             last_success = coalesce(?6, feeds.last_success), duration_ms = ?7, failures = ?8,
              next_poll_at_ms = ?9, next_poll_reason = ?10, current_url = ?11",
-        params![
+        args![
             outlet,
             url,
             attempt.status,
-            attempt.error,
+            attempt.error.as_deref(),
             attempt.at.timestamp(),
             success,
-            i64::try_from(attempt.duration_ms).unwrap_or(i64::MAX),
+            attempt.duration_ms,
             attempt.failures,
             attempt.next_poll_at.timestamp_millis(),
-            attempt.next_poll_reason,
-            attempt.current_url,
+            &attempt.next_poll_reason,
+            attempt.current_url.as_deref(),
         ],
     )?;
     Ok(())

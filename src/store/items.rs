@@ -4,9 +4,9 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 use super::decisions;
+use super::sql::{args, Row, Sql, Transaction};
 use super::window::StoredWindow;
 use super::{search, timestamp, Ingested, Store, StoreError, StoredItem};
 use crate::config::Dedup;
@@ -266,25 +266,24 @@ fn insert(
     rules: &Rules<'_>,
 ) -> Result<i64, StoreError> {
     let signature = serde_json::to_string(row.signature).expect("a signature serializes");
-    tx.prepare_cached(
+    tx.value(
         "INSERT INTO items (id, outlet, url, feed_url, sort_at, first_seen, modified_at,
                             content_hash, data, story, signature)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )?
-    .execute(params![
-        row.item.id.as_str(),
-        row.item.outlet,
-        row.canonical_url,
-        rules.feed_url,
-        row.sort_at.timestamp(),
-        row.first_seen.timestamp(),
-        rules.now.timestamp(),
-        row.hash,
-        row.data,
-        story,
-        signature
-    ])?;
-    Ok(tx.last_insert_rowid())
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING rowid",
+        args![
+            row.item.id.as_str(),
+            &row.item.outlet,
+            row.canonical_url.as_deref(),
+            rules.feed_url,
+            row.sort_at.timestamp(),
+            row.first_seen.timestamp(),
+            rules.now.timestamp(),
+            row.hash,
+            row.data,
+            story,
+            &signature
+        ],
+    )
 }
 
 /// Updates a stored item's row by id; returns its rowid and story.
@@ -294,26 +293,23 @@ fn update(
     rules: &Rules<'_>,
 ) -> Result<(i64, String), StoreError> {
     let signature = serde_json::to_string(row.signature).expect("a signature serializes");
-    let updated = tx
-        .prepare_cached(
-            "UPDATE items SET url = ?2, feed_url = ?3, sort_at = ?4, modified_at = ?5,
-                              content_hash = ?6, data = ?7, signature = ?8
-             WHERE id = ?1 RETURNING rowid, story",
-        )?
-        .query_row(
-            params![
-                row.item.id.as_str(),
-                row.canonical_url,
-                rules.feed_url,
-                row.sort_at.timestamp(),
-                rules.now.timestamp(),
-                row.hash,
-                row.data,
-                signature
-            ],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-    Ok(updated)
+    tx.first(
+        "UPDATE items SET url = ?2, feed_url = ?3, sort_at = ?4, modified_at = ?5,
+                          content_hash = ?6, data = ?7, signature = ?8
+         WHERE id = ?1 RETURNING rowid, story",
+        args![
+            row.item.id.as_str(),
+            row.canonical_url.as_deref(),
+            rules.feed_url,
+            row.sort_at.timestamp(),
+            rules.now.timestamp(),
+            row.hash,
+            row.data,
+            &signature
+        ],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?
+    .ok_or(StoreError::NoRow)
 }
 
 /// What dedup and the search index take of an item: its summary as plain text, its signature,
@@ -338,33 +334,32 @@ impl Compared {
 }
 
 fn find_existing(tx: &Transaction<'_>, item: &Item) -> Result<Option<Existing>, StoreError> {
-    let found = tx
-        .prepare_cached(
-            "SELECT id, content_hash, first_seen, 0 FROM items WHERE id = ?1
-             UNION ALL
-             SELECT i.id, i.content_hash, i.first_seen, 0 FROM aliases a JOIN items i ON i.id = a.item_id
-             WHERE a.alias = ?1
-             UNION ALL
-             SELECT id, content_hash, first_seen, 1 FROM items WHERE outlet = ?2 AND url = ?3
-             LIMIT 1",
-        )?
-        .query_row(
-            params![item.id.as_str(), item.outlet, item.canonical_url()],
-            existing,
-        )
-        .optional()?;
-    Ok(found)
+    tx.first(
+        "SELECT id, content_hash, first_seen, 0 FROM items WHERE id = ?1
+         UNION ALL
+         SELECT i.id, i.content_hash, i.first_seen, 0 FROM aliases a JOIN items i ON i.id = a.item_id
+         WHERE a.alias = ?1
+         UNION ALL
+         SELECT id, content_hash, first_seen, 1 FROM items WHERE outlet = ?2 AND url = ?3
+         LIMIT 1",
+        args![
+            item.id.as_str(),
+            &item.outlet,
+            item.canonical_url().as_deref()
+        ],
+        existing,
+    )
 }
 
 fn find_by_id(tx: &Transaction<'_>, id: &str) -> Result<Option<Existing>, StoreError> {
-    let found = tx
-        .prepare_cached("SELECT id, content_hash, first_seen, 0 FROM items WHERE id = ?1")?
-        .query_row(params![id], existing)
-        .optional()?;
-    Ok(found)
+    tx.first(
+        "SELECT id, content_hash, first_seen, 0 FROM items WHERE id = ?1",
+        args![id],
+        existing,
+    )
 }
 
-fn existing(row: &Row<'_>) -> rusqlite::Result<Existing> {
+fn existing(row: &Row<'_>) -> Result<Existing, StoreError> {
     Ok(Existing {
         id: row.get(0)?,
         content_hash: row.get(1)?,
@@ -398,16 +393,12 @@ impl Store {
     /// The newest items of one outlet, newest first: every story the outlet carried, whoever
     /// else carried it too.
     pub fn recent(&self, outlet: &str, limit: usize) -> Result<Vec<StoredItem>, StoreError> {
-        let conn = self.reader();
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut statement = conn.prepare_cached(&format!(
-            "SELECT {STORED_COLUMNS} FROM items WHERE outlet = ?1 ORDER BY sort_at DESC, id LIMIT ?2"
-        ))?;
-        let mut rows = statement.query(params![outlet, limit])?;
-        let mut items = Vec::new();
-        while let Some(row) = rows.next()? {
-            items.push(stored_item(row)?);
-        }
-        Ok(items)
+        self.reader().rows(
+            &format!(
+                "SELECT {STORED_COLUMNS} FROM items WHERE outlet = ?1 ORDER BY sort_at DESC, id LIMIT ?2"
+            ),
+            args![outlet, limit as u64],
+            stored_item,
+        )
     }
 }

@@ -1,17 +1,18 @@
-//! Full-text search over items' titles and summaries (SQLite FTS5), for a feed's `q=`.
+//! Full-text search over items' titles and summaries, for a feed's `q=`: SQLite's FTS5, or
+//! PostgreSQL's text search (`tsvector` with the `simple` configuration, which neither stems
+//! nor drops words, as FTS5's `unicode61` tokenizer does not).
 //!
 //! The index holds plain text, not the stored HTML, so that markup never matches a search.
-//! Readers type words, not FTS5 syntax: a query is cut into words that must all appear, with
-//! `"quoted phrases"` kept together and a trailing `*` for a prefix, so that no input is an
-//! FTS5 syntax error.
+//! Readers type words, not query syntax: a query is cut into words that must all appear, with
+//! `"quoted phrases"` kept together and a trailing `*` for a prefix, so that no input is a
+//! syntax error in either engine.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rusqlite::{params, Connection, Transaction};
-
+use super::sql::{args, Connection, Dialect, Flow, Sql, Value};
 use super::{Store, StoreError};
 use crate::model::Item;
 use crate::parse::plain_text;
@@ -58,7 +59,7 @@ impl Pending {
         self.0.extend(poll.0);
     }
 
-    pub(super) fn write(self, tx: &Transaction<'_>) -> Result<(), StoreError> {
+    pub(super) fn write(self, tx: &impl Sql) -> Result<(), StoreError> {
         for entry in self.0 {
             index(tx, entry.rowid, entry.replace, &entry.title, &entry.summary)?;
         }
@@ -69,27 +70,30 @@ impl Pending {
 /// Indexes the item stored in row `rowid` under its title and its summary as plain text,
 /// replacing what was indexed for it before (`replace`: there may be something).
 fn index(
-    tx: &Transaction<'_>,
+    tx: &impl Sql,
     rowid: i64,
     replace: bool,
     title: &str,
     summary: &str,
 ) -> Result<(), StoreError> {
     if replace {
-        tx.prepare_cached("DELETE FROM items_search WHERE rowid = ?1")?
-            .execute(params![rowid])?;
+        tx.execute("DELETE FROM items_search WHERE rowid = ?1", args![rowid])?;
     }
-    tx.prepare_cached("INSERT INTO items_search (rowid, title, summary) VALUES (?1, ?2, ?3)")?
-        .execute(params![rowid, title, summary])?;
+    let insert = tx.dialect().pick(
+        "INSERT INTO items_search (rowid, title, summary) VALUES (?1, ?2, ?3)",
+        "INSERT INTO items_search (rowid, document)
+         VALUES (?1, to_tsvector('simple', ?2) || to_tsvector('simple', ?3))",
+    );
+    tx.execute(insert, args![rowid, title, summary])?;
     Ok(())
 }
 
 /// Indexes every stored item: the migration that creates the index runs it once.
-pub(super) fn index_all(tx: &Transaction<'_>) -> Result<(), StoreError> {
-    let stored: Vec<(i64, String, String)> = tx
-        .prepare("SELECT rowid, id, data FROM items")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<Result<_, _>>()?;
+pub(super) fn index_all(tx: &impl Sql) -> Result<(), StoreError> {
+    let stored: Vec<(i64, String, String)> =
+        tx.rows("SELECT rowid, id, data FROM items", &[], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
     for (rowid, id, data) in stored {
         let item: Item = serde_json::from_str(&data).map_err(|source| StoreError::Corrupt {
             id: id.clone(),
@@ -123,38 +127,87 @@ pub enum QueryError {
     ShortPrefix,
 }
 
-/// The FTS5 query for what a reader typed, bounded so that no search is dear: refused when
-/// it is too long, has too many terms or too short a prefix, or has no word at all.
-pub fn fts_query(typed: &str) -> Result<String, QueryError> {
-    if typed.len() > MAX_QUERY_BYTES {
-        return Err(QueryError::TooLong);
-    }
-    let mut terms = Vec::new();
-    for (i, part) in typed.split('"').enumerate() {
-        let quoted = i % 2 == 1;
-        let words: Vec<&str> = part
-            .split(|c: char| !c.is_alphanumeric() && c != '*')
-            .map(|w| w.trim_start_matches('*'))
-            .filter(|w| w.chars().any(char::is_alphanumeric))
-            .collect();
-        if quoted && !words.is_empty() {
-            let phrase: Vec<&str> = words.iter().map(|w| w.trim_end_matches('*')).collect();
-            terms.push(format!("\"{}\"", phrase.join(" ")));
-            continue;
+/// What a reader searched for: words and phrases that must all appear, each maybe a prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchQuery(Vec<Term>);
+
+/// A word, or a quoted phrase of several, and whether its last word is a prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Term {
+    words: Vec<String>,
+    prefix: bool,
+}
+
+impl SearchQuery {
+    /// What a reader typed as a query, bounded so that no search is dear: refused when it is
+    /// too long, has too many terms or too short a prefix, or has no word at all.
+    pub fn parse(typed: &str) -> Result<Self, QueryError> {
+        if typed.len() > MAX_QUERY_BYTES {
+            return Err(QueryError::TooLong);
         }
-        for word in words {
-            let prefix = word.ends_with('*');
-            let word = word.trim_end_matches('*');
-            if prefix && word.chars().count() < MIN_PREFIX_CHARS {
-                return Err(QueryError::ShortPrefix);
+        let mut terms = Vec::new();
+        for (i, part) in typed.split('"').enumerate() {
+            let quoted = i % 2 == 1;
+            let words: Vec<&str> = part
+                .split(|c: char| !c.is_alphanumeric() && c != '*')
+                .map(|w| w.trim_start_matches('*'))
+                .filter(|w| w.chars().any(char::is_alphanumeric))
+                .collect();
+            if quoted && !words.is_empty() {
+                terms.push(Term {
+                    words: words
+                        .iter()
+                        .map(|w| w.trim_end_matches('*').to_owned())
+                        .collect(),
+                    prefix: false,
+                });
+                continue;
             }
-            terms.push(format!("\"{word}\"{}", if prefix { "*" } else { "" }));
+            for word in words {
+                let prefix = word.ends_with('*');
+                let word = word.trim_end_matches('*');
+                if prefix && word.chars().count() < MIN_PREFIX_CHARS {
+                    return Err(QueryError::ShortPrefix);
+                }
+                terms.push(Term {
+                    words: vec![word.to_owned()],
+                    prefix,
+                });
+            }
+        }
+        match terms.len() {
+            0 => Err(QueryError::NoWord),
+            n if n > MAX_QUERY_TERMS => Err(QueryError::TooManyTerms),
+            _ => Ok(SearchQuery(terms)),
         }
     }
-    match terms.len() {
-        0 => Err(QueryError::NoWord),
-        n if n > MAX_QUERY_TERMS => Err(QueryError::TooManyTerms),
-        _ => Ok(terms.join(" AND ")),
+
+    /// The query in FTS5's syntax: `"prime minister" AND "albo"*`.
+    fn fts5(&self) -> String {
+        let terms: Vec<String> = self
+            .0
+            .iter()
+            .map(|term| {
+                let star = if term.prefix { "*" } else { "" };
+                format!("\"{}\"{star}", term.words.join(" "))
+            })
+            .collect();
+        terms.join(" AND ")
+    }
+
+    /// The query in PostgreSQL's `tsquery` syntax: `('prime' <-> 'minister') & 'albo':*`.
+    /// Words hold letters and digits only, so quoting them cannot fail.
+    fn tsquery(&self) -> String {
+        let terms: Vec<String> = self
+            .0
+            .iter()
+            .map(|term| {
+                let words: Vec<String> = term.words.iter().map(|w| format!("'{w}'")).collect();
+                let star = if term.prefix { ":*" } else { "" };
+                format!("({}{star})", words.join(" <-> "))
+            })
+            .collect();
+        terms.join(" & ")
     }
 }
 
@@ -165,7 +218,8 @@ pub const SEARCH_DEADLINE: Duration = Duration::from_secs(1);
 const STEPS_BETWEEN_CHECKS: i32 = 1_000;
 
 /// A read-only connection for searches alone, whose queries stop at a deadline: a dear search
-/// neither holds the reader that renderings and status use nor runs on.
+/// neither holds the reader that renderings and status use nor runs on. SQLite looks at the
+/// deadline from a progress handler; PostgreSQL is given it as the statement's timeout.
 pub(super) struct Searcher {
     conn: Mutex<Connection>,
     /// When the running search must stop, in microseconds since `epoch`; `u64::MAX` between
@@ -179,10 +233,12 @@ impl Searcher {
         let deadline = Arc::new(AtomicU64::new(u64::MAX));
         let epoch = Instant::now();
         let watched = Arc::clone(&deadline);
-        conn.progress_handler(
-            STEPS_BETWEEN_CHECKS,
-            Some(move || micros_since(epoch) > watched.load(Ordering::Relaxed)),
-        );
+        if let Some(sqlite) = conn.sqlite() {
+            sqlite.progress_handler(
+                STEPS_BETWEEN_CHECKS,
+                Some(move || micros_since(epoch) > watched.load(Ordering::Relaxed)),
+            );
+        }
         Searcher {
             conn: Mutex::new(conn),
             deadline,
@@ -197,11 +253,10 @@ fn micros_since(epoch: Instant) -> u64 {
 
 impl Store {
     /// The items of `outlets` (all, for `None`), newest first and at most `limit`, whose title
-    /// or summary holds every word of the FTS5 query `query` (see [`fts_query`]); stopped
-    /// after [`SEARCH_DEADLINE`].
+    /// or summary holds every word of `query`; stopped after [`SEARCH_DEADLINE`].
     pub fn search(
         &self,
-        query: &str,
+        query: &SearchQuery,
         outlets: Option<&[String]>,
         limit: usize,
     ) -> Result<Matches, StoreError> {
@@ -211,7 +266,7 @@ impl Store {
     /// [`Store::search`] with a deadline of `within`.
     pub fn search_within(
         &self,
-        query: &str,
+        query: &SearchQuery,
         outlets: Option<&[String]>,
         limit: usize,
         within: Duration,
@@ -226,11 +281,17 @@ impl Store {
             return Err(StoreError::TooSlow(within));
         }
         searcher.deadline.store(until, Ordering::Relaxed);
-        let found = run_search(&conn, query, outlets, limit);
+        let left = until.saturating_sub(micros_since(searcher.epoch));
+        let found = run_search(&conn, query, outlets, limit, left);
         searcher.deadline.store(u64::MAX, Ordering::Relaxed);
         match found {
             Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)))
                 if e.code == rusqlite::ErrorCode::OperationInterrupted =>
+            {
+                Err(StoreError::TooSlow(within))
+            }
+            Err(StoreError::Postgres(e))
+                if e.code() == Some(&postgres::error::SqlState::QUERY_CANCELED) =>
             {
                 Err(StoreError::TooSlow(within))
             }
@@ -239,12 +300,13 @@ impl Store {
     }
 }
 
-/// The search itself, on `conn`.
+/// The search itself, on `conn`, with `left_micros` to run (PostgreSQL's statement timeout).
 fn run_search(
     conn: &Connection,
-    query: &str,
+    query: &SearchQuery,
     outlets: Option<&[String]>,
     limit: usize,
+    left_micros: u64,
 ) -> Result<Matches, StoreError> {
     let among = outlets.map_or_else(String::new, |outlets| {
         format!(
@@ -252,28 +314,44 @@ fn run_search(
             vec!["?"; outlets.len()].join(",")
         )
     });
-    let mut statement = conn.prepare_cached(&format!(
+    let (matching, typed) = match conn.dialect() {
+        Dialect::Sqlite => ("items_search MATCH ?", query.fts5()),
+        Dialect::Postgres => {
+            // 0 would mean no timeout at all.
+            let millis = (left_micros / 1_000).max(1);
+            conn.batch(&format!("SET statement_timeout = {millis}"))?;
+            (
+                "items_search.document @@ to_tsquery('simple', ?)",
+                query.tsquery(),
+            )
+        }
+    };
+    let sql = format!(
         "SELECT items.id, items.story FROM items_search
              JOIN items ON items.rowid = items_search.rowid
-             WHERE items_search MATCH ? {among}
+             WHERE {matching} {among}
              ORDER BY items.sort_at DESC LIMIT ?"
-    ))?;
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let values = std::iter::once(rusqlite::types::Value::from(query.to_owned()))
-        .chain(outlets.unwrap_or_default().iter().map(|o| o.clone().into()))
-        .chain(std::iter::once(limit.into()));
-    let mut rows = statement.query(rusqlite::params_from_iter(values))?;
+    );
+    let values: Vec<Value<'_>> = std::iter::once(Value::Text(&typed))
+        .chain(outlets.unwrap_or_default().iter().map(Value::from))
+        .chain(std::iter::once(Value::from(limit as u64)))
+        .collect();
     let mut matches = Matches::default();
-    while let Some(row) = rows.next()? {
+    conn.each_row(&sql, &values, &mut |row| {
         matches.items.insert(row.get(0)?);
         matches.stories.insert(row.get(1)?);
-    }
+        Ok(Flow::More)
+    })?;
     Ok(matches)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fts_query(typed: &str) -> Result<String, QueryError> {
+        SearchQuery::parse(typed).map(|q| q.fts5())
+    }
 
     #[test]
     fn what_readers_type_becomes_a_query_that_cannot_fail() {
@@ -296,6 +374,17 @@ mod tests {
             fts_query("Zürich 東京"),
             Ok("\"Zürich\" AND \"東京\"".into())
         );
+    }
+
+    #[test]
+    fn the_same_query_is_written_for_postgresql() {
+        let query = SearchQuery::parse("\"prime minister\" albo* covid-19").unwrap();
+        assert_eq!(
+            query.tsquery(),
+            "('prime' <-> 'minister') & ('albo':*) & ('covid') & ('19')"
+        );
+        let odd = SearchQuery::parse("O'Brien & | ! <-> :*").unwrap();
+        assert_eq!(odd.tsquery(), "('O') & ('Brien')");
     }
 
     #[test]

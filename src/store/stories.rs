@@ -5,15 +5,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
-
 use super::items::{stored_item, STORED_COLUMNS, STORED_COLUMN_COUNT};
+use super::sql::{args, Connection, Flow, Sql, Value};
 use super::{timestamp, Store, StoreError, StoredItem};
 use crate::config::Prefer;
 use crate::dedup::{Features, Model, INPUT_NAMES};
 use crate::model::Item;
 use crate::sync::Unpoisoned;
+use chrono::{DateTime, Utc};
 
 /// Another outlet's copy of a story, shown with the one the merged feed carries.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,8 +65,12 @@ impl Store {
         only: Option<&[String]>,
     ) -> Result<Vec<StoredItem>, StoreError> {
         let outlets: &[String] = only.unwrap_or_default();
+        let prefer = self.dedup.read().unpoisoned().prefer;
+        let conn = self.reader();
         // `+outlet` where the items are looked up by id or story: the filter must not lead
-        // SQLite to walk every item of the outlets instead.
+        // SQLite to walk every item of the outlets instead. (PostgreSQL has no such hint, nor
+        // needs it.)
+        let unindexed = conn.dialect().pick("+outlet", "outlet");
         let among = |prefix: &str, column: &str| match only {
             None => String::new(),
             Some(outlets) => format!(
@@ -75,26 +78,28 @@ impl Store {
                 vec!["?"; outlets.len()].join(",")
             ),
         };
-        let prefer = self.dedup.read().unpoisoned().prefer;
-        let conn = self.reader();
+        let outlet_values: Vec<Value<'_>> = outlets.iter().map(Value::from).collect();
         // The stories of the newest items, in order, until there are `limit` of them.
         let mut stories: Vec<String> = Vec::new();
         let mut listed: HashSet<String> = HashSet::new();
-        {
-            let mut statement = conn.prepare(&format!(
-                "SELECT story FROM items {} ORDER BY sort_at DESC, id",
-                among("WHERE", "outlet")
-            ))?;
-            let mut rows = statement.query(rusqlite::params_from_iter(outlets))?;
-            while let Some(row) = rows.next()? {
-                let story: String = row.get(0)?;
-                if listed.insert(story.clone()) {
-                    stories.push(story);
-                    if stories.len() == limit {
-                        break;
+        if limit > 0 {
+            conn.each_row(
+                &format!(
+                    "SELECT story FROM items {} ORDER BY sort_at DESC, id",
+                    among("WHERE", "outlet")
+                ),
+                &outlet_values,
+                &mut |row| {
+                    let story: String = row.get(0)?;
+                    if listed.insert(story.clone()) {
+                        stories.push(story);
+                        if stories.len() == limit {
+                            return Ok(Flow::Enough);
+                        }
                     }
-                }
-            }
+                    Ok(Flow::More)
+                },
+            )?;
         }
         let mut members: HashMap<String, Vec<StoredItem>> = HashMap::new();
         let mut member_ids: HashMap<String, String> = HashMap::new();
@@ -104,30 +109,32 @@ impl Store {
             // A story's first item by its id, the items that joined it by the partial index;
             // each with the score it joined with, if it did.
             let score = "(SELECT score FROM decisions WHERE item_id = items.id)";
-            let mut statement = conn.prepare(&format!(
+            let sql = format!(
                 "SELECT {STORED_COLUMNS}, {score} FROM items
                  WHERE id IN ({placeholders}) AND story = id {}
                  UNION ALL
                  SELECT {STORED_COLUMNS}, {score} FROM items
                  WHERE story IN ({placeholders}) AND story <> id {}",
-                among("AND", "+outlet"),
-                among("AND", "+outlet")
-            ))?;
-            let parameters = chunk.iter().chain(outlets);
-            let mut rows = statement.query(rusqlite::params_from_iter(
-                parameters.clone().chain(parameters),
-            ))?;
-            while let Some(row) = rows.next()? {
+                among("AND", unindexed),
+                among("AND", unindexed)
+            );
+            let parameters = chunk
+                .iter()
+                .map(Value::from)
+                .chain(outlet_values.iter().copied());
+            let values: Vec<Value<'_>> = parameters.clone().chain(parameters).collect();
+            conn.each_row(&sql, &values, &mut |row| {
                 let item = stored_item(row)?;
                 member_ids.insert(item.item.id.to_string(), item.story.to_string());
-                if let Some(score) = row.get::<_, Option<f64>>(STORED_COLUMN_COUNT)? {
+                if let Some(score) = row.get::<Option<f64>>(STORED_COLUMN_COUNT)? {
                     scores.insert(item.item.id.to_string(), score);
                 }
                 members
                     .entry(item.story.to_string())
                     .or_default()
                     .push(item);
-            }
+                Ok(Flow::More)
+            })?;
         }
         let rank = |outlet: &str| {
             outlet_order
@@ -184,26 +191,29 @@ impl Store {
         let mut found: HashMap<String, Vec<(String, AlsoReported)>> = HashMap::new();
         for chunk in ids.chunks(250) {
             let placeholders = vec!["?"; chunk.len()].join(",");
-            let mut statement = conn.prepare(&format!(
+            let sql = format!(
                 "SELECT r.item_id, o.story, o.outlet, o.url, o.data, r.score
                  FROM related r JOIN items o ON o.id = r.other_id WHERE r.item_id IN ({placeholders})
                  UNION ALL
                  SELECT r.other_id, o.story, o.outlet, o.url, o.data, r.score
                  FROM related r JOIN items o ON o.id = r.item_id WHERE r.other_id IN ({placeholders})"
-            ))?;
-            let mut rows =
-                statement.query(rusqlite::params_from_iter(chunk.iter().chain(chunk)))?;
-            while let Some(row) = rows.next()? {
+            );
+            let values: Vec<Value<'_>> = chunk
+                .iter()
+                .chain(chunk)
+                .map(|id| Value::from(*id))
+                .collect();
+            conn.each_row(&sql, &values, &mut |row| {
                 let (mine, other_story): (String, String) = (row.get(0)?, row.get(1)?);
                 let Some(story) = member_ids.get(&mine) else {
-                    continue;
+                    return Ok(Flow::More);
                 };
                 if *story == other_story {
-                    continue;
+                    return Ok(Flow::More);
                 }
                 let data: String = row.get(4)?;
                 let Ok(other) = serde_json::from_str::<Item>(&data) else {
-                    continue;
+                    return Ok(Flow::More);
                 };
                 found.entry(story.clone()).or_default().push((
                     other_story,
@@ -214,7 +224,8 @@ impl Store {
                         score: row.get(5)?,
                     },
                 ));
-            }
+                Ok(Flow::More)
+            })?;
         }
         for stored in stories {
             let Some(mut related) = found.remove(stored.story.as_str()) else {
@@ -233,26 +244,20 @@ impl Store {
 
     /// Every pair of items linked as related coverage, by item id.
     pub fn related_pairs(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let conn = self.reader();
-        let mut statement = conn.prepare("SELECT item_id, other_id FROM related")?;
-        let pairs = statement
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        Ok(pairs)
+        self.reader()
+            .rows("SELECT item_id, other_id FROM related", &[], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
     }
 
     /// The story of the item `id`, or of the item the re-publication `id` was merged into.
     pub fn story_of(&self, id: &str) -> Result<Option<String>, StoreError> {
-        let story = self
-            .reader()
-            .query_row(
-                "SELECT i.story FROM items i
-                 WHERE i.id = ?1 OR i.id = (SELECT item_id FROM aliases WHERE alias = ?1)",
-                params![id],
-                |row| row.get(0),
-            )
-            .optional()?;
-        Ok(story)
+        self.reader().first(
+            "SELECT i.story FROM items i
+             WHERE i.id = ?1 OR i.id = (SELECT item_id FROM aliases WHERE alias = ?1)",
+            args![id],
+            |row| row.get(0),
+        )
     }
 
     /// The story of the item `id` (or of the item a re-publication `id` was merged into), and
@@ -262,17 +267,14 @@ impl Store {
             return Ok(None);
         };
         let conn = self.reader();
-        let mut statement = conn.prepare(
+        let rows: Vec<(String, String, String, i64)> = conn.rows(
             "SELECT id, outlet, data, first_seen FROM items WHERE id = ?1 AND story = id
              UNION ALL
              SELECT id, outlet, data, first_seen FROM items WHERE story = ?1 AND story <> id
              ORDER BY 4, 1",
+            args![&story],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )?;
-        let rows: Vec<(String, String, String, i64)> = statement
-            .query_map(params![story], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?
-            .collect::<Result<_, _>>()?;
         let mut members = Vec::new();
         for (id, outlet, data, first_seen) in rows {
             let item: Item = serde_json::from_str(&data).map_err(|source| StoreError::Corrupt {
@@ -308,20 +310,13 @@ const RELATED_TO: &str = "SELECT other_id, score, features FROM related WHERE it
 
 /// The decisions `sql` (one of the three above) finds for the item `id`.
 fn reasons(conn: &Connection, sql: &str, id: &str) -> Result<Vec<Reason>, StoreError> {
-    let mut statement = conn.prepare_cached(sql)?;
-    let rows = statement.query_map(params![id], |r| {
-        Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?))
-    })?;
-    let mut found = Vec::new();
-    for row in rows {
-        let (other, score, features) = row?;
-        found.push(Reason {
-            other,
-            score,
-            features: serde_json::from_str(&features).unwrap_or_default(),
-        });
-    }
-    Ok(found)
+    conn.rows(sql, args![id], |r| {
+        Ok(Reason {
+            other: r.get(0)?,
+            score: r.get(1)?,
+            features: serde_json::from_str(&r.get::<String>(2)?).unwrap_or_default(),
+        })
+    })
 }
 
 /// What each feature added to the log-odds of being one story under the fitted model, as

@@ -59,6 +59,37 @@ fn poll<'a>(items: &'a [Item], etag: &str) -> FeedPoll<'a> {
     }
 }
 
+/// Where a test's store lives. The store's tests run on both engines, so that the two cannot
+/// drift apart.
+enum Place {
+    Sqlite(tempfile::TempDir),
+    /// The URL of a fresh database on the test server.
+    Postgres(String),
+}
+
+impl Place {
+    /// A store at this place: a new one the first time, the same database after (a restart,
+    /// or another process beside the first).
+    fn open(&self) -> Store {
+        match self {
+            Place::Sqlite(dir) => Store::open(&dir.path().join("t.db")).unwrap(),
+            Place::Postgres(url) => Store::connect(url).unwrap(),
+        }
+    }
+}
+
+/// Runs `test` on a SQLite file, then on a PostgreSQL database (unless PostgreSQL is not
+/// installed here and CI is not running the tests: see `pg_server`).
+fn on_each_engine(test: impl Fn(&Place)) {
+    test(&Place::Sqlite(tempfile::tempdir().unwrap()));
+    if let Some(url) = pg_server::fresh_database() {
+        test(&Place::Postgres(url));
+    }
+}
+
+#[path = "../../tests/common/pg_server.rs"]
+mod pg_server;
+
 fn record(store: &Store, items: &[Item]) -> Ingested {
     let cutoff = now() - Duration::days(30);
     store
@@ -68,217 +99,225 @@ fn record(store: &Store, items: &[Item]) -> Ingested {
 
 #[test]
 fn new_unchanged_and_updated_items_are_told_apart() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db")).unwrap();
-    let a = item("g1", "https://abc.example/1", "First");
-    let b = item("g2", "https://abc.example/2", "Second");
-    let counts = record(&store, &[a.clone(), b.clone()]);
-    assert_eq!((counts.new, counts.updated, counts.unchanged), (2, 0, 0));
-    assert_eq!(record(&store, &[a.clone(), b.clone()]).unchanged, 2);
+    on_each_engine(|place| {
+        let store = place.open();
+        let a = item("g1", "https://abc.example/1", "First");
+        let b = item("g2", "https://abc.example/2", "Second");
+        let counts = record(&store, &[a.clone(), b.clone()]);
+        assert_eq!((counts.new, counts.updated, counts.unchanged), (2, 0, 0));
+        assert_eq!(record(&store, &[a.clone(), b.clone()]).unchanged, 2);
 
-    let retitled = item("g1", "https://abc.example/1", "First, retitled");
-    let counts = record(&store, &[retitled]);
-    assert_eq!((counts.new, counts.updated), (0, 1));
-    let stored = store.recent("abc", 10).unwrap();
-    assert_eq!(stored.len(), 2);
-    assert!(stored
-        .iter()
-        .any(|s| s.item.title == "First, retitled" && s.item.id == a.id));
+        let retitled = item("g1", "https://abc.example/1", "First, retitled");
+        let counts = record(&store, &[retitled]);
+        assert_eq!((counts.new, counts.updated), (0, 1));
+        let stored = store.recent("abc", 10).unwrap();
+        assert_eq!(stored.len(), 2);
+        assert!(stored
+            .iter()
+            .any(|s| s.item.title == "First, retitled" && s.item.id == a.id));
+    });
 }
 
 #[test]
 fn the_same_link_under_another_guid_updates_the_stored_item() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db")).unwrap();
-    let original = item("g1", "https://abc.example/1", "Story");
-    record(&store, std::slice::from_ref(&original));
-    let counts = record(
-        &store,
-        &[item("other-guid", "https://abc.example/1", "Story again")],
-    );
-    assert_eq!((counts.new, counts.updated), (0, 1));
-    let stored = store.recent("abc", 10).unwrap();
-    assert_eq!(stored.len(), 1);
-    assert_eq!(stored[0].item.id, original.id, "the stored id wins");
+    on_each_engine(|place| {
+        let store = place.open();
+        let original = item("g1", "https://abc.example/1", "Story");
+        record(&store, std::slice::from_ref(&original));
+        let counts = record(
+            &store,
+            &[item("other-guid", "https://abc.example/1", "Story again")],
+        );
+        assert_eq!((counts.new, counts.updated), (0, 1));
+        let stored = store.recent("abc", 10).unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].item.id, original.id, "the stored id wins");
+    });
 }
 
 #[test]
 fn items_older_than_retention_are_neither_stored_nor_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db")).unwrap();
-    let mut old = item("old", "https://abc.example/old", "Old");
-    old.published = Some(now() - Duration::days(45));
-    let fresh = item("new", "https://abc.example/new", "New");
-    let counts = record(&store, &[old, fresh]);
-    assert_eq!((counts.new, counts.expired), (1, 1));
+    on_each_engine(|place| {
+        let store = place.open();
+        let mut old = item("old", "https://abc.example/old", "Old");
+        old.published = Some(now() - Duration::days(45));
+        let fresh = item("new", "https://abc.example/new", "New");
+        let counts = record(&store, &[old, fresh]);
+        assert_eq!((counts.new, counts.expired), (1, 1));
 
-    assert_eq!(store.purge_older_than(now()).unwrap(), 1);
-    assert_eq!(store.item_count().unwrap(), 0);
+        assert_eq!(store.purge_older_than(now()).unwrap(), 1);
+        assert_eq!(store.item_count().unwrap(), 0);
+    });
 }
 
 #[test]
 fn everything_survives_reopening() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.db");
-    let a = item("g1", "https://abc.example/1", "First");
-    record(&Store::open(&path).unwrap(), std::slice::from_ref(&a));
+    on_each_engine(|place| {
+        let a = item("g1", "https://abc.example/1", "First");
+        record(&place.open(), std::slice::from_ref(&a));
 
-    let store = Store::open(&path).unwrap();
-    assert_eq!(store.recent("abc", 10).unwrap()[0].item, a);
-    let state = store.feed_state("abc", "https://abc.example/rss").unwrap();
-    assert_eq!(state.validators.etag.as_deref(), Some("\"v1\""));
-    assert_eq!(state.body_hash.as_deref(), Some("hash-\"v1\""));
+        let store = place.open();
+        assert_eq!(store.recent("abc", 10).unwrap()[0].item, a);
+        let state = store.feed_state("abc", "https://abc.example/rss").unwrap();
+        assert_eq!(state.validators.etag.as_deref(), Some("\"v1\""));
+        assert_eq!(state.body_hash.as_deref(), Some("hash-\"v1\""));
+    });
 }
 
 #[test]
 fn a_failed_poll_keeps_the_validators_and_items() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db")).unwrap();
-    record(&store, &[item("g1", "https://abc.example/1", "First")]);
-    let failure = FeedPoll {
-        outlet: "abc",
-        feed_url: "https://abc.example/rss",
-        attempt: attempt(500, Some("server answered 500")),
-        body: None,
-    };
-    store
-        .record_poll(&failure, now() - Duration::days(30), now())
-        .unwrap();
-    let state = store.feed_state("abc", "https://abc.example/rss").unwrap();
-    assert_eq!(state.validators.etag.as_deref(), Some("\"v1\""));
-    assert_eq!(state.failures, 1);
-    assert_eq!(store.item_count().unwrap(), 1);
-    let status = &store.feed_statuses().unwrap()[0];
-    assert_eq!(status.error.as_deref(), Some("server answered 500"));
-    assert_eq!(
-        status.last_success,
-        Some(now()),
-        "the earlier success is kept"
-    );
-    assert_eq!((status.status, status.items), (Some(500), 1));
-    assert_eq!(status.document_problems, None);
+    on_each_engine(|place| {
+        let store = place.open();
+        record(&store, &[item("g1", "https://abc.example/1", "First")]);
+        let failure = FeedPoll {
+            outlet: "abc",
+            feed_url: "https://abc.example/rss",
+            attempt: attempt(500, Some("server answered 500")),
+            body: None,
+        };
+        store
+            .record_poll(&failure, now() - Duration::days(30), now())
+            .unwrap();
+        let state = store.feed_state("abc", "https://abc.example/rss").unwrap();
+        assert_eq!(state.validators.etag.as_deref(), Some("\"v1\""));
+        assert_eq!(state.failures, 1);
+        assert_eq!(store.item_count().unwrap(), 1);
+        let status = &store.feed_statuses().unwrap()[0];
+        assert_eq!(status.error.as_deref(), Some("server answered 500"));
+        assert_eq!(
+            status.last_success,
+            Some(now()),
+            "the earlier success is kept"
+        );
+        assert_eq!((status.status, status.items), (Some(500), 1));
+        assert_eq!(status.document_problems, None);
+    });
 }
 
 #[test]
 fn future_and_missing_dates_become_the_first_sighting_and_stay_so() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db")).unwrap();
-    let mut future = item("f", "https://abc.example/f", "From the future");
-    future.published = Some(now() + Duration::days(365));
-    let mut soon = item("s", "https://abc.example/s", "A clock a little fast");
-    soon.published = Some(now() + Duration::minutes(10));
-    let mut undated = item("u", "https://abc.example/u", "Undated");
-    undated.published = None;
-    let items = [future, soon.clone(), undated];
-    let counts = record(&store, &items);
-    assert_eq!((counts.new, counts.clamped), (3, 1));
-    let stored = store.recent("abc", 10).unwrap();
-    let date_of = |title: &str| {
-        let s = stored.iter().find(|s| s.item.title == title).unwrap();
-        (s.item.published, s.sort_at)
-    };
-    assert_eq!(date_of("From the future"), (Some(now()), now()));
-    assert_eq!(date_of("Undated"), (Some(now()), now()));
-    assert_eq!(date_of("A clock a little fast"), (soon.published, now()));
+    on_each_engine(|place| {
+        let store = place.open();
+        let mut future = item("f", "https://abc.example/f", "From the future");
+        future.published = Some(now() + Duration::days(365));
+        let mut soon = item("s", "https://abc.example/s", "A clock a little fast");
+        soon.published = Some(now() + Duration::minutes(10));
+        let mut undated = item("u", "https://abc.example/u", "Undated");
+        undated.published = None;
+        let items = [future, soon.clone(), undated];
+        let counts = record(&store, &items);
+        assert_eq!((counts.new, counts.clamped), (3, 1));
+        let stored = store.recent("abc", 10).unwrap();
+        let date_of = |title: &str| {
+            let s = stored.iter().find(|s| s.item.title == title).unwrap();
+            (s.item.published, s.sort_at)
+        };
+        assert_eq!(date_of("From the future"), (Some(now()), now()));
+        assert_eq!(date_of("Undated"), (Some(now()), now()));
+        assert_eq!(date_of("A clock a little fast"), (soon.published, now()));
 
-    let later = now() + Duration::hours(2);
-    let again = store
-        .record_poll(&poll(&items, "\"v1\""), later - Duration::days(30), later)
-        .unwrap();
-    assert_eq!(
-        again.unchanged, 3,
-        "first-seen dates do not change: {again:?}"
-    );
+        let later = now() + Duration::hours(2);
+        let again = store
+            .record_poll(&poll(&items, "\"v1\""), later - Duration::days(30), later)
+            .unwrap();
+        assert_eq!(
+            again.unchanged, 3,
+            "first-seen dates do not change: {again:?}"
+        );
+    });
 }
 
 #[test]
 fn a_malformed_document_is_recorded_until_a_clean_one_replaces_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db")).unwrap();
-    let items = [item("g1", "https://abc.example/1", "First")];
-    let problems = ["bare ampersands were escaped".to_owned()];
-    let mut malformed = poll(&items, "\"v1\"");
-    malformed.body.as_mut().unwrap().problems = Some(&problems);
-    store
-        .record_poll(&malformed, now() - Duration::days(30), now())
-        .unwrap();
-    let recorded = || store.feed_statuses().unwrap()[0].document_problems.clone();
-    assert_eq!(recorded().as_deref(), Some("bare ampersands were escaped"));
+    on_each_engine(|place| {
+        let store = place.open();
+        let items = [item("g1", "https://abc.example/1", "First")];
+        let problems = ["bare ampersands were escaped".to_owned()];
+        let mut malformed = poll(&items, "\"v1\"");
+        malformed.body.as_mut().unwrap().problems = Some(&problems);
+        store
+            .record_poll(&malformed, now() - Duration::days(30), now())
+            .unwrap();
+        let recorded = || store.feed_statuses().unwrap()[0].document_problems.clone();
+        assert_eq!(recorded().as_deref(), Some("bare ampersands were escaped"));
 
-    let mut same_bytes = poll(&[], "\"v2\"");
-    same_bytes.body.as_mut().unwrap().problems = None;
-    store
-        .record_poll(&same_bytes, now() - Duration::days(30), now())
-        .unwrap();
-    assert!(
-        recorded().is_some(),
-        "bytes not parsed again keep their problems"
-    );
-    record(&store, &items);
-    assert_eq!(recorded(), None);
+        let mut same_bytes = poll(&[], "\"v2\"");
+        same_bytes.body.as_mut().unwrap().problems = None;
+        store
+            .record_poll(&same_bytes, now() - Duration::days(30), now())
+            .unwrap();
+        assert!(
+            recorded().is_some(),
+            "bytes not parsed again keep their problems"
+        );
+        record(&store, &items);
+        assert_eq!(recorded(), None);
+    });
 }
 
 #[test]
 fn forgetting_an_outlet_deletes_its_items_and_feed_state_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db")).unwrap();
-    record(&store, &[item("a", "https://abc.example/a", "Alpha story")]);
-    let mut other = item("b", "https://news.example/b", "Beta story");
-    other.outlet = "news".into();
-    other.id = ItemId::derive("news", &other.identity_key());
-    let mut news_poll = poll(std::slice::from_ref(&other), "n1");
-    news_poll.outlet = "news";
-    news_poll.feed_url = "https://news.example/rss";
-    store
-        .record_poll(&news_poll, now() - Duration::days(30), now())
-        .unwrap();
-    assert_eq!(store.forget_outlet("abc").unwrap(), 1);
-    assert_eq!(store.item_count().unwrap(), 1);
-    assert!(store.recent("abc", 10).unwrap().is_empty());
-    assert_eq!(store.recent("news", 10).unwrap().len(), 1);
-    let feeds: Vec<_> = store
-        .feed_statuses()
-        .unwrap()
-        .into_iter()
-        .map(|f| f.outlet)
-        .collect();
-    assert_eq!(feeds, ["news"]);
+    on_each_engine(|place| {
+        let store = place.open();
+        record(&store, &[item("a", "https://abc.example/a", "Alpha story")]);
+        let mut other = item("b", "https://news.example/b", "Beta story");
+        other.outlet = "news".into();
+        other.id = ItemId::derive("news", &other.identity_key());
+        let mut news_poll = poll(std::slice::from_ref(&other), "n1");
+        news_poll.outlet = "news";
+        news_poll.feed_url = "https://news.example/rss";
+        store
+            .record_poll(&news_poll, now() - Duration::days(30), now())
+            .unwrap();
+        assert_eq!(store.forget_outlet("abc").unwrap(), 1);
+        assert_eq!(store.item_count().unwrap(), 1);
+        assert!(store.recent("abc", 10).unwrap().is_empty());
+        assert_eq!(store.recent("news", 10).unwrap().len(), 1);
+        let feeds: Vec<_> = store
+            .feed_statuses()
+            .unwrap()
+            .into_iter()
+            .map(|f| f.outlet)
+            .collect();
+        assert_eq!(feeds, ["news"]);
+    });
 }
 
 #[test]
 fn search_finds_words_in_titles_and_summary_text_but_not_in_markup() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db")).unwrap();
-    let mut flood = item(
-        "f",
-        "https://abc.example/flood",
-        "Murray floods: towns brace",
-    );
-    flood.summary = Some("<p class=\"strong\">Levees along the river <b>hold</b></p>".into());
-    let fire = item(
-        "b",
-        "https://abc.example/fire",
-        "Bushfire season starts early",
-    );
-    record(&store, &[flood.clone(), fire.clone()]);
-    let found = |q: &str| {
-        let mut ids: Vec<String> = store
-            .search(&fts_query(q).unwrap(), None, 10)
-            .unwrap()
-            .items
-            .into_iter()
-            .collect();
-        ids.sort();
-        ids
-    };
-    assert_eq!(found("murray"), [flood.id.to_string()]);
-    assert_eq!(found("levees hold"), [flood.id.to_string()]);
-    assert_eq!(found("bush*"), [fire.id.to_string()]);
-    assert!(found("strong").is_empty(), "markup is not text");
-    assert!(found("levees fire").is_empty(), "every word must appear");
-    // An item deleted (by retention) is no longer found.
-    store.purge_older_than(now() + Duration::days(400)).unwrap();
-    assert!(found("murray").is_empty());
+    on_each_engine(|place| {
+        let store = place.open();
+        let mut flood = item(
+            "f",
+            "https://abc.example/flood",
+            "Murray floods: towns brace",
+        );
+        flood.summary = Some("<p class=\"strong\">Levees along the river <b>hold</b></p>".into());
+        let fire = item(
+            "b",
+            "https://abc.example/fire",
+            "Bushfire season starts early",
+        );
+        record(&store, &[flood.clone(), fire.clone()]);
+        let found = |q: &str| {
+            let mut ids: Vec<String> = store
+                .search(&SearchQuery::parse(q).unwrap(), None, 10)
+                .unwrap()
+                .items
+                .into_iter()
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(found("murray"), [flood.id.to_string()]);
+        assert_eq!(found("levees hold"), [flood.id.to_string()]);
+        assert_eq!(found("bush*"), [fire.id.to_string()]);
+        assert!(found("strong").is_empty(), "markup is not text");
+        assert!(found("levees fire").is_empty(), "every word must appear");
+        // An item deleted (by retention) is no longer found.
+        store.purge_older_than(now() + Duration::days(400)).unwrap();
+        assert!(found("murray").is_empty());
+    });
 }
 
 #[test]
@@ -287,11 +326,12 @@ fn a_database_from_before_search_is_indexed_when_it_is_opened() {
     let path = dir.path().join("t.db");
     let story = item("s", "https://abc.example/s", "Parliament sits late");
     record(&Store::open(&path).unwrap(), std::slice::from_ref(&story));
-    let conn = Connection::open(&path).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         // Back to the schema of version 5: no search index, the band index in a table,
         // every item indexed by its story, no related coverage.
         "DROP TRIGGER items_unsearchable; DROP TABLE items_search; DROP TABLE related;
+         DROP TABLE leases;
          DROP INDEX items_by_first_seen;
          DROP INDEX items_by_joined_story; CREATE INDEX items_by_story ON items (story);
          CREATE INDEX decisions_by_story ON decisions (story);
@@ -303,7 +343,7 @@ fn a_database_from_before_search_is_indexed_when_it_is_opened() {
     let store = Store::open(&path).unwrap();
     let found = store
         .search(
-            &fts_query("parliament").unwrap(),
+            &SearchQuery::parse("parliament").unwrap(),
             Some(&["abc".to_owned()]),
             10,
         )
@@ -337,186 +377,199 @@ const FLOOD: &str = "Floodwaters cut off Lismore as the Wilsons River peaks abov
 const BUDGET: &str = "The Reserve Bank holds the cash rate steady for a third month while \
     economists warn that household spending is slowing across every capital city";
 
-/// A store in `dir` whose database refuses rows of outlet `broken` in `table`, as another
+/// A store at `place` whose database refuses rows of outlet `broken` in `table`, as another
 /// process's trigger would.
-fn store_refusing(dir: &std::path::Path, table: &str) -> Store {
-    let path = dir.join("t.db");
-    let store = Store::open(&path).unwrap();
-    Connection::open(&path)
-        .unwrap()
-        .execute_batch(&format!(
+fn store_refusing(place: &Place, table: &str) -> Store {
+    let store = place.open();
+    let trigger = match place {
+        Place::Sqlite(_) => format!(
             "CREATE TRIGGER refuse BEFORE INSERT ON {table} WHEN new.outlet = 'broken'
              BEGIN SELECT RAISE(ABORT, 'refused'); END;"
-        ))
-        .unwrap();
+        ),
+        Place::Postgres(_) => format!(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF new.outlet = 'broken' THEN RAISE EXCEPTION 'refused'; END IF;
+                 RETURN new;
+             END $$;
+             CREATE TRIGGER refuse BEFORE INSERT ON {table}
+                 FOR EACH ROW EXECUTE FUNCTION refuse();"
+        ),
+    };
+    store.conn().batch(&trigger).unwrap();
     store
 }
 
 #[test]
 fn a_batch_keeps_each_poll_whole_and_apart() {
-    let dir = tempfile::tempdir().unwrap();
-    // A write the database refuses, in the middle of the batch.
-    let store = store_refusing(dir.path(), "items");
-    let first = [copy("abc", "1", FLOOD)];
-    let broken = [copy("broken", "2", BUDGET)];
-    let last = [copy("news", "3", BUDGET)];
-    let mut polls = [
-        poll(&first, "\"a\""),
-        poll(&broken, "\"b\""),
-        poll(&last, "\"c\""),
-    ];
-    polls[1].outlet = "broken";
-    polls[2].outlet = "news";
-    let results = store.record_polls(&polls, now() - Duration::days(30), now());
-    assert_eq!(results[0].as_ref().unwrap().new, 1);
-    let refused = results[1].as_ref().unwrap_err().to_string();
-    assert!(refused.contains("refused"), "{refused}");
-    assert_eq!(results[2].as_ref().unwrap().new, 1);
-    assert_eq!(store.item_count().unwrap(), 2);
-    // Nothing of the refused poll stayed, not even its attempt; the others' did.
-    let state = |outlet| store.feed_state(outlet, "https://abc.example/rss").unwrap();
-    assert_eq!(state("broken"), FeedState::default());
-    assert_eq!(state("news").validators.etag.as_deref(), Some("\"c\""));
+    on_each_engine(|place| {
+        // A write the database refuses, in the middle of the batch.
+        let store = store_refusing(place, "items");
+        let first = [copy("abc", "1", FLOOD)];
+        let broken = [copy("broken", "2", BUDGET)];
+        let last = [copy("news", "3", BUDGET)];
+        let mut polls = [
+            poll(&first, "\"a\""),
+            poll(&broken, "\"b\""),
+            poll(&last, "\"c\""),
+        ];
+        polls[1].outlet = "broken";
+        polls[2].outlet = "news";
+        let results = store.record_polls(&polls, now() - Duration::days(30), now());
+        assert_eq!(results[0].as_ref().unwrap().new, 1);
+        let refused = results[1].as_ref().unwrap_err().to_string();
+        assert!(refused.contains("refused"), "{refused}");
+        assert_eq!(results[2].as_ref().unwrap().new, 1);
+        assert_eq!(store.item_count().unwrap(), 2);
+        // Nothing of the refused poll stayed, not even its attempt; the others' did.
+        let state = |outlet| store.feed_state(outlet, "https://abc.example/rss").unwrap();
+        assert_eq!(state("broken"), FeedState::default());
+        assert_eq!(state("news").validators.etag.as_deref(), Some("\"c\""));
+    });
 }
 
 #[test]
 fn a_poll_undone_after_its_items_were_written_leaves_nothing_to_search() {
-    let dir = tempfile::tempdir().unwrap();
-    // Refused when its feed's state is written, after its items.
-    let store = store_refusing(dir.path(), "feeds");
-    let kept = [item(
-        "k",
-        "https://abc.example/kept",
-        "Levee holds at Mannum",
-    )];
-    let undone = [item(
-        "u",
-        "https://abc.example/undone",
-        "Ferry halted at Wellington",
-    )];
-    let mut polls = [poll(&kept, "\"a\""), poll(&undone, "\"b\"")];
-    polls[1].outlet = "broken";
-    let results = store.record_polls(&polls, now() - Duration::days(30), now());
-    assert!(results[1].is_err());
-    // The next item takes the row the undone one had: it must not be found by the undone words.
-    let next = [item("n", "https://abc.example/next", "Roads reopen")];
-    record(&store, &next);
-    let found = |q: &str| {
-        store
-            .search(&fts_query(q).unwrap(), None, 10)
-            .unwrap()
-            .items
-    };
-    assert_eq!(found("levee"), [kept[0].id.to_string()].into());
-    assert!(found("ferry").is_empty(), "{:?}", found("ferry"));
-    assert_eq!(found("roads"), [next[0].id.to_string()].into());
+    on_each_engine(|place| {
+        // Refused when its feed's state is written, after its items.
+        let store = store_refusing(place, "feeds");
+        let kept = [item(
+            "k",
+            "https://abc.example/kept",
+            "Levee holds at Mannum",
+        )];
+        let undone = [item(
+            "u",
+            "https://abc.example/undone",
+            "Ferry halted at Wellington",
+        )];
+        let mut polls = [poll(&kept, "\"a\""), poll(&undone, "\"b\"")];
+        polls[1].outlet = "broken";
+        let results = store.record_polls(&polls, now() - Duration::days(30), now());
+        assert!(results[1].is_err());
+        // The next item takes the row the undone one had: it must not be found by the undone words.
+        let next = [item("n", "https://abc.example/next", "Roads reopen")];
+        record(&store, &next);
+        let found = |q: &str| {
+            store
+                .search(&SearchQuery::parse(q).unwrap(), None, 10)
+                .unwrap()
+                .items
+        };
+        assert_eq!(found("levee"), [kept[0].id.to_string()].into());
+        assert!(found("ferry").is_empty(), "{:?}", found("ferry"));
+        assert_eq!(found("roads"), [next[0].id.to_string()].into());
+    });
 }
 
 #[test]
 fn copies_are_found_after_a_restart_and_beside_another_writer() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.db");
-    let first = Store::open(&path).unwrap();
-    let flood = copy("abc", "1", FLOOD);
-    record(&first, std::slice::from_ref(&flood));
-    // Opened again (a restart, or `tributary poll` beside the daemon): the window is loaded.
-    let second = Store::open(&path).unwrap();
-    let retold = copy("news", "2", FLOOD);
-    assert_eq!(story_after_recording(&second, &retold), flood.id.as_str());
-    // What the second wrote is read by the first before its next write.
-    let budget = copy("news", "3", BUDGET);
-    record(&second, std::slice::from_ref(&budget));
-    let again = copy("sbs", "4", BUDGET);
-    assert_eq!(story_after_recording(&first, &again), budget.id.as_str());
+    on_each_engine(|place| {
+        let first = place.open();
+        let flood = copy("abc", "1", FLOOD);
+        record(&first, std::slice::from_ref(&flood));
+        // Opened again (a restart, or `tributary poll` beside the daemon): the window is loaded.
+        let second = place.open();
+        let retold = copy("news", "2", FLOOD);
+        assert_eq!(story_after_recording(&second, &retold), flood.id.as_str());
+        // What the second wrote is read by the first before its next write.
+        let budget = copy("news", "3", BUDGET);
+        record(&second, std::slice::from_ref(&budget));
+        let again = copy("sbs", "4", BUDGET);
+        assert_eq!(story_after_recording(&first, &again), budget.id.as_str());
+    });
 }
 
 #[test]
 fn a_forgotten_outlet_leaves_no_story_to_join() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db")).unwrap();
-    let flood = copy("abc", "1", FLOOD);
-    record(&store, std::slice::from_ref(&flood));
-    store.forget_outlet("abc").unwrap();
-    let retold = copy("news", "2", FLOOD);
-    assert_eq!(story_after_recording(&store, &retold), retold.id.as_str());
+    on_each_engine(|place| {
+        let store = place.open();
+        let flood = copy("abc", "1", FLOOD);
+        record(&store, std::slice::from_ref(&flood));
+        store.forget_outlet("abc").unwrap();
+        let retold = copy("news", "2", FLOOD);
+        assert_eq!(story_after_recording(&store, &retold), retold.id.as_str());
+    });
 }
 
 #[test]
 fn a_story_whose_first_item_is_gone_is_still_shown_in_the_copies_left() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db")).unwrap();
-    let flood = copy("abc", "1", FLOOD);
-    record(&store, std::slice::from_ref(&flood));
-    let retold = copy(
-        "news",
-        "2",
-        &FLOOD
-            .replace("overnight", "before dark")
-            .replace("cut off", "isolate"),
-    );
-    assert_eq!(story_after_recording(&store, &retold), flood.id.as_str());
-    let joined = store.explain(retold.id.as_str()).unwrap().unwrap().members;
-    let score = joined.iter().find_map(|m| m.joined.clone()).unwrap().score;
-    assert!(score < 1.0, "a retelling, not a copy: {score}");
-    let both = store.recent_stories(10, &[], None).unwrap();
-    assert_eq!(both[0].also.len(), 1);
-    assert_eq!(
-        both[0].also[0].score, score,
-        "shown with the score it joined with"
-    );
-    store.forget_outlet("abc").unwrap();
-    let news = ["news".to_owned()];
-    for only in [None, Some(&news[..])] {
-        let shown = store.recent_stories(10, &[], only).unwrap();
-        assert_eq!(shown.len(), 1, "{only:?}");
-        assert_eq!(shown[0].item.id, retold.id);
-        assert_eq!(shown[0].story.as_str(), flood.id.as_str());
-    }
-    let explained = store.explain(retold.id.as_str()).unwrap().unwrap();
-    assert_eq!(explained.members.len(), 1);
-    assert!(explained.members[0].joined.is_some());
+    on_each_engine(|place| {
+        let store = place.open();
+        let flood = copy("abc", "1", FLOOD);
+        record(&store, std::slice::from_ref(&flood));
+        let retold = copy(
+            "news",
+            "2",
+            &FLOOD
+                .replace("overnight", "before dark")
+                .replace("cut off", "isolate"),
+        );
+        assert_eq!(story_after_recording(&store, &retold), flood.id.as_str());
+        let joined = store.explain(retold.id.as_str()).unwrap().unwrap().members;
+        let score = joined.iter().find_map(|m| m.joined.clone()).unwrap().score;
+        assert!(score < 1.0, "a retelling, not a copy: {score}");
+        let both = store.recent_stories(10, &[], None).unwrap();
+        assert_eq!(both[0].also.len(), 1);
+        assert_eq!(
+            both[0].also[0].score, score,
+            "shown with the score it joined with"
+        );
+        store.forget_outlet("abc").unwrap();
+        let news = ["news".to_owned()];
+        for only in [None, Some(&news[..])] {
+            let shown = store.recent_stories(10, &[], only).unwrap();
+            assert_eq!(shown.len(), 1, "{only:?}");
+            assert_eq!(shown[0].item.id, retold.id);
+            assert_eq!(shown[0].story.as_str(), flood.id.as_str());
+        }
+        let explained = store.explain(retold.id.as_str()).unwrap().unwrap();
+        assert_eq!(explained.members.len(), 1);
+        assert!(explained.members[0].joined.is_some());
+    });
 }
 
 #[test]
 fn rows_written_elsewhere_after_a_delete_are_still_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.db");
-    let daemon = Store::open(&path).unwrap();
-    record(&daemon, &[copy("abc", "1", FLOOD)]);
-    record(&daemon, &[copy("gone", "2", FLOOD)]);
-    // The newest rows go, so SQLite hands their rowids out again, here to another process.
-    daemon.forget_outlet("gone").unwrap();
-    let budget = copy("news", "3", BUDGET);
-    record(&Store::open(&path).unwrap(), std::slice::from_ref(&budget));
-    let again = copy("sbs", "4", BUDGET);
-    assert_eq!(story_after_recording(&daemon, &again), budget.id.as_str());
+    on_each_engine(|place| {
+        let daemon = place.open();
+        record(&daemon, &[copy("abc", "1", FLOOD)]);
+        record(&daemon, &[copy("gone", "2", FLOOD)]);
+        // The newest rows go, so SQLite hands their rowids out again, here to another process.
+        daemon.forget_outlet("gone").unwrap();
+        let budget = copy("news", "3", BUDGET);
+        record(&place.open(), std::slice::from_ref(&budget));
+        let again = copy("sbs", "4", BUDGET);
+        assert_eq!(story_after_recording(&daemon, &again), budget.id.as_str());
+    });
 }
 
 #[test]
 fn readings_do_not_wait_for_a_write_under_way() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = std::sync::Arc::new(Store::open(&dir.path().join("t.db")).unwrap());
-    record(&store, &[copy("abc", "1", FLOOD)]);
-    // A batch being written: the writer's connection held, a transaction open, rows deleted.
-    let mut writing = store.conn();
-    let tx = writing.transaction().unwrap();
-    tx.execute("DELETE FROM items", []).unwrap();
-    let reading = std::sync::Arc::clone(&store);
-    let (done, answer) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let read = (reading.item_count(), reading.recent_stories(10, &[], None));
-        done.send(read).unwrap();
+    on_each_engine(|place| {
+        let store = std::sync::Arc::new(place.open());
+        record(&store, &[copy("abc", "1", FLOOD)]);
+        // A batch being written: the writer's connection held, a transaction open, rows deleted.
+        let mut writing = store.conn();
+        let tx = writing.write_transaction().unwrap();
+        tx.execute("DELETE FROM items", &[]).unwrap();
+        let reading = std::sync::Arc::clone(&store);
+        let (done, answer) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let read = (reading.item_count(), reading.recent_stories(10, &[], None));
+            done.send(read).unwrap();
+        });
+        let (count, stories) = answer
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("read while the write is under way");
+        assert_eq!(
+            count.unwrap(),
+            1,
+            "the last commit, not the write under way"
+        );
+        assert_eq!(stories.unwrap().len(), 1);
+        drop(tx);
     });
-    let (count, stories) = answer
-        .recv_timeout(std::time::Duration::from_secs(5))
-        .expect("read while the write is under way");
-    assert_eq!(
-        count.unwrap(),
-        1,
-        "the last commit, not the write under way"
-    );
-    assert_eq!(stories.unwrap().len(), 1);
-    drop(tx);
 }
 
 #[test]
@@ -526,7 +579,7 @@ fn a_batch_that_cannot_commit_keeps_nothing_and_says_so() {
     // A constraint checked only at COMMIT, broken by what the poll writes.
     store
         .conn()
-        .execute_batch(
+        .batch(
             "PRAGMA foreign_keys = ON;
              CREATE TABLE parent (id INTEGER PRIMARY KEY);
              CREATE TABLE child (parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);
@@ -580,30 +633,68 @@ fn committed_pages_reach_the_database_file_without_waiting_for_the_log_to_fill()
 
 #[test]
 fn a_search_past_its_deadline_is_stopped_and_the_next_one_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db")).unwrap();
-    let items: Vec<Item> = (0..4_000)
-        .map(|n| {
-            item(
-                &format!("s{n}"),
-                &format!("https://abc.example/{n}"),
-                &format!("Parliament sits late on bill {n}"),
-            )
-        })
-        .collect();
-    record(&store, &items);
-    let query = fts_query("parliament").unwrap();
-    // Past its deadline before it starts, and stopped by SQLite part way through.
-    for within in [
-        std::time::Duration::ZERO,
-        std::time::Duration::from_micros(300),
-    ] {
-        let stopped = store.search_within(&query, None, 10_000, within);
-        assert!(
-            matches!(stopped, Err(StoreError::TooSlow(_))),
-            "{stopped:?}"
+    on_each_engine(|place| {
+        let store = place.open();
+        let items: Vec<Item> = (0..4_000)
+            .map(|n| {
+                item(
+                    &format!("s{n}"),
+                    &format!("https://abc.example/{n}"),
+                    &format!("Parliament sits late on bill {n}"),
+                )
+            })
+            .collect();
+        record(&store, &items);
+        let query = SearchQuery::parse("parliament").unwrap();
+        // Past its deadline before it starts, and stopped by SQLite part way through.
+        for within in [
+            std::time::Duration::ZERO,
+            std::time::Duration::from_micros(300),
+        ] {
+            let stopped = store.search_within(&query, None, 10_000, within);
+            assert!(
+                matches!(stopped, Err(StoreError::TooSlow(_))),
+                "{stopped:?}"
+            );
+        }
+        let found = store.search(&query, None, 10_000).unwrap();
+        assert_eq!(found.items.len(), 4_000);
+    });
+}
+
+#[test]
+fn a_feed_is_claimed_by_one_process_at_a_time_until_its_poll_is_written() {
+    on_each_engine(|place| {
+        let (first, second) = (place.open(), place.open());
+        let feed = "https://abc.example/rss";
+        let lease = Duration::seconds(70);
+        let claim = |store: &Store, at| store.claim_feed("abc", feed, Some(at), at + lease, at);
+        assert_eq!(
+            claim(&first, now()).unwrap(),
+            Claim::Granted(FeedState::default())
         );
-    }
-    let found = store.search(&query, None, 10_000).unwrap();
-    assert_eq!(found.items.len(), 4_000);
+        assert_eq!(first.leases_held().unwrap(), 1);
+        match claim(&second, now()).unwrap() {
+            Claim::Held { by, until: held } => {
+                assert_eq!((by.as_str(), held), (first.instance(), now() + lease));
+            }
+            other => panic!("the second process polls it too: {other:?}"),
+        }
+        // The poll is written: the lease ends, and the feed is due five minutes later.
+        record(&first, &[item("g1", "https://abc.example/1", "First")]);
+        assert_eq!(first.leases_held().unwrap(), 0);
+        let next = now() + Duration::minutes(5);
+        assert_eq!(
+            claim(&second, now()).unwrap(),
+            Claim::NotDue { until: next }
+        );
+        assert!(matches!(claim(&second, next).unwrap(), Claim::Granted(_)));
+        // A process that died holding a feed gives it up when its lease expires.
+        match claim(&first, next + Duration::seconds(1)).unwrap() {
+            Claim::Held { .. } => {}
+            other => panic!("taken from a live holder: {other:?}"),
+        }
+        let expired = next + lease;
+        assert!(matches!(claim(&first, expired).unwrap(), Claim::Granted(_)));
+    });
 }

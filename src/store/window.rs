@@ -2,12 +2,11 @@
 //! first write, kept in step with what this process writes and deletes, and brought up to date
 //! with what another process wrote before each write.
 
-use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, Row, Transaction};
-
+use super::sql::{args, Flow, Row, Sql, Transaction};
 use super::StoreError;
 use crate::config::Dedup;
 use crate::dedup::{Candidate, Decision, Incoming, Policy, Signature, Window};
+use chrono::{DateTime, Utc};
 
 /// The columns [`StoredWindow::load`] reads, in its order.
 const CANDIDATE_COLUMNS: &str = "id, outlet, story, url, sort_at, first_seen, signature";
@@ -57,18 +56,18 @@ impl StoredWindow {
 
     /// Loads the items first seen within the window, oldest first.
     fn load_window(&mut self, tx: &Transaction<'_>, cutoff: i64) -> Result<(), StoreError> {
-        let mut statement = tx.prepare_cached(&format!(
-            "SELECT {CANDIDATE_COLUMNS} FROM items
-             WHERE first_seen >= ?1 AND signature IS NOT NULL ORDER BY first_seen"
-        ))?;
-        let mut rows = statement.query(params![cutoff])?;
-        while let Some(row) = rows.next()? {
-            self.load(row)?;
-        }
-        let through = tx.query_row("SELECT coalesce(max(rowid), 0) FROM items", [], |r| {
-            r.get(0)
-        })?;
-        self.through = Some(through);
+        tx.each_row(
+            &format!(
+                "SELECT {CANDIDATE_COLUMNS} FROM items
+                 WHERE first_seen >= ?1 AND signature IS NOT NULL ORDER BY first_seen"
+            ),
+            args![cutoff],
+            &mut |row| {
+                self.load(row)?;
+                Ok(Flow::More)
+            },
+        )?;
+        self.through = Some(tx.value("SELECT coalesce(max(rowid), 0) FROM items", &[])?);
         Ok(())
     }
 
@@ -80,18 +79,21 @@ impl StoredWindow {
         through: i64,
         cutoff: i64,
     ) -> Result<(), StoreError> {
-        let mut statement = tx.prepare_cached(&format!(
-            "SELECT {CANDIDATE_COLUMNS}, rowid FROM items WHERE rowid > ?1 ORDER BY rowid"
-        ))?;
-        let mut rows = statement.query(params![through])?;
         let mut last = through;
-        while let Some(row) = rows.next()? {
-            last = row.get(7)?;
-            let (id, seen_at): (String, i64) = (row.get(0)?, row.get(5)?);
-            if seen_at >= cutoff && !self.window.contains(&id) {
-                self.load(row)?;
-            }
-        }
+        tx.each_row(
+            &format!(
+                "SELECT {CANDIDATE_COLUMNS}, rowid FROM items WHERE rowid > ?1 ORDER BY rowid"
+            ),
+            args![through],
+            &mut |row| {
+                last = row.get(7)?;
+                let (id, seen_at): (String, i64) = (row.get(0)?, row.get(5)?);
+                if seen_at >= cutoff && !self.window.contains(&id) {
+                    self.load(row)?;
+                }
+                Ok(Flow::More)
+            },
+        )?;
         self.through = Some(last);
         Ok(())
     }
@@ -100,16 +102,16 @@ impl StoredWindow {
     /// signature is left out: it finds no copies, as an item without words does not.
     fn load(&mut self, row: &Row<'_>) -> Result<(), StoreError> {
         let Some(Ok(signature)) = row
-            .get::<_, Option<String>>(6)?
+            .get::<Option<String>>(6)?
             .map(|json| serde_json::from_str::<Signature>(&json))
         else {
             return Ok(());
         };
         let candidate = Candidate {
-            id: row.get::<_, String>(0)?.into(),
-            outlet: row.get::<_, String>(1)?.into(),
-            story: row.get::<_, String>(2)?.into(),
-            url: row.get::<_, Option<String>>(3)?.map(Into::into),
+            id: row.get::<String>(0)?.into(),
+            outlet: row.get::<String>(1)?.into(),
+            story: row.get::<String>(2)?.into(),
+            url: row.get::<Option<String>>(3)?.map(Into::into),
             dated: row.get(4)?,
             seen_at: row.get(5)?,
             sketch: signature.sketch(),
@@ -133,15 +135,12 @@ impl StoredWindow {
     /// left (those already known are skipped).
     pub fn forget(
         &mut self,
-        conn: &Connection,
+        conn: &impl Sql,
         gone: impl Fn(&Candidate) -> bool,
     ) -> Result<(), StoreError> {
         self.window.retain(|candidate| !gone(candidate));
         if let Some(through) = self.through {
-            let highest: i64 =
-                conn.query_row("SELECT coalesce(max(rowid), 0) FROM items", [], |r| {
-                    r.get(0)
-                })?;
+            let highest: i64 = conn.value("SELECT coalesce(max(rowid), 0) FROM items", &[])?;
             self.through = Some(through.min(highest));
         }
         Ok(())

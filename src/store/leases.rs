@@ -1,0 +1,104 @@
+//! Leases on feeds: before a process polls a feed it claims it in the store, so that processes
+//! sharing a store (instances on one PostgreSQL database, or `tributary poll` beside the daemon)
+//! never ask an outlet twice for one due time. A claim is granted only when no one else holds
+//! an unexpired lease and, read after the lease is taken, the feed is due; the lease ends
+//! when the poll's result is written (with the feed's next due time, in one transaction), or
+//! when it expires, so that a process that died or lost the database gives its feeds up after
+//! a bounded time.
+
+use chrono::{DateTime, Utc};
+
+use super::feeds::read_state;
+use super::sql::{args, Sql, Transaction};
+use super::{FeedState, Store, StoreError};
+
+/// What a claim on a feed came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// This process holds the feed until its poll is written (or the lease expires): the
+    /// feed's state, read once the lease was taken.
+    Granted(FeedState),
+    /// Not due before `until`: polled meanwhile, perhaps by another process.
+    NotDue { until: DateTime<Utc> },
+    /// Another process is polling it, and holds it until `until` at the latest.
+    Held { by: String, until: DateTime<Utc> },
+}
+
+impl Store {
+    /// Claims the feed `feed_url` of `outlet` for this process until `until`, if no one else
+    /// holds it and it is due at `due_at` (`None`: whenever it was last polled, as for
+    /// `tributary poll --force`).
+    pub fn claim_feed(
+        &self,
+        outlet: &str,
+        feed_url: &str,
+        due_at: Option<DateTime<Utc>>,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Claim, StoreError> {
+        let mut conn = self.claimer();
+        let tx = conn.claim_transaction()?;
+        let taken = tx.execute(
+            "INSERT INTO leases (outlet, url, holder, until_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (outlet, url) DO UPDATE
+                 SET holder = excluded.holder, until_ms = excluded.until_ms
+                 WHERE leases.until_ms <= ?5 OR leases.holder = excluded.holder",
+            args![
+                outlet,
+                feed_url,
+                self.instance.as_str(),
+                until.timestamp_millis(),
+                now.timestamp_millis()
+            ],
+        )?;
+        if taken == 0 {
+            return held(&tx, outlet, feed_url);
+        }
+        let state = read_state(&tx, outlet, feed_url)?;
+        let not_before = state
+            .next_poll_at
+            .filter(|next| due_at.is_some_and(|due| *next > due));
+        if let Some(until) = not_before {
+            // Dropped, the transaction rolls the lease back.
+            return Ok(Claim::NotDue { until });
+        }
+        tx.commit()?;
+        Ok(Claim::Granted(state))
+    }
+
+    /// The feeds this process holds leases on: those it is polling now.
+    pub fn leases_held(&self) -> Result<u64, StoreError> {
+        let held: i64 = self.reader().value(
+            "SELECT count(*) FROM leases WHERE holder = ?1",
+            args![self.instance.as_str()],
+        )?;
+        Ok(held.unsigned_abs())
+    }
+}
+
+/// Who holds the lease that was refused, and until when.
+fn held(tx: &Transaction<'_>, outlet: &str, feed_url: &str) -> Result<Claim, StoreError> {
+    let (by, until_ms): (String, i64) = tx
+        .first(
+            "SELECT holder, until_ms FROM leases WHERE outlet = ?1 AND url = ?2",
+            args![outlet, feed_url],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?
+        .ok_or(StoreError::NoRow)?;
+    let until = DateTime::from_timestamp_millis(until_ms).unwrap_or_default();
+    Ok(Claim::Held { by, until })
+}
+
+/// Ends the lease this process (`holder`) has on a feed whose poll is being written.
+pub(super) fn release(
+    tx: &Transaction<'_>,
+    outlet: &str,
+    feed_url: &str,
+    holder: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "DELETE FROM leases WHERE outlet = ?1 AND url = ?2 AND holder = ?3",
+        args![outlet, feed_url, holder],
+    )?;
+    Ok(())
+}
