@@ -62,6 +62,8 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     connections: Gauge,
     connection_cap: Gauge,
+    leases: Gauge,
+    database_up: Gauge,
     render_seconds: Histogram,
     reloads: Family<ReloadLabels, Counter>,
 }
@@ -110,6 +112,16 @@ impl Default for Metrics {
             connection_cap: add.metric(
                 "http_connections_max",
                 "The most readers' connections served at once; more wait to be accepted",
+                Gauge::default(),
+            ),
+            leases: add.metric(
+                "feed_leases",
+                "Feeds this instance holds a lease on: those it is polling now",
+                Gauge::default(),
+            ),
+            database_up: add.metric(
+                "database_up",
+                "1 when the database could be read at the last look (every 2 s), 0 otherwise",
                 Gauge::default(),
             ),
             render_seconds: add.metric(
@@ -201,6 +213,13 @@ impl Metrics {
     pub fn set_connection_cap(&self, cap: usize) {
         self.connection_cap
             .set(i64::try_from(cap).unwrap_or(i64::MAX));
+    }
+
+    /// What the last look at the store found: whether it could be read, and how many feeds
+    /// this instance holds leases on.
+    pub fn observe_store(&self, up: bool, leases: u64) {
+        self.database_up.set(i64::from(up));
+        self.leases.set(i64::try_from(leases).unwrap_or(i64::MAX));
     }
 
     pub fn connection_opened(&self) {

@@ -170,7 +170,10 @@ async fn stylesheet() -> Response {
 
 /// Alive and serving; a refused config edit is a warning, not a failure: the daemon still
 /// serves, on the previous config, and a restart would not fix the file.
-async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
+/// `200` with `"status": "ok"` while the daemon can read its database; `503` with
+/// `"status": "unhealthy"` and the reason while it cannot (the feeds are still served as last
+/// rendered, but nothing new is stored), so that a load balancer sends readers elsewhere.
+async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     let items = state.cache.current().item_count();
     let mut health = serde_json::json!({ "status": "ok", "items": items });
     if let Some(refused) = state.config.refused() {
@@ -179,7 +182,12 @@ async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
             refused.error
         ));
     }
-    Json(health)
+    if let Some(error) = state.store.unreachable() {
+        health["status"] = "unhealthy".into();
+        health["error"] = format!("the database cannot be read: {error}").into();
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(health));
+    }
+    (StatusCode::OK, Json(health))
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

@@ -16,6 +16,7 @@ use crate::dedup::{Model, Policy};
 use crate::model::{Item, ItemId};
 use crate::sync::Unpoisoned;
 
+mod changes;
 mod checkpoint;
 mod decisions;
 mod feeds;
@@ -29,6 +30,7 @@ mod window;
 
 use sql::{args, Connection, Sql};
 
+pub use changes::ChangeMark;
 pub use checkpoint::THREAD_NAME as CHECKPOINT_THREAD_NAME;
 pub use feeds::{Attempt, FeedState, FeedStatus};
 pub use leases::Claim;
@@ -186,6 +188,9 @@ pub struct Store {
     /// The dedup window, in memory: what new items are compared with. Locked after `conn`,
     /// by whatever writes or deletes items.
     candidates: Mutex<window::StoredWindow>,
+    /// Why the database could not be read when last asked, if it could not (see
+    /// [`Store::change_mark`]).
+    unreachable: RwLock<Option<String>>,
     /// Copies committed pages into the database file beside the writer (SQLite only).
     checkpointer: Option<checkpoint::Checkpointer>,
 }
@@ -278,6 +283,7 @@ impl Store {
             dedup: RwLock::new(Dedup::default()),
             model: RwLock::new(Model::FITTED),
             candidates: Mutex::default(),
+            unreachable: RwLock::default(),
             checkpointer,
         }
     }
@@ -426,6 +432,12 @@ impl Store {
                 results.push(result);
             }
             search.write(&tx)?;
+            if results
+                .iter()
+                .any(|r| r.as_ref().is_ok_and(Ingested::changed))
+            {
+                changes::moved(&tx, now)?;
+            }
             tx.commit()?;
             self.committed();
             Ok(Some(results))
@@ -460,6 +472,9 @@ impl Store {
         let tx = conn.write_transaction()?;
         let deleted = tx.execute("DELETE FROM items WHERE outlet = ?1", args![outlet])?;
         tx.execute("DELETE FROM feeds WHERE outlet = ?1", args![outlet])?;
+        if deleted > 0 {
+            changes::moved(&tx, Utc::now())?;
+        }
         tx.commit()?;
         self.committed();
         self.candidates().forget(&*conn, |c| *c.outlet == *outlet)?;
@@ -468,11 +483,16 @@ impl Store {
 
     /// Deletes items whose place in the feed is older than `cutoff`; returns how many.
     pub fn purge_older_than(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
-        let conn = self.conn();
-        let deleted = conn.execute(
+        let mut conn = self.conn();
+        let tx = conn.write_transaction()?;
+        let deleted = tx.execute(
             "DELETE FROM items WHERE sort_at < ?1",
             args![cutoff.timestamp()],
         )?;
+        if deleted > 0 {
+            changes::moved(&tx, Utc::now())?;
+        }
+        tx.commit()?;
         if deleted > 0 {
             self.committed();
             self.candidates()

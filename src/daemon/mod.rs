@@ -34,6 +34,11 @@ pub use memory::limit_arenas;
 /// Retention runs hourly, off the round minutes when outlets are polled.
 const RETENTION_SCHEDULE: &str = "0 17 * * * *";
 
+/// How often the store's change mark is read, to render the feeds again after another process
+/// sharing the store changed it: instances behind one load balancer serve the same feeds
+/// within this much of a change (plus a rendering).
+const FOLLOW_EVERY: Duration = Duration::from_secs(2);
+
 /// How long polls under way and open connections get to finish once shutdown starts (both
 /// at once): well inside systemd's stop timeout, and the 10 s an operator waits at most.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -144,6 +149,7 @@ pub async fn run(config_path: &Path, log: LogLevel, watch: bool) -> anyhow::Resu
     let watchdog = systemd::watchdog(liveness.clone());
 
     let refresher = tokio::spawn(pipeline.clone().refresh_on_change());
+    let follower = tokio::spawn(pipeline.clone().follow_other_writers());
     let mut schedule = Schedule::start(&config.outlets, pipeline.poll_fn()).await?;
     schedule
         .add_task(RETENTION_SCHEDULE, {
@@ -201,6 +207,7 @@ pub async fn run(config_path: &Path, log: LogLevel, watch: bool) -> anyhow::Resu
         tokio::time::timeout(SHUTDOWN_GRACE, server),
     );
     refresher.abort();
+    follower.abort();
     if polls.is_err() {
         let cut = *pipeline.polls.borrow();
         // Each feed's result is one transaction: a cancelled poll stored all of it or nothing.
@@ -306,6 +313,39 @@ impl Pipeline {
                 Err(e) => {
                     tracing::error!(error = %e, "could not render the feeds; serving the previous ones")
                 }
+            }
+        }
+    }
+
+    /// Asks for a rendering whenever the store's change mark moved past the one the served
+    /// feeds were built from: another process sharing the store (an instance on the same
+    /// PostgreSQL database, `tributary poll`) wrote a change. This process's own changes ask
+    /// for their rendering as they are written.
+    async fn follow_other_writers(self) {
+        let mut every = tokio::time::interval(FOLLOW_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut last_seen = self.cache.current().change();
+        loop {
+            every.tick().await;
+            let store = Arc::clone(&self.store);
+            let looked = crate::sync::blocking(move || {
+                let mark = store.change_mark()?;
+                Ok::<_, crate::store::StoreError>((mark, store.leases_held()?))
+            })
+            .await;
+            self.metrics.observe_store(
+                looked.is_ok(),
+                looked.as_ref().map_or(0, |(_, leases)| *leases),
+            );
+            match looked.map(|(mark, _)| mark) {
+                Ok(mark) if mark != last_seen => {
+                    last_seen = mark;
+                    if mark != self.cache.current().change() {
+                        self.changed.notify_one();
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(error = %e, "cannot read the store's change mark"),
             }
         }
     }

@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::model::hex;
 use crate::render::{self, Channel, Format};
 use crate::schedule;
-use crate::store::{Store, StoreError, StoredItem};
+use crate::store::{ChangeMark, Store, StoreError, StoredItem};
 
 /// Which feed: the merged one, one outlet's, or one view's.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -179,6 +179,9 @@ pub struct Published {
     pub order: Vec<ScopeKey>,
     scopes: HashMap<ScopeKey, Scope>,
     item_count: u64,
+    /// The store's change mark when the build began: a change written during the build moves
+    /// the mark past it, and is rendered by the next build.
+    change: ChangeMark,
 }
 
 impl Published {
@@ -194,6 +197,7 @@ impl Published {
                 .collect(),
             order: Vec::new(),
             scopes: HashMap::new(),
+            change: store.change_mark()?,
             // Counted first: a poll committing during the build is then shown before it is
             // counted, never counted before it is shown (tests and probes wait on the count).
             item_count: store.item_count()?,
@@ -312,12 +316,13 @@ impl Published {
     }
 
     /// Takes over from `before`, the feeds served until now: a feed whose bytes are the same
-    /// keeps its `Last-Modified`, one whose bytes changed gets the time of this change, later
-    /// than the one before — its items' own times can stay the same while it changes (another
-    /// outlet's copy joining a story, a deletion, a new title). Returns the public URLs of the
-    /// feeds that changed, for a WebSub hub to fetch.
+    /// keeps its `Last-Modified`, one whose bytes changed gets the time of this change (as the
+    /// store's change mark says it, so that every process sharing the store says the same),
+    /// later than the one before — its items' own times can stay the same while it changes
+    /// (another outlet's copy joining a story, a deletion, a new title). Returns the public
+    /// URLs of the feeds that changed, for a WebSub hub to fetch.
     pub fn settle(&mut self, before: &Published) -> Vec<String> {
-        let now = SystemTime::now();
+        let changed_at = SystemTime::from(self.change.at);
         let mut changed = Vec::new();
         for (key, scope) in &mut self.scopes {
             for (format, feed) in Format::ALL.into_iter().zip(&mut scope.rendered) {
@@ -338,7 +343,7 @@ impl Published {
                 // In whole seconds, as HTTP dates are: a fraction would make the date a reader
                 // sends back look older than the feed.
                 feed.date(
-                    [feed.last_modified, after_previous, Some(now)]
+                    [feed.last_modified, after_previous, Some(changed_at)]
                         .into_iter()
                         .flatten()
                         .max()
@@ -356,6 +361,10 @@ impl Published {
 
     pub fn item_count(&self) -> u64 {
         self.item_count
+    }
+
+    pub fn change(&self) -> ChangeMark {
+        self.change
     }
 }
 

@@ -11,7 +11,7 @@
 use super::sql::{Connection, Dialect, Sql, Transaction};
 use super::StoreError;
 
-const SQLITE_MIGRATIONS: [&str; 11] = [
+const SQLITE_MIGRATIONS: [&str; 12] = [
     "CREATE TABLE feeds (
         outlet        TEXT NOT NULL,
         url           TEXT NOT NULL,
@@ -139,10 +139,13 @@ const SQLITE_MIGRATIONS: [&str; 11] = [
         until_ms INTEGER NOT NULL,
         PRIMARY KEY (outlet, url)
     ) WITHOUT ROWID;",
+    // The change mark (`changes::ChangeMark`): one row.
+    "CREATE TABLE changes (version INTEGER NOT NULL, changed_at INTEGER NOT NULL);
+    INSERT INTO changes VALUES (0, 0);",
 ];
 
 const POSTGRES_MIGRATIONS: [&str; 1] = [
-    // The schema SQLite reached in its eleven migrations, at once.
+    // The schema SQLite reached in its twelve migrations, at once.
     "CREATE TABLE schema_version (version BIGINT NOT NULL);
     INSERT INTO schema_version VALUES (0);
     CREATE TABLE feeds (
@@ -210,6 +213,8 @@ const POSTGRES_MIGRATIONS: [&str; 1] = [
         until_ms BIGINT NOT NULL,
         PRIMARY KEY (outlet, url)
     );
+    CREATE TABLE changes (version BIGINT NOT NULL, changed_at BIGINT NOT NULL);
+    INSERT INTO changes VALUES (0, 0);
     CREATE TABLE items_search (rowid BIGINT PRIMARY KEY, document tsvector NOT NULL);
     CREATE INDEX items_search_words ON items_search USING gin (document);
     CREATE FUNCTION items_forgotten() RETURNS trigger LANGUAGE plpgsql AS $$

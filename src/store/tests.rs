@@ -78,6 +78,15 @@ impl Place {
     }
 }
 
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Place::Sqlite(_) => "SQLite",
+            Place::Postgres(_) => "PostgreSQL",
+        })
+    }
+}
+
 /// Runs `test` on a SQLite file, then on a PostgreSQL database (unless PostgreSQL is not
 /// installed here and CI is not running the tests: see `pg_server`).
 fn on_each_engine(test: impl Fn(&Place)) {
@@ -331,7 +340,7 @@ fn a_database_from_before_search_is_indexed_when_it_is_opened() {
         // Back to the schema of version 5: no search index, the band index in a table,
         // every item indexed by its story, no related coverage.
         "DROP TRIGGER items_unsearchable; DROP TABLE items_search; DROP TABLE related;
-         DROP TABLE leases;
+         DROP TABLE leases; DROP TABLE changes;
          DROP INDEX items_by_first_seen;
          DROP INDEX items_by_joined_story; CREATE INDEX items_by_story ON items (story);
          CREATE INDEX decisions_by_story ON decisions (story);
@@ -696,5 +705,34 @@ fn a_feed_is_claimed_by_one_process_at_a_time_until_its_poll_is_written() {
         }
         let expired = next + lease;
         assert!(matches!(claim(&first, expired).unwrap(), Claim::Granted(_)));
+    });
+}
+
+#[test]
+fn copies_written_at_once_by_two_processes_are_one_story() {
+    on_each_engine(|place| {
+        for round in 0..5 {
+            let (first, second) = (place.open(), place.open());
+            let text = format!("{FLOOD} in round {round}");
+            let copies = [
+                copy("abc", &format!("a{round}"), &text),
+                copy("news", &format!("n{round}"), &text),
+            ];
+            let start = std::sync::Barrier::new(2);
+            std::thread::scope(|threads| {
+                for (store, copy) in [(&first, &copies[0]), (&second, &copies[1])] {
+                    let start = &start;
+                    threads.spawn(move || {
+                        start.wait();
+                        record(store, std::slice::from_ref(copy));
+                    });
+                }
+            });
+            let stories: Vec<String> = copies
+                .iter()
+                .map(|c| first.story_of(c.id.as_str()).unwrap().unwrap())
+                .collect();
+            assert_eq!(stories[0], stories[1], "round {round} on {place}");
+        }
     });
 }

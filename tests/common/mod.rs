@@ -15,6 +15,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+pub mod pg_server;
 pub mod raw;
 
 pub const ABC_JUSTIN: &str = "tests/fixtures/abc/abc-justin-51120-2017-05-23.xml";
