@@ -114,6 +114,21 @@ pub enum Database {
     Postgres(String),
 }
 
+impl Database {
+    /// The database a command line names: a PostgreSQL server for a `postgres://` or
+    /// `postgresql://` URL or a libpq `key=value` string, an SQLite file for anything else.
+    pub fn named(name: &str) -> Self {
+        let postgres = ["postgres://", "postgresql://"]
+            .iter()
+            .any(|scheme| name.starts_with(scheme))
+            || name.contains('=');
+        match postgres {
+            true => Database::Postgres(name.to_owned()),
+            false => Database::Sqlite(PathBuf::from(name)),
+        }
+    }
+}
+
 impl std::fmt::Display for Database {
     /// The file, or the server's URL without its password: what logs and messages may show.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -65,6 +65,13 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Copy everything the configured store holds into another, empty database (an SQLite
+    /// file into PostgreSQL, or back); then point `[storage]` at it. Stop the daemon first.
+    MigrateStore {
+        /// The target: a `postgres://` URL (or libpq's `key=value` string), or an SQLite file.
+        #[arg(long)]
+        to: String,
+    },
     /// Print the normalized items of one feed document as JSON Lines.
     Parse {
         /// A file, or an http(s) URL to fetch.
@@ -128,6 +135,10 @@ fn main() -> ExitCode {
                 tokio::task::spawn_blocking(move || explain(&config, &item)).await?
             }
             Command::ImportOpml { file, dry_run } => import_opml(&cli.config, &file, dry_run),
+            Command::MigrateStore { to } => {
+                let config = cli.config.clone();
+                tokio::task::spawn_blocking(move || migrate_store(&config, &to)).await?
+            }
             Command::Parse {
                 source,
                 outlet,
@@ -287,6 +298,23 @@ fn open_store(path: &Path) -> anyhow::Result<(Config, Store)> {
     let store =
         Store::open_existing(db).with_context(|| format!("cannot open the database {db}"))?;
     Ok((config, store))
+}
+
+/// Copies the configured store into the database `to` names; prints what was copied.
+fn migrate_store(path: &Path, to: &str) -> anyhow::Result<bool> {
+    let (_, source) = open_store(path)?;
+    let target = config::Database::named(to);
+    let into = Store::open_database(&target)
+        .with_context(|| format!("cannot open the database {target}"))?;
+    let copied = source
+        .copy_to(&into)
+        .with_context(|| format!("cannot copy the store into {target}"))?;
+    println!(
+        "copied {} items, {} feeds and {} dedup decisions into {target}; point [storage] at it \
+         (url = \"…\" for PostgreSQL, path = \"…\" for a file) and start the daemon",
+        copied.items, copied.feeds, copied.decisions
+    );
+    Ok(true)
 }
 
 /// Prints the story of `item` and why each member joined; fails for an unknown id.

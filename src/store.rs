@@ -18,6 +18,7 @@ use crate::sync::Unpoisoned;
 
 mod changes;
 mod checkpoint;
+mod copy;
 mod decisions;
 mod feeds;
 mod items;
@@ -32,6 +33,7 @@ use sql::{args, Connection, Sql};
 
 pub use changes::ChangeMark;
 pub use checkpoint::THREAD_NAME as CHECKPOINT_THREAD_NAME;
+pub use copy::{Copied, CopyError};
 pub use feeds::{Attempt, FeedState, FeedStatus};
 pub use leases::Claim;
 pub use search::{Matches, QueryError, SearchQuery};

@@ -274,3 +274,81 @@ async fn status_and_explain_read_a_postgresql_store() {
     );
     assert!(String::from_utf8_lossy(&explain.stdout).contains("began the story"));
 }
+
+#[tokio::test]
+async fn migrate_store_moves_an_sqlite_store_into_postgresql_with_nothing_lost() {
+    let Some(url) = pg_server::fresh_database() else {
+        return;
+    };
+    let server = FixtureServer::start().await;
+    server.serve("/abc.xml", Doc::feed(ABC_TOP_0706, "a1"));
+    server.serve("/news.xml", Doc::feed(NEWS_NATIONAL, "n1"));
+    let outlets: [(&str, &[String]); 2] = [
+        ("abc", &[server.url("/abc.xml")]),
+        ("newscomau", &[server.url("/news.xml")]),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = config_with(free_port(), &polling(3600), &outlets);
+    let daemon = Daemon::start(dir.path(), &sqlite).await;
+    let stored = daemon
+        .wait_for("both feeds", |h| h["items"].as_u64().unwrap_or(0) > 20)
+        .await["items"]
+        .clone();
+    let before = merged(&daemon).await;
+    assert!(daemon.stop("TERM").success());
+
+    let migrate = |to: String| {
+        let mut command = binary();
+        command
+            .args(["migrate-store", "--to", &to, "--config"])
+            .arg(dir.path().join("feeds.toml"));
+        tokio::task::spawn_blocking(move || command.output())
+    };
+    let copied = migrate(url.clone()).await.unwrap().unwrap();
+    let said = String::from_utf8_lossy(&copied.stdout).into_owned();
+    assert!(
+        copied.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&copied.stderr)
+    );
+    assert!(
+        said.starts_with(&format!("copied {stored} items, 2 feeds")),
+        "{said}"
+    );
+    let again = migrate(url.clone()).await.unwrap().unwrap();
+    assert!(!again.status.success(), "a second copy would merge");
+    let refused = String::from_utf8_lossy(&again.stderr);
+    assert!(refused.contains("into an empty database only"), "{refused}");
+
+    let moved = tempfile::tempdir().unwrap();
+    let postgres = on_postgres(&config_with(free_port(), &polling(3600), &outlets), &url);
+    let daemon = Daemon::start(moved.path(), &postgres).await;
+    assert_eq!(daemon.json("/healthz").await["items"], stored);
+    assert_eq!(
+        merged(&daemon).await,
+        before,
+        "the same feed, byte for byte"
+    );
+    let status = daemon.feed_status(&server.url("/abc.xml")).await;
+    assert_eq!(
+        status["etag"], "\"a1\"",
+        "the validators came along: {status}"
+    );
+    // Search runs on PostgreSQL's index, built as the items were copied.
+    let every: Value = serde_json::from_slice(&before.0).unwrap();
+    let first = &every["items"][0];
+    let word = first["title"]
+        .as_str()
+        .unwrap()
+        .split(|c: char| !c.is_alphanumeric())
+        .max_by_key(|w| w.len())
+        .unwrap();
+    let found: Value = daemon.json(&format!("/feed.json?q={word}")).await;
+    let ids: Vec<&Value> = found["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| &i["id"])
+        .collect();
+    assert!(ids.contains(&&first["id"]), "{word}: {found}");
+}

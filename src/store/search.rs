@@ -69,7 +69,7 @@ impl Pending {
 
 /// Indexes the item stored in row `rowid` under its title and its summary as plain text,
 /// replacing what was indexed for it before (`replace`: there may be something).
-fn index(
+pub(super) fn index(
     tx: &impl Sql,
     rowid: i64,
     replace: bool,
