@@ -2,7 +2,7 @@
 # Every figure in BENCHMARKS.md, measured in one run beside the peers, on this machine.
 #
 #   bash bench/run.sh            # everything (about 25 minutes on 2 cores)
-#   bash bench/run.sh parse serve instructions poll latency growth memory   # or some of them
+#   bash bench/run.sh parse serve instructions poll latency growth memory shared   # or some of them
 #   BASELINE=REV bash bench/run.sh compare   # section 3's first round, this build against REV's
 #
 # Needs (installed when missing, as root or with sudo): Debian's wrk, nginx-light, newsboat, valgrind;
@@ -13,7 +13,7 @@ ROOT=$PWD
 WORK=$ROOT/target/bench
 mkdir -p "$WORK"
 SECTIONS=("$@")
-[ ${#SECTIONS[@]} -gt 0 ] || SECTIONS=(parse serve instructions poll latency growth memory)
+[ ${#SECTIONS[@]} -gt 0 ] || SECTIONS=(parse serve instructions poll latency growth memory shared)
 TRIBUTARY=$ROOT/target/release/tributary
 JUST_IN=$ROOT/tests/fixtures/abc/abc-justin-51120-2017-05-23.xml
 PIDS=()
@@ -381,6 +381,96 @@ section_memory() {
     echo "1,000,000 items, 1,000 feeds: $(rss_mib $pid) resident"
     kill $pid; wait $pid 2>/dev/null || true
     PIDS=()
+}
+
+# A PostgreSQL server of the benchmark's own on 127.0.0.1:18432 (Debian's postgresql package),
+# durable as a production one is (fsync on); its admin URL in PG_URL.
+start_postgres() {
+    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || {
+        local sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+    }
+    local bin; bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+    local dir=$WORK/pg as_owner=()
+    rm -rf "$dir"; mkdir -p "$dir"
+    if [ "$(id -u)" -eq 0 ]; then chown postgres "$dir"; as_owner=(runuser -u postgres --); fi
+    "${as_owner[@]}" "$bin/initdb" -D "$dir/data" --auth=trust --username=postgres \
+        --encoding=UTF8 --no-locale >/dev/null
+    "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w start \
+        -o "-p 18432 -k $dir -c listen_addresses=127.0.0.1 -c shared_buffers=256MB" >/dev/null
+    PG_STOP=("${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast stop)
+    PG_URL=postgres://postgres@127.0.0.1:18432
+}
+
+# A fresh database $1 on the benchmark's server.
+fresh_database() {
+    psql -q "$PG_URL/postgres" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1"
+}
+
+section_shared() {
+    say "8. A shared store: the first round of 2,000 feeds of 50 items, on SQLite and on PostgreSQL"
+    local www=$WORK/www-shared
+    if [ ! -f "$www/feeds/1999.xml" ]; then
+        "$PY" bench/make_feeds.py 2000 50 "$www/feeds"
+    fi
+    start_nginx "$www" 18081
+    seq 0 1999 | sed 's|.*|http://127.0.0.1:18081/feeds/&.xml|' > "$WORK/shared-urls"
+    start_postgres
+    # shellcheck disable=SC2046
+    config "$WORK/shared.db" $(cat "$WORK/shared-urls") > "$WORK/shared-sqlite.toml"
+    sed "s|^path = .*|url = \"$PG_URL/shared\"|" "$WORK/shared-sqlite.toml" > "$WORK/shared-pg.toml"
+    # The second instance listens elsewhere; its public address (base_url) is the same.
+    sed 's/^listen = .*/listen = "127.0.0.1:18090"/' "$WORK/shared-pg.toml" > "$WORK/shared-pg-2.toml"
+    local round
+    round() { # $1: what; the configs after it are polled at once, each by its own process.
+        local what=$1; shift
+        local started; started=$(date +%s.%N)
+        local outs=() config
+        for config in "$@"; do
+            "$TRIBUTARY" poll --config "$config" > "$config.out" &
+            outs+=($!)
+        done
+        wait "${outs[@]}" || true
+        local took; took=$(echo "$(date +%s.%N) - $started" | bc)
+        local asked; asked=$(cat "${@/%/.out}" | grep -c ' 200 new' || true)
+        local elsewhere; elsewhere=$(cat "${@/%/.out}" | grep -c 'being polled by' || true)
+        local later; later=$(cat "${@/%/.out}" | grep -c 'not due' || true)
+        printf '%s: %.2f s wall; feeds answered 200: %s, left to the other instance: %s, found polled already: %s\n' \
+            "$what" "$took" "$asked" "$elsewhere" "$later"
+    }
+    rm -f "$WORK/shared.db"*
+    round "SQLite, one instance" "$WORK/shared-sqlite.toml"
+    fresh_database shared
+    round "PostgreSQL, one instance" "$WORK/shared-pg.toml"
+    fresh_database shared
+    round "PostgreSQL, two instances" "$WORK/shared-pg.toml" "$WORK/shared-pg-2.toml"
+    fresh_database lease
+    TRIBUTARY_BENCH_POSTGRES=$PG_URL/lease cargo bench -q --bench lease
+    # Serving: each instance renders the same feeds from the shared store and serves them from
+    # memory, as the SQLite one does.
+    "$TRIBUTARY" run --config "$WORK/shared-pg.toml" 2>"$WORK/shared-pg.log" &
+    PIDS+=($!)
+    "$TRIBUTARY" run --config "$WORK/shared-pg-2.toml" 2>"$WORK/shared-pg-2.log" &
+    PIDS+=($!)
+    wait_for http://127.0.0.1:18080/healthz
+    wait_for http://127.0.0.1:18090/healthz
+    sleep 20 # the polls at start (304s) are over
+    local one two
+    one=$(curl -s http://127.0.0.1:18080/feed.xml | sha256sum); two=$(curl -s http://127.0.0.1:18090/feed.xml | sha256sum)
+    echo "the two instances' /feed.xml: $([ "$one" = "$two" ] && echo identical || echo DIFFERENT)"
+    echo "PostgreSQL instance 1 /feed.xml: $(wrk_line http://127.0.0.1:18080/feed.xml)"
+    echo "PostgreSQL instance 2 /feed.xml: $(wrk_line http://127.0.0.1:18090/feed.xml)"
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    PIDS=()
+    "$TRIBUTARY" run --config "$WORK/shared-sqlite.toml" 2>"$WORK/shared-sqlite.log" &
+    PIDS+=($!)
+    wait_for http://127.0.0.1:18080/healthz
+    echo "SQLite instance /feed.xml:       $(wrk_line http://127.0.0.1:18080/feed.xml)"
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    PIDS=()
+    "${PG_STOP[@]}" >/dev/null
 }
 
 section_growth() {

@@ -8,8 +8,9 @@
 //! 4. [`parse`] turns any feed format into normalized [`model::Item`]s.
 //! 5. [`dedup`] keeps one item per story: within a document, and across outlets and
 //!    re-publications by comparing each new item with the window of recent ones.
-//! 6. [`store`] keeps items in SQLite, each feed poll all or nothing, polls that end together
-//!    committed together.
+//! 6. [`store`] keeps items in SQLite, or in PostgreSQL shared by several instances, each feed
+//!    poll all or nothing, polls that end together committed together, each feed leased to one
+//!    process while it is polled.
 //! 7. [`render`] writes RSS 2.0, Atom 1.0 and JSON Feed 1.1, once per change.
 //! 8. [`serve`] answers readers from those pre-rendered bytes.
 //!

@@ -1,8 +1,11 @@
-//! SQLite: the only module that speaks SQL. Items and per-feed state live in one file, in WAL
-//! mode. Feed polls are written in batches, one transaction each, so a crash keeps either the
-//! whole batch or none of it; a batch in which one poll fails is written again with each poll
-//! under a savepoint of its own. The dedup window is kept in memory beside it
-//! (`window::StoredWindow`); what dedup decides is recorded with each item.
+//! The store, the only module that speaks SQL: items and per-feed state in an SQLite file (in
+//! WAL mode), or in a PostgreSQL database that several instances share, behind one interface
+//! (`sql`) so that both take every decision alike. Feed polls are written in batches, one
+//! transaction each, so a crash keeps either the whole batch or none of it; a batch in which one
+//! poll fails is written again with each poll under a savepoint of its own. Writes are one at a
+//! time across every process sharing the store. The dedup window is kept in memory beside it
+//! (`window::StoredWindow`) and reads what other processes wrote before each write; what dedup
+//! decides is recorded with each item.
 
 use std::collections::HashSet;
 use std::path::Path;

@@ -167,7 +167,7 @@ impl Store {
             ..Copied::default()
         };
         for (table, columns) in TABLES {
-            let rows = copy_table(&*source, &tx, table, columns)?;
+            let rows = copy_table(&*source, &tx, (table, columns), |_| Ok(()))?;
             match table {
                 "feeds" => copied.feeds = rows,
                 _ => copied.decisions += rows,
@@ -207,15 +207,18 @@ impl Store {
     }
 }
 
-/// Copies `table`'s `columns` from `source` into `tx`; returns how many rows.
+/// Copies `table`'s `columns` from `source` into `tx`, handing each row to `also` once it is
+/// written; returns how many rows.
 fn copy_table(
     source: &impl Sql,
     tx: &Transaction<'_>,
-    table: &str,
-    columns: &[(&str, Kind)],
+    (table, columns): (&str, &[(&str, Kind)]),
+    mut also: impl FnMut(&Row<'_>) -> Result<(), StoreError>,
 ) -> Result<u64, StoreError> {
     let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
-    let select = format!("SELECT {} FROM {table}", names.join(", "));
+    // By rowid for the items, so that a later one never takes an earlier one's place.
+    let order = if table == "items" { " ORDER BY rowid" } else { "" };
+    let select = format!("SELECT {} FROM {table}{order}", names.join(", "));
     let insert = format!(
         "INSERT INTO {table} ({}) VALUES ({})",
         names.join(", "),
@@ -230,6 +233,7 @@ fn copy_table(
             .collect::<Result<Vec<_>, _>>()?;
         let values: Vec<Value<'_>> = owned.iter().map(Owned::value).collect();
         tx.execute(&insert, &values)?;
+        also(row)?;
         rows += 1;
         Ok(Flow::More)
     })?;
@@ -238,29 +242,11 @@ fn copy_table(
 
 /// Copies the items under their rowids and indexes each for search; returns how many.
 fn copy_items(source: &impl Sql, tx: &Transaction<'_>) -> Result<u64, StoreError> {
-    let names: Vec<&str> = ITEM_COLUMNS.iter().map(|(name, _)| *name).collect();
-    let select = format!("SELECT {} FROM items ORDER BY rowid", names.join(", "));
-    let insert = format!(
-        "INSERT INTO items ({}) VALUES ({})",
-        names.join(", "),
-        vec!["?"; names.len()].join(", ")
-    );
-    let mut rows = 0;
-    source.each_row(&select, &[], &mut |row| {
-        let owned = ITEM_COLUMNS
-            .iter()
-            .enumerate()
-            .map(|(i, (_, kind))| Owned::read(row, i, *kind))
-            .collect::<Result<Vec<_>, _>>()?;
-        let values: Vec<Value<'_>> = owned.iter().map(Owned::value).collect();
-        tx.execute(&insert, &values)?;
+    copy_table(source, tx, ("items", &ITEM_COLUMNS), |row| {
         let (rowid, id, data): (i64, String, String) = (row.get(0)?, row.get(1)?, row.get(9)?);
         let item: Item =
             serde_json::from_str(&data).map_err(|source| StoreError::Corrupt { id, source })?;
         let summary = item.summary.as_deref().map(plain_text).unwrap_or_default();
-        search::index(tx, rowid, false, &item.title, &summary)?;
-        rows += 1;
-        Ok(Flow::More)
-    })?;
-    Ok(rows)
+        search::index(tx, rowid, false, &item.title, &summary)
+    })
 }

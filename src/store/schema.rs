@@ -244,7 +244,14 @@ fn version(dialect: Dialect, tx: &impl Sql, known: usize) -> Result<i64, StoreEr
     let applied: i64 = match dialect {
         Dialect::Sqlite => tx.value("PRAGMA user_version", &[])?,
         Dialect::Postgres => {
-            let exists: bool = tx.value("SELECT to_regclass('schema_version') IS NOT NULL", &[])?;
+            // Read from the catalog's rows, not its cache: the cache of a process that waited
+            // for the lock while another created the table may not know it yet.
+            let exists: bool = tx.value(
+                "SELECT EXISTS (SELECT 1 FROM information_schema.tables
+                                WHERE table_schema = current_schema()
+                                  AND table_name = 'schema_version')",
+                &[],
+            )?;
             if !exists {
                 return Ok(0);
             }

@@ -376,6 +376,27 @@ fn postgres_params<'v>(params: &'v [Value<'_>]) -> Vec<&'v (dyn ToSql + Sync)> {
     params.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
 }
 
+fn postgres_execute(
+    client: &mut impl postgres::GenericClient,
+    prepared: &mut Prepared,
+    sql: &str,
+    params: &[Value<'_>],
+) -> Result<u64, StoreError> {
+    let statement = prepared.get(client, sql)?;
+    Ok(client.execute(&statement, &postgres_params(params))?)
+}
+
+fn sqlite_execute(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: &[Value<'_>],
+) -> Result<u64, StoreError> {
+    let changed = conn
+        .prepare_cached(sql)?
+        .execute(rusqlite::params_from_iter(params))?;
+    Ok(changed as u64)
+}
+
 /// Runs `each` over the rows of `sql` on a PostgreSQL client or transaction.
 fn postgres_each_row(
     client: &mut impl postgres::GenericClient,
@@ -525,15 +546,11 @@ impl Sql for Connection {
 
     fn execute(&self, sql: &str, params: &[Value<'_>]) -> Result<u64, StoreError> {
         match self {
-            Connection::Sqlite(conn) => Ok(conn
-                .prepare_cached(sql)?
-                .execute(rusqlite::params_from_iter(params))?
-                as u64),
+            Connection::Sqlite(conn) => sqlite_execute(conn, sql, params),
             Connection::Postgres(cell) => {
                 let mut postgres = cell.borrow_mut();
                 let (client, prepared) = postgres.parts()?;
-                let statement = prepared.get(client, sql)?;
-                Ok(client.execute(&statement, &postgres_params(params))?)
+                postgres_execute(client, prepared, sql, params)
             }
         }
     }
@@ -603,14 +620,10 @@ impl Sql for Transaction<'_> {
 
     fn execute(&self, sql: &str, params: &[Value<'_>]) -> Result<u64, StoreError> {
         match self {
-            Transaction::Sqlite(tx) => Ok(tx
-                .prepare_cached(sql)?
-                .execute(rusqlite::params_from_iter(params))?
-                as u64),
+            Transaction::Sqlite(tx) => sqlite_execute(tx, sql, params),
             Transaction::Postgres(cell) => {
                 let PostgresTransaction { tx, prepared } = &mut *cell.borrow_mut();
-                let statement = prepared.get(tx, sql)?;
-                Ok(tx.execute(&statement, &postgres_params(params))?)
+                postgres_execute(tx, prepared, sql, params)
             }
         }
     }

@@ -736,3 +736,22 @@ fn copies_written_at_once_by_two_processes_are_one_story() {
         }
     });
 }
+
+#[test]
+fn processes_opening_a_new_database_together_create_its_schema_once() {
+    for _ in 0..3 {
+        let Some(url) = pg_server::fresh_database() else {
+            return;
+        };
+        let place = Place::Postgres(url);
+        let start = std::sync::Barrier::new(4);
+        std::thread::scope(|threads| {
+            for _ in 0..4 {
+                threads.spawn(|| {
+                    start.wait();
+                    drop(place.open());
+                });
+            }
+        });
+    }
+}
