@@ -352,3 +352,67 @@ async fn migrate_store_moves_an_sqlite_store_into_postgresql_with_nothing_lost()
         .collect();
     assert!(ids.contains(&&first["id"]), "{word}: {found}");
 }
+
+#[tokio::test]
+async fn a_database_outage_stops_ingest_not_serving() {
+    let Some(url) = pg_server::fresh_database() else {
+        return;
+    };
+    let server = FixtureServer::start().await;
+    server.serve("/abc.xml", Doc::feed(ABC_TOP_0706, "a1"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = on_postgres(
+        &config_with(
+            free_port(),
+            &polling(0),
+            &[("abc", &[server.url("/abc.xml")])],
+        ),
+        &url,
+    );
+    let daemon = Daemon::start(dir.path(), &config).await;
+    let stored = daemon
+        .wait_for("the feed's items", |h| h["items"].as_u64().unwrap_or(0) > 0)
+        .await["items"]
+        .clone();
+    let before = merged(&daemon).await;
+
+    // The database goes away: its connections are cut, and it cannot be connected to.
+    let (name, admin) = url
+        .rsplit_once('/')
+        .map(|(base, name)| (name.to_owned(), format!("{base}/postgres")))
+        .unwrap();
+    let outage = |sql: String| {
+        let admin = admin.clone();
+        std::thread::spawn(move || {
+            let mut client = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+            client.batch_execute(&sql).unwrap();
+        })
+        .join()
+        .unwrap()
+    };
+    outage(format!(
+        "ALTER DATABASE {name} ALLOW_CONNECTIONS false;
+         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}';"
+    ));
+    let health = daemon.until("/healthz", |status, _| status == 503).await;
+    let health: Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(health["status"], "unhealthy");
+    assert!(
+        health["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("the database cannot be read"),
+        "{health}"
+    );
+    assert_eq!(merged(&daemon).await, before, "readers still get the feeds");
+
+    // Back: the daemon connects again by itself, and stores what changed meanwhile.
+    server.serve("/abc.xml", Doc::feed(ABC_TOP_1240, "a2"));
+    outage(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true;"));
+    daemon.until("/healthz", |status, _| status == 200).await;
+    daemon
+        .wait_for("the changed feed's items", |h| {
+            h["items"].as_u64() > stored.as_u64()
+        })
+        .await;
+}

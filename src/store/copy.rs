@@ -217,7 +217,11 @@ fn copy_table(
 ) -> Result<u64, StoreError> {
     let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
     // By rowid for the items, so that a later one never takes an earlier one's place.
-    let order = if table == "items" { " ORDER BY rowid" } else { "" };
+    let order = if table == "items" {
+        " ORDER BY rowid"
+    } else {
+        ""
+    };
     let select = format!("SELECT {} FROM {table}{order}", names.join(", "));
     let insert = format!(
         "INSERT INTO {table} ({}) VALUES ({})",

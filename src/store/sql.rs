@@ -445,7 +445,7 @@ pub(super) struct Postgres {
 impl Postgres {
     pub(super) fn connect(config: &postgres::Config) -> Result<Self, StoreError> {
         Ok(Postgres {
-            client: Some(config.connect(postgres::NoTls)?),
+            client: Some(open(config)?),
             config: config.clone(),
             prepared: Prepared::default(),
         })
@@ -456,12 +456,23 @@ impl Postgres {
     fn parts(&mut self) -> Result<(&mut postgres::Client, &mut Prepared), StoreError> {
         let lost = self.client.as_ref().is_none_or(postgres::Client::is_closed);
         if lost {
-            self.client = Some(self.config.connect(postgres::NoTls)?);
+            self.client = Some(open(&self.config)?);
             self.prepared = Prepared::default();
         }
         let client = self.client.as_mut().ok_or(StoreError::NoRow)?;
         Ok((client, &mut self.prepared))
     }
+}
+
+/// A new connection to the server `config` names. Its statements are planned for their
+/// parameters at every run (`force_custom_plan`): a plan made once for any parameters and kept
+/// was made, in a new store, when the items table was empty — a scan of the whole table, which
+/// it stays as the table grows within the first round (1.4 ms per item looked up at 15,000
+/// items, against tens of microseconds).
+fn open(config: &postgres::Config) -> Result<postgres::Client, StoreError> {
+    let mut client = config.connect(postgres::NoTls)?;
+    client.batch_execute("SET plan_cache_mode = force_custom_plan")?;
+    Ok(client)
 }
 
 impl Drop for Postgres {
