@@ -275,6 +275,30 @@ pub fn config_with(port: u16, polling: &str, outlets: &[(&str, &[String])]) -> S
     toml
 }
 
+/// `config` as a daemon of this test binary runs it: as written, or — in a suite built to run
+/// on PostgreSQL, whose binary's name ends in `_on_postgres` — storing in a database of the test
+/// server instead of `test.db`, one per folder, so that a daemon started again in the same
+/// folder finds what the one before stored. (Without PostgreSQL here, and outside CI, such a
+/// suite runs on SQLite: see `pg_server`.)
+fn in_this_suites_store(dir: &Path, config: &str) -> String {
+    static DATABASES: Mutex<Vec<(PathBuf, String)>> = Mutex::new(Vec::new());
+    if !env!("CARGO_CRATE_NAME").ends_with("_on_postgres") {
+        return config.to_owned();
+    }
+    let mut databases = DATABASES.lock().unwrap();
+    let url = match databases.iter().find(|(folder, _)| folder == dir) {
+        Some((_, url)) => url.clone(),
+        None => {
+            let Some(url) = pg_server::fresh_database() else {
+                return config.to_owned();
+            };
+            databases.push((dir.to_owned(), url.clone()));
+            url
+        }
+    };
+    config.replace("path = \"test.db\"", &format!("url = \"{url}\""))
+}
+
 pub fn binary() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tributary"))
 }
@@ -341,7 +365,8 @@ impl Daemon {
 
     /// Starts the daemon with whatever `prepare` adds to its command.
     async fn launch(dir: &Path, config: &str, prepare: impl FnOnce(&mut Command)) -> Self {
-        std::fs::write(dir.join("feeds.toml"), config).unwrap();
+        let config = in_this_suites_store(dir, config);
+        std::fs::write(dir.join("feeds.toml"), &config).unwrap();
         let port = config
             .split("127.0.0.1:")
             .nth(1)
