@@ -755,3 +755,16 @@ fn processes_opening_a_new_database_together_create_its_schema_once() {
         });
     }
 }
+
+#[test]
+fn a_server_without_tls_is_refused_when_the_url_requires_it() {
+    let Some(url) = pg_server::fresh_database() else {
+        return;
+    };
+    let error = Store::connect(&format!("{url}?sslmode=require"))
+        .err()
+        .expect("no TLS, no connection")
+        .to_string();
+    assert!(error.contains("TLS"), "{error}");
+    assert!(Store::connect(&format!("{url}?sslmode=prefer")).is_ok());
+}
