@@ -437,7 +437,7 @@ fn sqlite_each_row(
 /// every one after.
 pub(super) struct Postgres {
     config: postgres::Config,
-    /// `None` only once dropped.
+    /// `None` once dropped, or while the server cannot be reached (the next use tries again).
     client: Option<postgres::Client>,
     prepared: Prepared,
 }
@@ -454,13 +454,14 @@ impl Postgres {
     /// The client and its prepared statements, connected again first if the connection was
     /// lost.
     fn parts(&mut self) -> Result<(&mut postgres::Client, &mut Prepared), StoreError> {
-        let lost = self.client.as_ref().is_none_or(postgres::Client::is_closed);
-        if lost {
-            self.client = Some(open(&self.config)?);
-            self.prepared = Prepared::default();
-        }
-        let client = self.client.as_mut().ok_or(StoreError::NoRow)?;
-        Ok((client, &mut self.prepared))
+        let client = match self.client.take().filter(|client| !client.is_closed()) {
+            Some(client) => client,
+            None => {
+                self.prepared = Prepared::default();
+                open(&self.config)?
+            }
+        };
+        Ok((self.client.insert(client), &mut self.prepared))
     }
 }
 
