@@ -468,8 +468,7 @@ impl Postgres {
 /// A new connection to the server `config` names. Its statements are planned for their
 /// parameters at every run (`force_custom_plan`): a plan made once for any parameters and kept
 /// was made, in a new store, when the items table was empty — a scan of the whole table, which
-/// it stays as the table grows within the first round (1.4 ms per item looked up at 15,000
-/// items, against tens of microseconds).
+/// it stays as the table grows within the first round (BENCHMARKS.md, section 8).
 fn open(config: &postgres::Config) -> Result<postgres::Client, StoreError> {
     let mut client = config.connect(tls())?;
     client.batch_execute("SET plan_cache_mode = force_custom_plan")?;
