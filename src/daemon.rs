@@ -244,7 +244,7 @@ impl Pipeline {
                 if reports.iter().any(|r| r.changed()) {
                     pipeline.changed.notify_one();
                 }
-                let asked = reports.iter().filter(|r| r.ms.is_some()).count();
+                let asked = reports.iter().filter(|r| r.duration_ms.is_some()).count();
                 if asked > 0 {
                     let failed = reports
                         .iter()
@@ -393,6 +393,6 @@ async fn render(store: &Arc<Store>, config: &Arc<Config>) -> anyhow::Result<(Pub
     let published =
         tokio::task::spawn_blocking(move || Published::build(&store, &config)).await??;
     let took = started.elapsed();
-    tracing::debug!(ms = took.as_millis() as u64, "rendered feeds");
+    tracing::debug!(duration_ms = took.as_millis() as u64, "rendered feeds");
     Ok((published, took))
 }

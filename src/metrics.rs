@@ -169,7 +169,7 @@ impl Metrics {
         let by_outlet = OutletLabels {
             outlet: outlet.clone(),
         };
-        if let Some(ms) = report.ms {
+        if let Some(ms) = report.duration_ms {
             self.fetch_seconds
                 .get_or_create(&by_outlet)
                 .observe(ms as f64 / 1000.0);

@@ -141,7 +141,7 @@ impl Poller {
             outlet,
             feed,
             outcome,
-            ms: cost.map(|c| c.duration.as_millis() as u64),
+            duration_ms: cost.map(|c| c.duration.as_millis() as u64),
             bytes: cost.map_or(0, |c| c.bytes),
         };
         report.log();
@@ -157,6 +157,33 @@ impl Poller {
         cadence: Cadence,
         when: When,
     ) -> Result<(Outcome, Option<Cost>), PollError> {
+        let (state, at) = match self.take_turn(outlet, feed, cadence, when).await? {
+            Turn::Ask { state, at } => (state, at),
+            Turn::Skip(outcome) => return Ok((outcome, None)),
+        };
+        let (exchange, cost) = exchange::exchange(self, outlet, feed, &state).await;
+        let asked = Asked {
+            outlet,
+            feed,
+            state: &state,
+            cadence,
+            at,
+            duration: cost.duration,
+        };
+        let attempt = asked.attempt(&exchange);
+        let outcome = self.store_answer(outlet, feed, attempt, exchange).await?;
+        Ok((outcome, Some(cost)))
+    }
+
+    /// Whether this process asks the feed now: it must be due, and no other process sharing
+    /// the store may be asking it (a lease, see `store::Claim`).
+    async fn take_turn(
+        &self,
+        outlet: &str,
+        feed: &Url,
+        cadence: Cadence,
+        when: When,
+    ) -> Result<Turn, PollError> {
         let state = self
             .blocking({
                 let (outlet, feed) = (outlet.to_owned(), feed.to_string());
@@ -168,7 +195,7 @@ impl Poller {
         if let When::Due(at) = when {
             if !cadence.is_due(state.next_poll_at, at) {
                 let until = state.next_poll_at.unwrap_or(at);
-                return Ok((Outcome::Deferred { until }, None));
+                return Ok(Turn::Skip(Outcome::Deferred { until }));
             }
         }
         let due_at = match when {
@@ -185,26 +212,35 @@ impl Poller {
                 }
             })
             .await?;
-        let state = match claim {
-            Claim::Granted(state) => state,
-            Claim::NotDue { until } => return Ok((Outcome::Deferred { until }, None)),
-            Claim::Held { by, until } => return Ok((Outcome::Elsewhere { by, until }, None)),
-        };
-        let at = due_at.unwrap_or_else(Utc::now);
-        let (exchange, cost) = exchange::exchange(self, outlet, feed, &state).await;
-        let attempt = self.attempt(outlet, feed, &state, cadence, at, cost.duration, &exchange);
-        let (status, written) = match exchange {
+        Ok(match claim {
+            Claim::Granted(state) => Turn::Ask {
+                state,
+                at: due_at.unwrap_or_else(Utc::now),
+            },
+            Claim::NotDue { until } => Turn::Skip(Outcome::Deferred { until }),
+            Claim::Held { by, until } => Turn::Skip(Outcome::Elsewhere { by, until }),
+        })
+    }
+
+    /// Stores what the exchange brought with its attempt, and says what became of the feed.
+    async fn store_answer(
+        &self,
+        outlet: &str,
+        feed: &Url,
+        attempt: Attempt,
+        exchange: Result<Exchange, PollError>,
+    ) -> Result<Outcome, PollError> {
+        let Exchange { status, body, .. } = match exchange {
+            Ok(exchange) => exchange,
             Err(e) => {
                 self.record(outlet, feed, attempt, None).await?;
-                let failed = Outcome::Failed {
+                return Ok(Outcome::Failed {
                     status: e.status(),
                     error: e.to_string(),
-                };
-                return Ok((failed, Some(cost)));
+                });
             }
-            Ok(Exchange { status, body, .. }) => (status, body),
         };
-        let outcome = match written {
+        Ok(match body {
             Answer::NotModified => {
                 self.record(outlet, feed, attempt, None).await?;
                 Outcome::NotModified
@@ -225,22 +261,66 @@ impl Poller {
                 }
                 Outcome::Stored { status, ingested }
             }
-        };
-        Ok((outcome, Some(cost)))
+        })
     }
 
-    /// What the store keeps of an attempt: its status or error, and when to ask next.
-    #[allow(clippy::too_many_arguments)]
-    fn attempt(
+    /// Records the attempt and, when there is one, the new body's state and items, in one
+    /// transaction: a crash keeps all of the poll or none of it.
+    async fn record(
         &self,
         outlet: &str,
         feed: &Url,
-        state: &FeedState,
-        cadence: Cadence,
-        at: DateTime<Utc>,
-        duration: Duration,
-        exchange: &Result<Exchange, PollError>,
-    ) -> Attempt {
+        attempt: Attempt,
+        body: Option<NewBody>,
+    ) -> Result<Ingested, PollError> {
+        let record = Record {
+            outlet: outlet.to_owned(),
+            feed: feed.to_string(),
+            attempt,
+            body,
+        };
+        Ok(self.recorder.record(record).await??)
+    }
+
+    /// Runs `work` against the store on a blocking thread: SQLite calls block.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, PollError> {
+        let store = Arc::clone(&self.store);
+        Ok(tokio::task::spawn_blocking(move || work(&store)).await??)
+    }
+}
+
+/// Whether a feed is asked in this poll.
+enum Turn {
+    /// Asked, as of `at` (the tick's time, or now), with what is known of it.
+    Ask { state: FeedState, at: DateTime<Utc> },
+    /// Not asked: not due, or another process is asking it.
+    Skip(Outcome),
+}
+
+/// A feed asked: what the store keeps of the attempt is made from it and the exchange.
+struct Asked<'a> {
+    outlet: &'a str,
+    feed: &'a Url,
+    state: &'a FeedState,
+    cadence: Cadence,
+    at: DateTime<Utc>,
+    duration: Duration,
+}
+
+impl Asked<'_> {
+    /// What the store keeps of the attempt: its status or error, and when to ask next.
+    fn attempt(&self, exchange: &Result<Exchange, PollError>) -> Attempt {
+        let Asked {
+            outlet,
+            feed,
+            state,
+            cadence,
+            at,
+            duration,
+        } = *self;
         let (next, failures) = match exchange {
             Ok(ex) => {
                 let ttl = match &ex.body {
@@ -280,32 +360,5 @@ impl Poller {
                 .or_else(|| state.current_url.clone())
                 .filter(|u| u != feed.as_str()),
         }
-    }
-
-    /// Records the attempt and, when there is one, the new body's state and items, in one
-    /// transaction: a crash keeps all of the poll or none of it.
-    async fn record(
-        &self,
-        outlet: &str,
-        feed: &Url,
-        attempt: Attempt,
-        body: Option<NewBody>,
-    ) -> Result<Ingested, PollError> {
-        let record = Record {
-            outlet: outlet.to_owned(),
-            feed: feed.to_string(),
-            attempt,
-            body,
-        };
-        Ok(self.recorder.record(record).await??)
-    }
-
-    /// Runs `work` against the store on a blocking thread: SQLite calls block.
-    async fn blocking<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, PollError> {
-        let store = Arc::clone(&self.store);
-        Ok(tokio::task::spawn_blocking(move || work(&store)).await??)
     }
 }

@@ -15,7 +15,7 @@ pub struct FeedReport {
     pub outcome: Outcome,
     /// How long the request took, from its turn in the per-host queue to the stored result;
     /// `None` when the feed was not asked.
-    pub ms: Option<u64>,
+    pub duration_ms: Option<u64>,
     /// The size of the body received, decompressed; 0 for a 304 or a failure before the body.
     pub bytes: u64,
 }
@@ -57,7 +57,7 @@ impl FeedReport {
     /// One log line: info for an answer, warn with the reason for a failure, debug for a feed
     /// that was not due (every tick would otherwise log every waiting feed).
     pub fn log(&self) {
-        let (outlet, feed, ms) = (&self.outlet, &self.feed, self.ms.unwrap_or(0));
+        let (outlet, feed, duration_ms) = (&self.outlet, &self.feed, self.duration_ms.unwrap_or(0));
         match &self.outcome {
             Outcome::Deferred { until } => tracing::debug!(%outlet, %feed, %until, "not due"),
             Outcome::Elsewhere { by, until } => {
@@ -65,17 +65,17 @@ impl FeedReport {
             }
             Outcome::Failed { status, error } => {
                 let status = status.map_or_else(|| "-".to_owned(), |s| s.to_string());
-                tracing::warn!(%outlet, %feed, %status, ms, %error, "poll failed")
+                tracing::warn!(%outlet, %feed, %status, duration_ms, %error, "poll failed")
             }
             Outcome::Stored { status, ingested } => tracing::info!(
-                %outlet, %feed, status, ms, new = ingested.new, updated = ingested.updated, merged = ingested.merged,
+                %outlet, %feed, status, duration_ms, new = ingested.new, updated = ingested.updated, merged = ingested.merged,
                 unchanged = ingested.unchanged, future_dates = ingested.clamped, "polled"
             ),
             Outcome::NotModified => {
-                tracing::info!(%outlet, %feed, status = 304, ms, "polled, unchanged")
+                tracing::info!(%outlet, %feed, status = 304, duration_ms, "polled, unchanged")
             }
             Outcome::Unchanged { status } => {
-                tracing::info!(%outlet, %feed, status, ms, "polled, unchanged")
+                tracing::info!(%outlet, %feed, status, duration_ms, "polled, unchanged")
             }
         }
     }
