@@ -87,6 +87,40 @@ pub async fn run(config_path: &Path, log: LogLevel, watch: bool) -> anyhow::Resu
         tracing::warn!(error = %e, "cannot raise the open files limit");
         files::FALLBACK_OPEN_FILES
     });
+    let pipeline = build_pipeline(config_path, log).await?;
+    let mut signals = signals::Signals::listen().context("cannot listen for signals")?;
+    let mut config_file = config_file::ConfigFile::new(config_path).await;
+    let serving = start_serving(&pipeline, open_files).await?;
+    let followers = [
+        tokio::spawn(pipeline.clone().refresh_on_change()),
+        tokio::spawn(pipeline.clone().follow_other_writers()),
+    ];
+    let mut schedule = schedule_work(&pipeline, serving.liveness.clone()).await?;
+    let mut check = tokio::time::interval(config_file::CHECK_EVERY);
+    loop {
+        tokio::select! {
+            request = signals.next() => match request {
+                signals::Request::Stop => break,
+                signals::Request::Reload => {
+                    tracing::info!("SIGHUP: reloading the config");
+                    reload::reload(config_path, &pipeline, &mut schedule).await;
+                    config_file.mark_loaded().await;
+                }
+            },
+            _ = check.tick(), if watch => {
+                if config_file.settled_change().await {
+                    tracing::info!(path = %config_path.display(), "the config file changed: reloading it");
+                    reload::reload(config_path, &pipeline, &mut schedule).await;
+                }
+            }
+        }
+    }
+    shut_down(&pipeline, schedule, serving, followers).await
+}
+
+/// Loads the config, opens the store and renders what it holds, and deletes what is past
+/// retention: everything the daemon's tasks share.
+async fn build_pipeline(config_path: &Path, log: LogLevel) -> anyhow::Result<Pipeline> {
     let config = config::load(config_path)?;
     log.set(&config.log.level);
     let poller = open(&config).await?;
@@ -104,9 +138,21 @@ pub async fn run(config_path: &Path, log: LogLevel, watch: bool) -> anyhow::Resu
         polls: Arc::new(watch::Sender::new(0)),
     };
     pipeline.purge_expired().await?;
-    let mut signals = signals::Signals::listen().context("cannot listen for signals")?;
-    let mut config_file = config_file::ConfigFile::new(config_path).await;
+    Ok(pipeline)
+}
 
+/// The server and what watches it.
+struct Serving {
+    task: tokio::task::JoinHandle<()>,
+    /// Tells the server to stop accepting and to finish what it serves.
+    stop: watch::Sender<bool>,
+    liveness: systemd::Liveness,
+    watchdog: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Binds the listener (or takes systemd's), starts serving the rendered feeds and tells
+/// systemd the daemon is ready.
+async fn start_serving(pipeline: &Pipeline, open_files: u64) -> anyhow::Result<Serving> {
     let config = pipeline.live.get();
     let listener = match systemd::inherited_listener().context("cannot take systemd's socket")? {
         Some(inherited) => tokio::net::TcpListener::from_std(inherited)?,
@@ -115,7 +161,7 @@ pub async fn run(config_path: &Path, log: LogLevel, watch: bool) -> anyhow::Resu
             .with_context(|| format!("cannot listen on {}", config.server.listen))?,
     };
     let address = listener.local_addr()?;
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let (stop, mut stopped) = watch::channel(false);
     let app = serve::router(serve::AppState {
         cache: Arc::clone(&pipeline.cache),
         store: Arc::clone(&pipeline.store),
@@ -130,13 +176,13 @@ pub async fn run(config_path: &Path, log: LogLevel, watch: bool) -> anyhow::Resu
         connections,
         Arc::clone(&pipeline.metrics),
         async move {
-            let _ = stop_rx.wait_for(|stop| *stop).await;
+            let _ = stopped.wait_for(|stop| *stop).await;
         },
     );
     let liveness = systemd::Liveness::default();
     liveness.serving.store(true, Ordering::Relaxed);
     liveness.beat();
-    let server = tokio::spawn({
+    let task = tokio::spawn({
         let serving = Arc::clone(&liveness.serving);
         async move {
             server.await;
@@ -147,10 +193,22 @@ pub async fn run(config_path: &Path, log: LogLevel, watch: bool) -> anyhow::Resu
     let served = pipeline.cache.current().item_count();
     systemd::ready(&format!("serving {served} items on {address}"));
     let watchdog = systemd::watchdog(liveness.clone());
+    Ok(Serving {
+        task,
+        stop,
+        liveness,
+        watchdog,
+    })
+}
 
-    let refresher = tokio::spawn(pipeline.clone().refresh_on_change());
-    let follower = tokio::spawn(pipeline.clone().follow_other_writers());
-    let mut schedule = Schedule::start(&config.outlets, pipeline.poll_fn()).await?;
+/// Schedules every outlet's polls, retention and the watchdog's heartbeat, and polls every
+/// outlet once now.
+async fn schedule_work(
+    pipeline: &Pipeline,
+    liveness: systemd::Liveness,
+) -> anyhow::Result<Schedule> {
+    let config = pipeline.live.get();
+    let schedule = Schedule::start(&config.outlets, pipeline.poll_fn()).await?;
     schedule
         .add_task(RETENTION_SCHEDULE, {
             let pipeline = pipeline.clone();
@@ -173,41 +231,31 @@ pub async fn run(config_path: &Path, log: LogLevel, watch: bool) -> anyhow::Resu
     for outlet in &config.outlets {
         schedule.poll_now(&outlet.id);
     }
-    drop(config);
+    Ok(schedule)
+}
 
-    let mut check = tokio::time::interval(config_file::CHECK_EVERY);
-    loop {
-        tokio::select! {
-            request = signals.next() => match request {
-                signals::Request::Stop => break,
-                signals::Request::Reload => {
-                    tracing::info!("SIGHUP: reloading the config");
-                    reload::reload(config_path, &pipeline, &mut schedule).await;
-                    config_file.mark_loaded().await;
-                }
-            },
-            _ = check.tick(), if watch => {
-                if config_file.settled_change().await {
-                    tracing::info!(path = %config_path.display(), "the config file changed: reloading it");
-                    reload::reload(config_path, &pipeline, &mut schedule).await;
-                }
-            }
-        }
-    }
-
+/// Stops scheduling, gives polls under way and open connections [`SHUTDOWN_GRACE`] to finish
+/// (both at once), and cancels what is left.
+async fn shut_down(
+    pipeline: &Pipeline,
+    schedule: Schedule,
+    serving: Serving,
+    followers: [tokio::task::JoinHandle<()>; 2],
+) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     systemd::stopping();
-    if let Some(watchdog) = watchdog {
+    if let Some(watchdog) = serving.watchdog {
         watchdog.abort();
     }
     schedule.shutdown().await?;
-    let _ = stop_tx.send(true);
+    let _ = serving.stop.send(true);
     let (polls, served) = tokio::join!(
         tokio::time::timeout(SHUTDOWN_GRACE, pipeline.polls_finished()),
-        tokio::time::timeout(SHUTDOWN_GRACE, server),
+        tokio::time::timeout(SHUTDOWN_GRACE, serving.task),
     );
-    refresher.abort();
-    follower.abort();
+    for follower in followers {
+        follower.abort();
+    }
     if polls.is_err() {
         let cut = *pipeline.polls.borrow();
         // Each feed's result is one transaction: a cancelled poll stored all of it or nothing.
