@@ -423,15 +423,15 @@ impl Store {
             let mut search = search::Pending::default();
             for poll in polls {
                 let result = match each_poll {
-                    Guard::Savepoint => writer.record_one(poll, candidates, &mut search),
-                    Guard::None => writer.write(poll, candidates, &mut search),
+                    Guard::EachPoll => writer.record_one(poll, candidates, &mut search),
+                    Guard::WholeBatch => writer.write(poll, candidates, &mut search),
                 };
                 // Some errors (a full disk, an I/O error) end the whole transaction, not only
                 // the savepoint: nothing of the batch can be kept then.
                 if tx.ended() {
                     return Err(result.err().unwrap_or(StoreError::TransactionLost));
                 }
-                if result.is_err() && each_poll == Guard::None {
+                if result.is_err() && each_poll == Guard::WholeBatch {
                     return Ok(None);
                 }
                 results.push(result);
@@ -447,7 +447,7 @@ impl Store {
             self.committed();
             Ok(Some(results))
         };
-        for guard in [Guard::None, Guard::Savepoint] {
+        for guard in [Guard::WholeBatch, Guard::EachPoll] {
             match batch(guard, &mut candidates) {
                 Ok(Some(results)) => return results,
                 // What the window learnt of the undone writes was never stored.
@@ -511,9 +511,9 @@ impl Store {
 #[derive(Clone, Copy, PartialEq)]
 enum Guard {
     /// Written straight through: one failing undoes the batch.
-    None,
+    WholeBatch,
     /// Each under a savepoint: one failing is undone alone.
-    Savepoint,
+    EachPoll,
 }
 
 /// One batch's transaction and what its polls are stored under.
@@ -576,7 +576,7 @@ impl Writer<'_, '_> {
                 .map(|i| i.id.as_str())
                 .chain(links.iter().map(String::as_str))
                 .collect();
-            let rules = items::Rules {
+            let rules = items::PollContext {
                 feed_url: poll.feed_url,
                 retention_cutoff: self.retention_cutoff,
                 now: self.now,
@@ -585,7 +585,7 @@ impl Writer<'_, '_> {
                 siblings: &siblings,
             };
             for item in body.items {
-                items::upsert(self.tx, item, &rules, candidates, &mut ingested, search)?;
+                items::ingest(self.tx, item, &rules, candidates, &mut ingested, search)?;
             }
             // GUIDs that change on every fetch: most items found only by their link.
             let changing = ingested.relinked >= 3 && ingested.relinked * 2 >= body.items.len();

@@ -1,8 +1,8 @@
 //! Giving freed memory back to the system after a burst of work.
 //!
 //! glibc's allocator keeps what threads free in per-thread arenas, for reuse. After a poll
-//! round of a thousand feeds — bodies, parsed documents, a batch of items — that is over
-//! 100 MB the daemon will not touch again until the next round, yet it stays resident.
+//! round — bodies, parsed documents, batches of items — that is memory the daemon will not
+//! touch again until the next round, yet it stays resident (BENCHMARKS.md, section 4).
 
 /// Returns the allocator's free memory to the system (glibc on Linux; elsewhere nothing).
 pub fn release_free() {
@@ -16,9 +16,9 @@ pub fn release_free() {
 /// Holds glibc to two malloc arenas, one per core of the machines tributary runs on, instead
 /// of up to eight per core. Each thread that allocates may otherwise get an arena of its own —
 /// the runtime's workers and blocking threads, the store's writer — and each arena keeps its
-/// own free memory, in pieces that no trim can hand back: after a round of 1,000 feeds that
-/// was 190 MiB resident against 128 MiB with two, for a round 2 % slower. Called before any
-/// thread starts; an operator's own setting (`MALLOC_ARENA_MAX`, `GLIBC_TUNABLES`) wins.
+/// own free memory, in pieces that no trim can hand back (what two arenas save after a round:
+/// BENCHMARKS.md, section 4). Called before any thread starts; an operator's own setting
+/// (`MALLOC_ARENA_MAX`, `GLIBC_TUNABLES`) wins.
 pub fn limit_arenas() {
     if ["MALLOC_ARENA_MAX", "GLIBC_TUNABLES"]
         .iter()

@@ -61,8 +61,8 @@ pub struct Window {
     entries: Vec<Candidate>,
     /// Each entry's first sighting, or [`DEAD`]: the one thing a walk checks of every posting's
     /// entry, kept apart from the entries so that it reads 8 bytes from an array that stays in
-    /// the CPU's cache, not a candidate from anywhere in memory (the walk was a fifth of a
-    /// round's writer time, most of it waiting for memory).
+    /// the CPU's cache, not a candidate from anywhere in memory: the walk waits for memory
+    /// more than it computes.
     seen: Vec<i64>,
     /// The live entry of each item id: an item indexed again (its text changed) leaves its
     /// old entry dead, so that its old keys no longer find it.

@@ -1,9 +1,9 @@
 //! Each answered request counted by its route and status for `/metrics`.
 //!
 //! Counted by wrapping each route's handler, which knows its route's path when the router is
-//! built, rather than by a middleware layer: a layer boxes and clones the service under it for
-//! every request and reads the matched path back out of the request, which together were a
-//! seventh of the instructions a `/feed.xml` request took (BENCHMARKS.md, section 2).
+//! built, rather than by a middleware layer, which boxes and clones the service under it for
+//! every request and reads the matched path back out of the request (what that costs a
+//! `/feed.xml` request: BENCHMARKS.md, section 2).
 
 use std::future::Future;
 use std::pin::Pin;

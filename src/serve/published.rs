@@ -33,11 +33,9 @@ pub enum ScopeKey {
 pub struct RenderedFeed {
     body: Body,
     last_modified: Option<SystemTime>,
-    /// The headers as sent, made when the feed is rendered and again when it is dated: a
-    /// request only copies them. (Formatting them per request, with the copy of the
-    /// request's headers that went with it, was a third of what a request cost beyond the
-    /// least an axum server does; inserting them one by one, 3 % of a request's instructions:
-    /// BENCHMARKS.md, section 2.)
+    /// The headers as sent, made when the feed is rendered and again when it is dated, so that
+    /// a request only copies them (what formatting them per request costs: BENCHMARKS.md,
+    /// section 2).
     headers: Headers,
 }
 

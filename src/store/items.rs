@@ -21,7 +21,7 @@ pub(super) const STORED_COLUMNS: &str =
 pub(super) const STORED_COLUMN_COUNT: usize = 7;
 
 /// What one poll's items are stored under.
-pub(super) struct Rules<'a> {
+pub(super) struct PollContext<'a> {
     pub feed_url: &'a str,
     pub retention_cutoff: DateTime<Utc>,
     pub now: DateTime<Utc>,
@@ -32,7 +32,7 @@ pub(super) struct Rules<'a> {
 }
 
 /// The stored copy an incoming item matches.
-struct Existing {
+struct StoredCopy {
     id: String,
     content_hash: String,
     first_seen: DateTime<Utc>,
@@ -44,10 +44,10 @@ struct Existing {
 /// within its outlet, or — a re-publication under a new GUID — by dedup's decision. A new item
 /// joins the story dedup found for it (unless `[dedup]` is off) or starts its own. The stored
 /// id always wins, so an item's id never changes.
-pub(super) fn upsert(
+pub(super) fn ingest(
     tx: &Transaction<'_>,
     item: &Item,
-    rules: &Rules<'_>,
+    rules: &PollContext<'_>,
     window: &mut StoredWindow,
     ingested: &mut Ingested,
     search: &mut search::Pending,
@@ -64,7 +64,7 @@ pub(super) fn upsert(
     let text = arrived
         .compared
         .take()
-        .unwrap_or_else(|| Compared::of(item));
+        .unwrap_or_else(|| ItemText::of(item));
     let row = Written {
         item,
         canonical_url: item.canonical_url(),
@@ -98,10 +98,10 @@ pub(super) fn upsert(
 struct Arrived {
     /// Under the stored copy's id, if it has one.
     item: Item,
-    existing: Option<Existing>,
+    existing: Option<StoredCopy>,
     placed: Placed,
     /// Made to place it, if it is new.
-    compared: Option<Compared>,
+    compared: Option<ItemText>,
     dated: Dated,
     first_seen: DateTime<Utc>,
 }
@@ -111,18 +111,18 @@ struct Arrived {
 fn arrive(
     tx: &Transaction<'_>,
     mut item: Item,
-    rules: &Rules<'_>,
+    rules: &PollContext<'_>,
     window: &mut StoredWindow,
     ingested: &mut Ingested,
 ) -> Result<Option<Arrived>, StoreError> {
-    let mut existing = find_existing(tx, &item)?;
+    let mut existing = find_stored_copy(tx, &item)?;
     if existing.is_none() && item.published.is_some_and(|p| p < rules.retention_cutoff) {
         ingested.expired += 1;
         return Ok(None);
     }
     let (mut placed, mut compared) = (Placed::own(&item.id), None);
     if existing.is_none() {
-        let text = compared.insert(Compared::of(&item));
+        let text = compared.insert(ItemText::of(&item));
         placed = place(tx, &item, &text.sketch, rules, window)?;
         if let Some(id) = &placed.republication_of {
             existing = find_by_id(tx, id)?;
@@ -194,7 +194,7 @@ fn place(
     tx: &Transaction<'_>,
     item: &Item,
     sketch: &Sketch,
-    rules: &Rules<'_>,
+    rules: &PollContext<'_>,
     window: &mut StoredWindow,
 ) -> Result<Placed, StoreError> {
     let canonical_url = item.canonical_url();
@@ -257,13 +257,14 @@ impl Written<'_> {
     }
 }
 
-/// Inserts a new item's row in `story`; returns its rowid. A plain insert, not an upsert: an
-/// upsert keeps a statement journal of every page it changes, in case it must undo half.
+/// Inserts a new item's row in `story`; returns its rowid. A plain insert, not an insert that
+/// updates on conflict: SQLite keeps a statement journal of every page such a statement
+/// changes, in case it must undo half.
 fn insert(
     tx: &Transaction<'_>,
     row: &Written<'_>,
     story: &str,
-    rules: &Rules<'_>,
+    rules: &PollContext<'_>,
 ) -> Result<i64, StoreError> {
     let signature = serde_json::to_string(row.signature).expect("a signature serializes");
     tx.value(
@@ -290,7 +291,7 @@ fn insert(
 fn update(
     tx: &Transaction<'_>,
     row: &Written<'_>,
-    rules: &Rules<'_>,
+    rules: &PollContext<'_>,
 ) -> Result<(i64, String), StoreError> {
     let signature = serde_json::to_string(row.signature).expect("a signature serializes");
     tx.first(
@@ -315,17 +316,17 @@ fn update(
 /// What dedup and the search index take of an item: its summary as plain text, its signature,
 /// and the sketch made from that. Made only for an item that is new or changed: an
 /// unchanged one, most of a feed polled again, needs none of it.
-struct Compared {
+struct ItemText {
     summary: Option<String>,
     signature: Signature,
     sketch: Sketch,
 }
 
-impl Compared {
+impl ItemText {
     fn of(item: &Item) -> Self {
         let summary = item.summary.as_deref().map(plain_text);
         let signature = Signature::with_summary_text(item, summary.as_deref());
-        Compared {
+        ItemText {
             sketch: signature.sketch(),
             summary,
             signature,
@@ -333,7 +334,7 @@ impl Compared {
     }
 }
 
-fn find_existing(tx: &Transaction<'_>, item: &Item) -> Result<Option<Existing>, StoreError> {
+fn find_stored_copy(tx: &Transaction<'_>, item: &Item) -> Result<Option<StoredCopy>, StoreError> {
     tx.first(
         "SELECT id, content_hash, first_seen, 0 FROM items WHERE id = ?1
          UNION ALL
@@ -347,20 +348,20 @@ fn find_existing(tx: &Transaction<'_>, item: &Item) -> Result<Option<Existing>, 
             &item.outlet,
             item.canonical_url().as_deref()
         ],
-        existing,
+        stored_copy,
     )
 }
 
-fn find_by_id(tx: &Transaction<'_>, id: &str) -> Result<Option<Existing>, StoreError> {
+fn find_by_id(tx: &Transaction<'_>, id: &str) -> Result<Option<StoredCopy>, StoreError> {
     tx.first(
         "SELECT id, content_hash, first_seen, 0 FROM items WHERE id = ?1",
         args![id],
-        existing,
+        stored_copy,
     )
 }
 
-fn existing(row: &Row<'_>) -> Result<Existing, StoreError> {
-    Ok(Existing {
+fn stored_copy(row: &Row<'_>) -> Result<StoredCopy, StoreError> {
+    Ok(StoredCopy {
         id: row.get(0)?,
         content_hash: row.get(1)?,
         first_seen: timestamp(row.get(2)?),
