@@ -15,10 +15,12 @@ use url::Url;
 mod import;
 mod live;
 mod view;
+mod write;
 
 pub use import::{import, ImportError, Imported};
 pub use live::{LiveConfig, Refusal};
 pub use view::{Pattern, View};
+pub use write::{replace_file, ReplaceError, Replaced};
 
 /// The longest dedup window: a year.
 const MAX_WINDOW_HOURS: u32 = 24 * 365;

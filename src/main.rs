@@ -8,9 +8,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tributary::config::{self, Config};
 use tributary::fetch::{Fetcher, Settings};
-use tributary::poll::When;
+use tributary::poll::{Reading, When};
 use tributary::store::Store;
-use tributary::{daemon, dedup, logging, opml, parse, status};
+use tributary::{daemon, logging, opml, status};
 
 #[derive(Parser)]
 #[command(
@@ -230,7 +230,7 @@ async fn poll(path: &Path, only: Option<&str>, force: bool) -> anyhow::Result<bo
     Ok(all_ok)
 }
 
-/// Adds an OPML file's feeds to the config and writes it (see [`replace_file`]).
+/// Adds an OPML file's feeds to the config and writes it (see [`config::replace_file`]).
 fn import_opml(path: &Path, file: &Path, dry_run: bool) -> anyhow::Result<bool> {
     let config = config::load(path)?;
     let text =
@@ -252,44 +252,16 @@ fn import_opml(path: &Path, file: &Path, dry_run: bool) -> anyhow::Result<bool> 
             path.display()
         );
     } else {
-        replace_file(path, &imported.text)?;
-        println!("{} feeds added to {}", imported.added, path.display());
-    }
-    Ok(true)
-}
-
-/// Replaces the file at `path` with `text` by rename, so that a running daemon reloads the
-/// whole new file, never half of it. The new file keeps the old one's permissions and, where
-/// this user may, its owner and group (a config may be readable by the service's group only),
-/// and it is on disk before it takes the old one's name, so that a crash leaves one or the
-/// other, never an empty file.
-fn replace_file(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::MetadataExt;
-
-    let old = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let staged = path.with_extension("toml.new");
-    let write = || -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&staged)?;
-        file.set_permissions(old.permissions())?;
-        if let Err(e) = std::os::unix::fs::fchown(&file, Some(old.uid()), Some(old.gid())) {
+        let replaced = config::replace_file(path, &imported.text)?;
+        if let Some(e) = replaced.owner_not_kept {
             eprintln!(
-                "warning: {} keeps this user's owner and group, not the old file's ({e})",
+                "warning: {} has this user's owner and group, not the old file's ({e})",
                 path.display()
             );
         }
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&staged, path)?;
-        // The rename itself is durable once the folder is.
-        let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
-        std::fs::File::open(folder.unwrap_or(Path::new(".")))?.sync_all()
-    };
-    let written = write();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&staged);
+        println!("{} feeds added to {}", imported.added, path.display());
     }
-    written.with_context(|| format!("cannot replace {}", path.display()))
+    Ok(true)
 }
 
 fn open_store(path: &Path) -> anyhow::Result<(Config, Store)> {
@@ -364,18 +336,25 @@ async fn parse_one(
         let bytes = std::fs::read(source).with_context(|| format!("cannot read {source}"))?;
         (bytes, content_type, base_url)
     };
-    let mut parsed = parse::parse_feed(&bytes, content_type.as_deref(), base.as_ref(), outlet)
+    // As the daemon reads a new feed by default.
+    let reading = Reading {
+        content_type: content_type.as_deref(),
+        base: base.as_ref(),
+        outlet,
+        strip_tracking: true,
+        by_link: false,
+    };
+    let document = reading
+        .document(&bytes)
         .with_context(|| format!("cannot parse {source}"))?;
-    // As the daemon reads them by default.
-    parse::strip_tracking_parameters(&mut parsed.items);
     // Standard output stays pure JSON Lines; what was mended goes to standard error.
-    for problem in &parsed.notes {
+    for problem in &document.notes {
         eprintln!("note: {source}: {problem}");
     }
-    let (items, unreliable) = dedup::identify(parsed.items, false);
-    if let Some(reason) = unreliable {
+    if let Some(reason) = document.unreliable_guids {
         eprintln!("note: {source}: {reason}; items are identified by link");
     }
+    let items = document.items;
     let mut out = std::io::stdout().lock();
     let written = items.iter().try_for_each(|item| {
         serde_json::to_writer(&mut out, item)?;

@@ -9,6 +9,7 @@ mod parsers;
 mod recorder;
 mod report;
 
+pub use exchange::{Document, Reading};
 pub use report::{FeedReport, Outcome};
 
 use std::sync::Arc;

@@ -108,21 +108,66 @@ fn read_body(
         let changed = new_state.validators != state.validators;
         return Ok(Answer::Unchanged(changed.then_some(new_state)));
     }
-    let content_type = body.content_type.as_deref();
-    let mut parsed = parse::parse_feed(&body.bytes, content_type, Some(base), outlet)
+    let read = Reading {
+        content_type: body.content_type.as_deref(),
+        base: Some(base),
+        outlet,
+        strip_tracking,
+        by_link: state.by_link,
+    };
+    let document = read
+        .document(&body.bytes)
         .map_err(|source| PollError::Parse { status, source })?;
-    if strip_tracking {
-        parse::strip_tracking_parameters(&mut parsed.items);
-    }
-    new_state.ttl = parsed.ttl;
-    let (items, unreliable) = dedup::identify(parsed.items, state.by_link);
-    if let Some(reason) = unreliable {
+    new_state.ttl = document.ttl;
+    if let Some(reason) = document.unreliable_guids {
         tracing::warn!(%outlet, feed = %base, reason, "the feed's GUIDs are unreliable; identifying its items by link from now on");
         new_state.by_link = true;
     }
     Ok(Answer::New(NewBody {
         state: new_state,
-        items,
-        problems: Some(parsed.notes),
+        items: document.items,
+        problems: Some(document.notes),
     }))
+}
+
+/// How a fetched document is read: as the daemon reads a feed's body, and as `tributary
+/// parse` shows it.
+pub struct Reading<'a> {
+    /// As served; its charset is heeded.
+    pub content_type: Option<&'a str>,
+    /// Where it was fetched from: relative links resolve against it.
+    pub base: Option<&'a Url>,
+    pub outlet: &'a str,
+    /// `[polling] strip_tracking_parameters`.
+    pub strip_tracking: bool,
+    /// The feed's GUIDs proved unreliable before: its items are identified by link.
+    pub by_link: bool,
+}
+
+/// A document read into items, one per story within it, each under its identity.
+pub struct Document {
+    pub items: Vec<Item>,
+    pub ttl: Option<Duration>,
+    /// What was wrong with the document and mended.
+    pub notes: Vec<String>,
+    /// Why its items are identified by link from now on, if its GUIDs proved unreliable.
+    pub unreliable_guids: Option<&'static str>,
+}
+
+impl Reading<'_> {
+    /// Parses `bytes`, drops tracking parameters from the links if asked, and identifies the
+    /// items (by GUID, or by link) keeping one per story within the document.
+    pub fn document(&self, bytes: &[u8]) -> Result<Document, parse::ParseError> {
+        let mut parsed = parse::parse_feed(bytes, self.content_type, self.base, self.outlet)?;
+        if self.strip_tracking {
+            parse::strip_tracking_parameters(&mut parsed.items);
+        }
+        let (items, unreliable_guids) = dedup::identify(parsed.items, self.by_link);
+        Ok(Document {
+            items,
+            ttl: parsed.ttl,
+            notes: parsed.notes,
+            unreliable_guids,
+        })
+    }
 }
