@@ -1,10 +1,10 @@
 //! One story, one item: identity within an outlet (a document that lists a story twice) and,
 //! across outlets and re-publications, clustering by similarity.
 //!
-//! [`signature`] reduces an item to what is compared; the [`Window`] indexes the recent items
+//! `signature` reduces an item to what is compared; the [`Window`] indexes the recent items
 //! under their terms and knows how rare each term is, so that candidates come from the
-//! incoming item's rarest terms; [`score`] measures two items in features a person can check
-//! and weighs them with a fitted logistic [`Model`]; [`decide`] picks the same story and the
+//! incoming item's rarest terms; `score` measures two items in features a person can check
+//! and weighs them with a fitted logistic [`Model`]; `decide` picks the same story and the
 //! related coverage. The store records what is decided.
 
 mod decide;

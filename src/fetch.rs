@@ -190,7 +190,7 @@ impl Fetcher {
         })
     }
 
-    /// Waits for the turn of a request to `url`'s host (see [`limits`]).
+    /// Waits for the turn of a request to `url`'s host (see `limits`).
     pub async fn slot(&self, url: &Url) -> Slot {
         self.limits
             .acquire(url.host_str().unwrap_or_default())

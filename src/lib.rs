@@ -18,9 +18,10 @@
 //! [`poll`] strings stages 3–6 together for one outlet and decides when each feed may be asked
 //! again; [`priority`] keeps its CPU-heavy threads behind the readers'; [`status`] reports how
 //! polling goes; [`metrics`] counts what happens for Prometheus; [`sync`] keeps locks usable
-//! after a panic and runs blocking work off the async workers;
-//! [`daemon`] wires the whole pipeline into a running service, and reloads it when the config
-//! changes.
+//! after a panic and runs blocking work off the async workers; [`model`] is the one item
+//! model every stage speaks; [`opml`] reads and writes subscription lists; [`logging`] sets up
+//! the log and its level; [`daemon`] wires the whole pipeline into a running service, and
+//! reloads it when the config changes.
 
 pub mod config;
 pub mod daemon;

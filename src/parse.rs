@@ -1,9 +1,9 @@
 //! Feed documents → [`Item`]s, from whatever the wild sends.
 //!
-//! The bytes are decoded to UTF-8 ([`encoding`]); XML is mended where it is broken
-//! ([`repair`]) and read by our reader over `quick-xml` ([`xml`]), JSON Feed is read
-//! leniently ([`json`]). Each reader hands over its entries as [`Entry`] drafts, and
-//! [`normalize`] turns every draft into the same clean item: plain-text title, sanitized HTML,
+//! The bytes are decoded to UTF-8 (`encoding`); XML is mended where it is broken
+//! (`repair`) and read by our reader over `quick-xml` (`xml`), JSON Feed is read
+//! leniently (`json`). Each reader hands over its entries as `Entry` drafts, and
+//! `normalize` turns every draft into the same clean item: plain-text title, sanitized HTML,
 //! UTC dates, the publisher's link, a deterministic identity.
 
 mod canonical;

@@ -384,7 +384,7 @@ impl Store {
     /// savepoint per poll, taken every time, copied every page a poll first touched into the
     /// savepoint journal: a tenth of the writer's time, spent for failures that almost never
     /// happen.) The search index is written last, for the polls that were kept (see
-    /// [`search::Pending`]); a failure there fails the whole batch, as one at commit does (in
+    /// `search::Pending`); a failure there fails the whole batch, as one at commit does (in
     /// practice the same causes: a full disk, an I/O error). Returns one result per poll, in
     /// order.
     ///

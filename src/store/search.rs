@@ -253,7 +253,7 @@ fn micros_since(epoch: Instant) -> u64 {
 
 impl Store {
     /// The items of `outlets` (all, for `None`), newest first and at most `limit`, whose title
-    /// or summary holds every word of `query`; stopped after [`SEARCH_DEADLINE`].
+    /// or summary holds every word of `query`; stopped after `SEARCH_DEADLINE`.
     pub fn search(
         &self,
         query: &SearchQuery,
