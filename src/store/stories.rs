@@ -64,113 +64,23 @@ impl Store {
         outlet_order: &[&str],
         only: Option<&[String]>,
     ) -> Result<Vec<StoredItem>, StoreError> {
-        let outlets: &[String] = only.unwrap_or_default();
         let prefer = self.dedup.read().unpoisoned().prefer;
         let conn = self.reader();
-        // `+outlet` where the items are looked up by id or story: the filter must not lead
-        // SQLite to walk every item of the outlets instead. (PostgreSQL has no such hint, nor
-        // needs it.)
-        let unindexed = conn.dialect().pick("+outlet", "outlet");
-        let among = |prefix: &str, column: &str| match only {
-            None => String::new(),
-            Some(outlets) => format!(
-                "{prefix} {column} IN ({})",
-                vec!["?"; outlets.len()].join(",")
-            ),
-        };
-        let outlet_values: Vec<Value<'_>> = outlets.iter().map(Value::from).collect();
-        // The stories of the newest items, in order, until there are `limit` of them.
-        let mut stories: Vec<String> = Vec::new();
-        let mut listed: HashSet<String> = HashSet::new();
-        if limit > 0 {
-            conn.each_row(
-                &format!(
-                    "SELECT story FROM items {} ORDER BY sort_at DESC, id",
-                    among("WHERE", "outlet")
-                ),
-                &outlet_values,
-                &mut |row| {
-                    let story: String = row.get(0)?;
-                    if listed.insert(story.clone()) {
-                        stories.push(story);
-                        if stories.len() == limit {
-                            return Ok(Flow::Enough);
-                        }
-                    }
-                    Ok(Flow::More)
-                },
-            )?;
-        }
-        let mut members: HashMap<String, Vec<StoredItem>> = HashMap::new();
-        let mut member_ids: HashMap<String, String> = HashMap::new();
-        let mut scores: HashMap<String, f64> = HashMap::new();
-        for chunk in stories.chunks(250) {
-            let placeholders = vec!["?"; chunk.len()].join(",");
-            // A story's first item by its id, the items that joined it by the partial index;
-            // each with the score it joined with, if it did.
-            let score = "(SELECT score FROM decisions WHERE item_id = items.id)";
-            let sql = format!(
-                "SELECT {STORED_COLUMNS}, {score} FROM items
-                 WHERE id IN ({placeholders}) AND story = id {}
-                 UNION ALL
-                 SELECT {STORED_COLUMNS}, {score} FROM items
-                 WHERE story IN ({placeholders}) AND story <> id {}",
-                among("AND", unindexed),
-                among("AND", unindexed)
-            );
-            let parameters = chunk
-                .iter()
-                .map(Value::from)
-                .chain(outlet_values.iter().copied());
-            let values: Vec<Value<'_>> = parameters.clone().chain(parameters).collect();
-            conn.each_row(&sql, &values, &mut |row| {
-                let item = stored_item(row)?;
-                member_ids.insert(item.item.id.to_string(), item.story.to_string());
-                if let Some(score) = row.get::<Option<f64>>(STORED_COLUMN_COUNT)? {
-                    scores.insert(item.item.id.to_string(), score);
-                }
-                members
-                    .entry(item.story.to_string())
-                    .or_default()
-                    .push(item);
-                Ok(Flow::More)
-            })?;
-        }
-        let rank = |outlet: &str| {
-            outlet_order
-                .iter()
-                .position(|o| *o == outlet)
-                .unwrap_or(usize::MAX)
+        let among = Among::new(&conn, only);
+        let stories = newest_stories(&conn, &among, limit)?;
+        let mut members = Members::read(&conn, &among, &stories)?;
+        let shown = Shown {
+            prefer,
+            outlet_order,
         };
         let mut out: Vec<StoredItem> = stories
             .into_iter()
             .filter_map(|story| {
-                let mut copies = members.remove(&story)?;
-                copies.sort_by(|a, b| match prefer {
-                    Prefer::FirstSeen => (a.first_seen, rank(&a.item.outlet))
-                        .cmp(&(b.first_seen, rank(&b.item.outlet))),
-                    Prefer::ConfigOrder => (rank(&a.item.outlet), a.first_seen)
-                        .cmp(&(rank(&b.item.outlet), b.first_seen)),
-                });
-                let mut primary = copies.remove(0);
-                let primary_score = scores.get(primary.item.id.as_str()).copied();
-                primary.also = copies
-                    .into_iter()
-                    .map(|copy| AlsoReported {
-                        score: scores
-                            .get(copy.item.id.as_str())
-                            .copied()
-                            .or(primary_score)
-                            .unwrap_or(1.0),
-                        outlet: copy.item.outlet,
-                        url: copy.item.url,
-                        title: copy.item.title,
-                    })
-                    .collect();
-                Some(primary)
+                let copies = members.by_story.remove(&story)?;
+                Some(shown.story(copies, &members.scores))
             })
             .collect();
-        self.add_related(&conn, &mut out, &member_ids)?;
+        self.add_related(&conn, &mut out, &members.ids)?;
         out.sort_by(|a, b| {
             b.sort_at
                 .cmp(&a.sort_at)
@@ -267,32 +177,193 @@ impl Store {
             return Ok(None);
         };
         let conn = self.reader();
-        let rows: Vec<(String, String, String, i64)> = conn.rows(
+        let mut members: Vec<Member> = conn.rows(
             "SELECT id, outlet, data, first_seen FROM items WHERE id = ?1 AND story = id
              UNION ALL
              SELECT id, outlet, data, first_seen FROM items WHERE story = ?1 AND story <> id
              ORDER BY 4, 1",
             args![&story],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |row| {
+                let (id, data): (String, String) = (row.get(0)?, row.get(2)?);
+                let item: Item =
+                    serde_json::from_str(&data).map_err(|source| StoreError::Corrupt {
+                        id: id.clone(),
+                        source,
+                    })?;
+                Ok(Member {
+                    id,
+                    outlet: row.get(1)?,
+                    title: item.title,
+                    url: item.url,
+                    first_seen: timestamp(row.get(3)?),
+                    joined: None,
+                    republications: Vec::new(),
+                    related: Vec::new(),
+                })
+            },
         )?;
-        let mut members = Vec::new();
-        for (id, outlet, data, first_seen) in rows {
-            let item: Item = serde_json::from_str(&data).map_err(|source| StoreError::Corrupt {
-                id: id.clone(),
-                source,
-            })?;
-            members.push(Member {
-                joined: reasons(&conn, JOINED, &id)?.into_iter().next(),
-                republications: reasons(&conn, REPUBLISHED_AS, &id)?,
-                related: reasons(&conn, RELATED_TO, &id)?,
-                id,
-                outlet,
-                title: item.title,
-                url: item.url,
-                first_seen: timestamp(first_seen),
-            });
+        for member in &mut members {
+            member.joined = reasons(&conn, JOINED, &member.id)?.into_iter().next();
+            member.republications = reasons(&conn, REPUBLISHED_AS, &member.id)?;
+            member.related = reasons(&conn, RELATED_TO, &member.id)?;
         }
         Ok(Some(Explanation { story, members }))
+    }
+}
+
+/// The outlets a reading is narrowed to, as SQL and its parameters.
+struct Among<'a> {
+    outlets: Option<Vec<Value<'a>>>,
+    /// How the filter names the column where items are looked up by id or story: `+outlet`
+    /// on SQLite, so that the filter does not lead it to walk every item of the outlets
+    /// instead (PostgreSQL has no such hint, nor needs it).
+    unindexed: &'static str,
+}
+
+impl<'a> Among<'a> {
+    fn new(conn: &Connection, only: Option<&'a [String]>) -> Self {
+        Among {
+            outlets: only.map(|outlets| outlets.iter().map(Value::from).collect()),
+            unindexed: conn.dialect().pick("+outlet", "outlet"),
+        }
+    }
+
+    /// `{prefix} {column} IN (?, …)`, or nothing when every outlet counts.
+    fn filter(&self, prefix: &str, column: &str) -> String {
+        match &self.outlets {
+            None => String::new(),
+            Some(outlets) => format!(
+                "{prefix} {column} IN ({})",
+                vec!["?"; outlets.len()].join(",")
+            ),
+        }
+    }
+
+    fn values(&self) -> &[Value<'a>] {
+        self.outlets.as_deref().unwrap_or_default()
+    }
+}
+
+/// The stories of the newest items, in order, until there are `limit` of them.
+fn newest_stories(
+    conn: &Connection,
+    among: &Among<'_>,
+    limit: usize,
+) -> Result<Vec<String>, StoreError> {
+    let mut stories: Vec<String> = Vec::new();
+    let mut listed: HashSet<String> = HashSet::new();
+    if limit == 0 {
+        return Ok(stories);
+    }
+    let sql = format!(
+        "SELECT story FROM items {} ORDER BY sort_at DESC, id",
+        among.filter("WHERE", "outlet")
+    );
+    conn.each_row(&sql, among.values(), &mut |row| {
+        let story: String = row.get(0)?;
+        if listed.insert(story.clone()) {
+            stories.push(story);
+            if stories.len() == limit {
+                return Ok(Flow::Enough);
+            }
+        }
+        Ok(Flow::More)
+    })?;
+    Ok(stories)
+}
+
+/// The items of some stories, with the score each joined its story with.
+#[derive(Default)]
+struct Members {
+    by_story: HashMap<String, Vec<StoredItem>>,
+    /// Item id → story.
+    ids: HashMap<String, String>,
+    /// Item id → the score it joined its story with, for those that joined one.
+    scores: HashMap<String, f64>,
+}
+
+impl Members {
+    fn read(conn: &Connection, among: &Among<'_>, stories: &[String]) -> Result<Self, StoreError> {
+        let mut members = Members::default();
+        for chunk in stories.chunks(250) {
+            let placeholders = vec!["?"; chunk.len()].join(",");
+            // A story's first item by its id, the items that joined it by the partial index;
+            // each with the score it joined with, if it did.
+            let score = "(SELECT score FROM decisions WHERE item_id = items.id)";
+            let sql = format!(
+                "SELECT {STORED_COLUMNS}, {score} FROM items
+                 WHERE id IN ({placeholders}) AND story = id {}
+                 UNION ALL
+                 SELECT {STORED_COLUMNS}, {score} FROM items
+                 WHERE story IN ({placeholders}) AND story <> id {}",
+                among.filter("AND", among.unindexed),
+                among.filter("AND", among.unindexed)
+            );
+            let parameters = chunk
+                .iter()
+                .map(Value::from)
+                .chain(among.values().iter().copied());
+            let values: Vec<Value<'_>> = parameters.clone().chain(parameters).collect();
+            conn.each_row(&sql, &values, &mut |row| {
+                let item = stored_item(row)?;
+                members
+                    .ids
+                    .insert(item.item.id.to_string(), item.story.to_string());
+                if let Some(score) = row.get::<Option<f64>>(STORED_COLUMN_COUNT)? {
+                    members.scores.insert(item.item.id.to_string(), score);
+                }
+                members
+                    .by_story
+                    .entry(item.story.to_string())
+                    .or_default()
+                    .push(item);
+                Ok(Flow::More)
+            })?;
+        }
+        Ok(members)
+    }
+}
+
+/// Which copy of a story the merged feed shows.
+struct Shown<'a> {
+    prefer: Prefer,
+    outlet_order: &'a [&'a str],
+}
+
+impl Shown<'_> {
+    /// The copy of the story shown, with the others as "also reported by" (each with the score
+    /// it joined with, or the shown copy's when it joined none: it began the story).
+    fn story(&self, mut copies: Vec<StoredItem>, scores: &HashMap<String, f64>) -> StoredItem {
+        let rank = |outlet: &str| {
+            self.outlet_order
+                .iter()
+                .position(|o| *o == outlet)
+                .unwrap_or(usize::MAX)
+        };
+        copies.sort_by(|a, b| match self.prefer {
+            Prefer::FirstSeen => {
+                (a.first_seen, rank(&a.item.outlet)).cmp(&(b.first_seen, rank(&b.item.outlet)))
+            }
+            Prefer::ConfigOrder => {
+                (rank(&a.item.outlet), a.first_seen).cmp(&(rank(&b.item.outlet), b.first_seen))
+            }
+        });
+        let mut shown = copies.remove(0);
+        let shown_score = scores.get(shown.item.id.as_str()).copied();
+        shown.also = copies
+            .into_iter()
+            .map(|copy| AlsoReported {
+                score: scores
+                    .get(copy.item.id.as_str())
+                    .copied()
+                    .or(shown_score)
+                    .unwrap_or(1.0),
+                outlet: copy.item.outlet,
+                url: copy.item.url,
+                title: copy.item.title,
+            })
+            .collect();
+        shown
     }
 }
 
