@@ -43,92 +43,121 @@ pub fn import(
     subscriptions: &[Subscription],
 ) -> Result<Imported, ImportError> {
     let mut doc: DocumentMut = text.parse()?;
-    let mut known: HashMap<String, String> = HashMap::new();
-    let mut sites: HashMap<String, String> = HashMap::new();
-    for outlet in &config.outlets {
-        for feed in &outlet.feeds {
-            known.insert(feed.to_string(), outlet.id.clone());
-            sites.entry(site(feed)).or_insert_with(|| outlet.id.clone());
-        }
-    }
-    let own = config.server.base_url.as_str();
-    let mut report = Vec::new();
-    let mut listed = HashSet::new();
-    let mut joining: Vec<(String, String)> = Vec::new();
-    let mut new: BTreeMap<String, NewOutlet> = BTreeMap::new();
-    for subscription in subscriptions {
-        let raw = &subscription.url;
-        let url = match Url::parse(raw) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => url,
-            _ => {
-                report.push(format!("skipped {raw}: not an http(s) URL"));
-                continue;
-            }
-        };
-        let address = url.to_string();
-        if address.starts_with(own) {
-            report.push(format!("skipped {address}: tributary's own feed"));
-        } else if let Some(outlet) = known.get(&address) {
-            report.push(format!(
-                "skipped {address}: already polled by outlet {outlet}"
-            ));
-        } else if !listed.insert(address.clone()) {
-            report.push(format!("skipped {address}: listed twice"));
-        } else if let Some(outlet) = sites.get(&site(&url)) {
-            report.push(format!("added {address} to outlet {outlet}"));
-            joining.push((outlet.clone(), address));
-        } else {
-            let entry = new.entry(site(&url)).or_insert_with(|| NewOutlet {
-                name: match subscription.title.as_str() {
-                    "" => site(&url),
-                    title => title.to_owned(),
-                },
-                feeds: Vec::new(),
-            });
-            entry.feeds.push(address);
-        }
-    }
-    let outlets = match doc.get_mut("outlet") {
-        None => {
-            doc.insert("outlet", Item::ArrayOfTables(ArrayOfTables::new()));
-            doc.get_mut("outlet").and_then(Item::as_array_of_tables_mut)
-        }
-        Some(item) => item.as_array_of_tables_mut(),
-    }
-    .ok_or(ImportError::Layout)?;
-    for (id, address) in &joining {
-        let feeds = outlets
-            .iter_mut()
-            .find(|t| t.get("id").and_then(Item::as_str) == Some(id))
-            .and_then(|t| t.get_mut("feeds"))
-            .and_then(Item::as_array_mut)
-            .ok_or(ImportError::Layout)?;
-        feeds.push(address.as_str());
-    }
-    let mut ids: HashSet<String> = config.outlets.iter().map(|o| o.id.clone()).collect();
-    let mut added = joining.len();
-    for (site, outlet) in new {
-        let id = unique_id(&site, &mut ids);
-        let mut table = Table::new();
-        table.insert("id", value(id.as_str()));
-        table.insert("name", value(outlet.name.as_str()));
-        let feeds: Array = outlet.feeds.iter().map(String::as_str).collect();
-        table.insert("feeds", value(feeds));
-        outlets.push(table);
-        added += outlet.feeds.len();
-        report.push(format!(
-            "added outlet {id} ({}): {}",
-            outlet.name,
-            outlet.feeds.join(", ")
-        ));
-    }
+    let mut plan = Plan::of(config, subscriptions);
+    let added = plan.write(&mut doc, config)?;
     let text = doc.to_string();
     super::parse_with_env(&text, path)?;
     Ok(Imported {
         text,
         added,
-        report,
+        report: plan.report,
     })
+}
+
+/// What becomes of each subscription, decided before the file is touched.
+#[derive(Default)]
+struct Plan {
+    /// Feeds on the site of an outlet already configured: the outlet's id, and the feed.
+    joining: Vec<(String, String)>,
+    /// Outlets to add, by site.
+    new: BTreeMap<String, NewOutlet>,
+    /// One line per subscription.
+    report: Vec<String>,
+}
+
+impl Plan {
+    /// Skips what is not a feed to add (not http(s), tributary's own, already polled, listed
+    /// twice), sends a feed on a configured outlet's site to that outlet, and groups the rest
+    /// by site into new outlets.
+    fn of(config: &Config, subscriptions: &[Subscription]) -> Self {
+        let mut known: HashMap<String, String> = HashMap::new();
+        let mut sites: HashMap<String, String> = HashMap::new();
+        for outlet in &config.outlets {
+            for feed in &outlet.feeds {
+                known.insert(feed.to_string(), outlet.id.clone());
+                sites.entry(site(feed)).or_insert_with(|| outlet.id.clone());
+            }
+        }
+        let own = config.server.base_url.as_str();
+        let mut plan = Plan::default();
+        let mut listed = HashSet::new();
+        for subscription in subscriptions {
+            let raw = &subscription.url;
+            let url = match Url::parse(raw) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") => url,
+                _ => {
+                    plan.report
+                        .push(format!("skipped {raw}: not an http(s) URL"));
+                    continue;
+                }
+            };
+            let address = url.to_string();
+            if address.starts_with(own) {
+                plan.report
+                    .push(format!("skipped {address}: tributary's own feed"));
+            } else if let Some(outlet) = known.get(&address) {
+                plan.report.push(format!(
+                    "skipped {address}: already polled by outlet {outlet}"
+                ));
+            } else if !listed.insert(address.clone()) {
+                plan.report.push(format!("skipped {address}: listed twice"));
+            } else if let Some(outlet) = sites.get(&site(&url)) {
+                plan.report
+                    .push(format!("added {address} to outlet {outlet}"));
+                plan.joining.push((outlet.clone(), address));
+            } else {
+                let entry = plan.new.entry(site(&url)).or_insert_with(|| NewOutlet {
+                    name: match subscription.title.as_str() {
+                        "" => site(&url),
+                        title => title.to_owned(),
+                    },
+                    feeds: Vec::new(),
+                });
+                entry.feeds.push(address);
+            }
+        }
+        plan
+    }
+
+    /// Writes the plan into `doc`'s `[[outlet]]` tables (ids of new outlets unique among
+    /// `config`'s); returns how many feeds were added.
+    fn write(&mut self, doc: &mut DocumentMut, config: &Config) -> Result<usize, ImportError> {
+        let outlets = match doc.get_mut("outlet") {
+            None => {
+                doc.insert("outlet", Item::ArrayOfTables(ArrayOfTables::new()));
+                doc.get_mut("outlet").and_then(Item::as_array_of_tables_mut)
+            }
+            Some(item) => item.as_array_of_tables_mut(),
+        }
+        .ok_or(ImportError::Layout)?;
+        for (id, address) in &self.joining {
+            let feeds = outlets
+                .iter_mut()
+                .find(|t| t.get("id").and_then(Item::as_str) == Some(id))
+                .and_then(|t| t.get_mut("feeds"))
+                .and_then(Item::as_array_mut)
+                .ok_or(ImportError::Layout)?;
+            feeds.push(address.as_str());
+        }
+        let mut ids: HashSet<String> = config.outlets.iter().map(|o| o.id.clone()).collect();
+        let mut added = self.joining.len();
+        for (site, outlet) in std::mem::take(&mut self.new) {
+            let id = unique_id(&site, &mut ids);
+            let mut table = Table::new();
+            table.insert("id", value(id.as_str()));
+            table.insert("name", value(outlet.name.as_str()));
+            let feeds: Array = outlet.feeds.iter().map(String::as_str).collect();
+            table.insert("feeds", value(feeds));
+            outlets.push(table);
+            added += outlet.feeds.len();
+            self.report.push(format!(
+                "added outlet {id} ({}): {}",
+                outlet.name,
+                outlet.feeds.join(", ")
+            ));
+        }
+        Ok(added)
+    }
 }
 
 /// The site a feed belongs to: its host without `www.`.
