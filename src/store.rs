@@ -404,52 +404,22 @@ impl Store {
             related: dedup.related,
             window_hours: dedup.window_hours,
         };
+        let batch = Batch {
+            instance: &self.instance,
+            polls,
+            dedup: &dedup,
+            policy: &policy,
+            retention_cutoff,
+            now,
+        };
         let mut conn = self.conn();
         let mut candidates = self.candidates();
-        // `None`: a poll failed with the polls written straight through; nothing was kept.
-        let mut batch = |each_poll: Guard,
-                         candidates: &mut window::StoredWindow|
-         -> Result<Option<Vec<_>>, StoreError> {
-            let tx = conn.write_transaction()?;
-            let writer = Writer {
-                instance: &self.instance,
-                tx: &tx,
-                dedup: &dedup,
-                policy: &policy,
-                retention_cutoff,
-                now,
-            };
-            let mut results = Vec::with_capacity(polls.len());
-            let mut search = search::Pending::default();
-            for poll in polls {
-                let result = match each_poll {
-                    Guard::EachPoll => writer.record_one(poll, candidates, &mut search),
-                    Guard::WholeBatch => writer.write(poll, candidates, &mut search),
-                };
-                // Some errors (a full disk, an I/O error) end the whole transaction, not only
-                // the savepoint: nothing of the batch can be kept then.
-                if tx.ended() {
-                    return Err(result.err().unwrap_or(StoreError::TransactionLost));
-                }
-                if result.is_err() && each_poll == Guard::WholeBatch {
-                    return Ok(None);
-                }
-                results.push(result);
-            }
-            search.write(&tx)?;
-            if results
-                .iter()
-                .any(|r| r.as_ref().is_ok_and(Ingested::changed))
-            {
-                changes::moved(&tx, now)?;
-            }
-            tx.commit()?;
-            self.committed();
-            Ok(Some(results))
-        };
         for guard in [Guard::WholeBatch, Guard::EachPoll] {
-            match batch(guard, &mut candidates) {
-                Ok(Some(results)) => return results,
+            match batch.write(&mut conn, guard, &mut candidates) {
+                Ok(Some(results)) => {
+                    self.committed();
+                    return results;
+                }
                 // What the window learnt of the undone writes was never stored.
                 Ok(None) => candidates.reset(),
                 Err(failed) => {
@@ -504,6 +474,64 @@ impl Store {
                 .forget(&*conn, |c| c.dated < cutoff.timestamp())?;
         }
         Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
+    }
+}
+
+/// Polls to write in one transaction, and what their items are stored under.
+struct Batch<'a> {
+    instance: &'a str,
+    polls: &'a [FeedPoll<'a>],
+    dedup: &'a Dedup,
+    policy: &'a Policy,
+    retention_cutoff: DateTime<Utc>,
+    now: DateTime<Utc>,
+}
+
+impl Batch<'_> {
+    /// Writes the batch in one transaction, its polls kept apart by `guard`; one result per
+    /// poll once committed, or `None` when a poll failed with the polls written straight
+    /// through (nothing was kept).
+    fn write(
+        &self,
+        conn: &mut Connection,
+        guard: Guard,
+        candidates: &mut window::StoredWindow,
+    ) -> Result<Option<Vec<Result<Ingested, StoreError>>>, StoreError> {
+        let tx = conn.write_transaction()?;
+        let writer = Writer {
+            instance: self.instance,
+            tx: &tx,
+            dedup: self.dedup,
+            policy: self.policy,
+            retention_cutoff: self.retention_cutoff,
+            now: self.now,
+        };
+        let mut results = Vec::with_capacity(self.polls.len());
+        let mut search = search::Pending::default();
+        for poll in self.polls {
+            let result = match guard {
+                Guard::EachPoll => writer.record_one(poll, candidates, &mut search),
+                Guard::WholeBatch => writer.write(poll, candidates, &mut search),
+            };
+            // Some errors (a full disk, an I/O error) end the whole transaction, not only
+            // the savepoint: nothing of the batch can be kept then.
+            if tx.ended() {
+                return Err(result.err().unwrap_or(StoreError::TransactionLost));
+            }
+            if result.is_err() && guard == Guard::WholeBatch {
+                return Ok(None);
+            }
+            results.push(result);
+        }
+        search.write(&tx)?;
+        if results
+            .iter()
+            .any(|r| r.as_ref().is_ok_and(Ingested::changed))
+        {
+            changes::moved(&tx, self.now)?;
+        }
+        tx.commit()?;
+        Ok(Some(results))
     }
 }
 
