@@ -7,7 +7,6 @@
 //! (`window::StoredWindow`) and reads what other processes wrote before each write; what dedup
 //! decides is recorded with each item.
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -19,6 +18,7 @@ use crate::dedup::{Model, Policy};
 use crate::model::{Item, ItemId};
 use crate::sync::Unpoisoned;
 
+mod batch;
 mod changes;
 mod checkpoint;
 mod copy;
@@ -32,7 +32,8 @@ mod sql;
 mod stories;
 mod window;
 
-use sql::{args, Connection, Sql};
+use batch::{Batch, Guard};
+use sql::{args, postgres_config, Connection, Sql};
 
 pub use changes::ChangeMark;
 pub use checkpoint::THREAD_NAME as CHECKPOINT_THREAD_NAME;
@@ -477,199 +478,12 @@ impl Store {
     }
 }
 
-/// Polls to write in one transaction, and what their items are stored under.
-struct Batch<'a> {
-    instance: &'a str,
-    polls: &'a [FeedPoll<'a>],
-    dedup: &'a Dedup,
-    policy: &'a Policy,
-    retention_cutoff: DateTime<Utc>,
-    now: DateTime<Utc>,
-}
-
-impl Batch<'_> {
-    /// Writes the batch in one transaction, its polls kept apart by `guard`; one result per
-    /// poll once committed, or `None` when a poll failed with the polls written straight
-    /// through (nothing was kept).
-    fn write(
-        &self,
-        conn: &mut Connection,
-        guard: Guard,
-        candidates: &mut window::StoredWindow,
-    ) -> Result<Option<Vec<Result<Ingested, StoreError>>>, StoreError> {
-        let tx = conn.write_transaction()?;
-        let writer = Writer {
-            instance: self.instance,
-            tx: &tx,
-            dedup: self.dedup,
-            policy: self.policy,
-            retention_cutoff: self.retention_cutoff,
-            now: self.now,
-        };
-        let mut results = Vec::with_capacity(self.polls.len());
-        let mut search = search::Pending::default();
-        for poll in self.polls {
-            let result = match guard {
-                Guard::EachPoll => writer.record_one(poll, candidates, &mut search),
-                Guard::WholeBatch => writer.write(poll, candidates, &mut search),
-            };
-            // Some errors (a full disk, an I/O error) end the whole transaction, not only
-            // the savepoint: nothing of the batch can be kept then.
-            if tx.ended() {
-                return Err(result.err().unwrap_or(StoreError::TransactionLost));
-            }
-            if result.is_err() && guard == Guard::WholeBatch {
-                return Ok(None);
-            }
-            results.push(result);
-        }
-        search.write(&tx)?;
-        if results
-            .iter()
-            .any(|r| r.as_ref().is_ok_and(Ingested::changed))
-        {
-            changes::moved(&tx, self.now)?;
-        }
-        tx.commit()?;
-        Ok(Some(results))
-    }
-}
-
-/// How the polls of a batch are kept apart.
-#[derive(Clone, Copy, PartialEq)]
-enum Guard {
-    /// Written straight through: one failing undoes the batch.
-    WholeBatch,
-    /// Each under a savepoint: one failing is undone alone.
-    EachPoll,
-}
-
-/// One batch's transaction and what its polls are stored under.
-struct Writer<'a, 'c> {
-    /// This process, whose lease on each feed written ends.
-    instance: &'a str,
-    tx: &'a sql::Transaction<'c>,
-    dedup: &'a Dedup,
-    policy: &'a Policy,
-    retention_cutoff: DateTime<Utc>,
-    now: DateTime<Utc>,
-}
-
-impl Writer<'_, '_> {
-    /// One poll of the batch, under a savepoint: on an error, what it wrote is undone. What it
-    /// gives the search index joins `search` once the poll is written (see [`search::Pending`]).
-    fn record_one(
-        &self,
-        poll: &FeedPoll<'_>,
-        candidates: &mut window::StoredWindow,
-        search: &mut search::Pending,
-    ) -> Result<Ingested, StoreError> {
-        self.tx.batch("SAVEPOINT poll")?;
-        let mut indexed = search::Pending::default();
-        match self.write(poll, candidates, &mut indexed) {
-            Ok(ingested) => {
-                self.tx.batch("RELEASE poll")?;
-                search.extend(indexed);
-                Ok(ingested)
-            }
-            Err(e) => {
-                // What the window learnt of the undone writes is wrong now: it is loaded
-                // again from the store at the next write.
-                candidates.reset();
-                if !self.tx.ended() {
-                    self.tx.batch("ROLLBACK TO poll; RELEASE poll")?;
-                }
-                Err(e)
-            }
-        }
-    }
-
-    fn write(
-        &self,
-        poll: &FeedPoll<'_>,
-        candidates: &mut window::StoredWindow,
-        search: &mut search::Pending,
-    ) -> Result<Ingested, StoreError> {
-        let mut ingested = Ingested::default();
-        if let Some(body) = &poll.body {
-            if !body.items.is_empty() {
-                candidates.catch_up(self.tx, self.now, self.dedup)?;
-            }
-            // The document's own items are never re-publications of each other: a story and
-            // its live blog, say, are both in the feed at once.
-            let links: Vec<String> = body.items.iter().filter_map(Item::canonical_url).collect();
-            let siblings: HashSet<&str> = body
-                .items
-                .iter()
-                .map(|i| i.id.as_str())
-                .chain(links.iter().map(String::as_str))
-                .collect();
-            let rules = items::PollContext {
-                feed_url: poll.feed_url,
-                retention_cutoff: self.retention_cutoff,
-                now: self.now,
-                dedup: self.dedup,
-                policy: self.policy,
-                siblings: &siblings,
-            };
-            for item in body.items {
-                items::ingest(self.tx, item, &rules, candidates, &mut ingested, search)?;
-            }
-            // GUIDs that change on every fetch: most items found only by their link.
-            let changing = ingested.relinked >= 3 && ingested.relinked * 2 >= body.items.len();
-            ingested.guids_changed = changing && !body.state.by_link;
-            feeds::record_body(
-                self.tx,
-                poll.outlet,
-                poll.feed_url,
-                body,
-                ingested.guids_changed,
-            )?;
-        }
-        feeds::record_attempt(self.tx, poll.outlet, poll.feed_url, &poll.attempt)?;
-        leases::release(self.tx, poll.outlet, poll.feed_url, self.instance)?;
-        Ok(ingested)
-    }
-}
-
 /// This process's name in leases: `host:pid:random`.
 fn instance_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|name| name.trim().to_owned())
         .unwrap_or_else(|_| "localhost".to_owned());
     format!("{host}:{}:{:08x}", std::process::id(), fastrand::u32(..))
-}
-
-/// The connection `url` describes, with what it leaves out taken from libpq's environment
-/// (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`), as `psql` would: a password
-/// need not be written in the config file.
-fn postgres_config(url: &str) -> Result<postgres::Config, StoreError> {
-    let mut config: postgres::Config = url.parse()?;
-    let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    if config.get_hosts().is_empty() {
-        config.host(from_env("PGHOST").as_deref().unwrap_or("localhost"));
-    }
-    if config.get_ports().is_empty() {
-        if let Some(port) = from_env("PGPORT").and_then(|p| p.parse().ok()) {
-            config.port(port);
-        }
-    }
-    if config.get_user().is_none() {
-        if let Some(user) = from_env("PGUSER").or_else(|| from_env("USER")) {
-            config.user(&user);
-        }
-    }
-    if config.get_password().is_none() {
-        if let Some(password) = from_env("PGPASSWORD") {
-            config.password(password);
-        }
-    }
-    if config.get_dbname().is_none() {
-        if let Some(name) = from_env("PGDATABASE") {
-            config.dbname(&name);
-        }
-    }
-    Ok(config)
 }
 
 /// What the server said, for an error it reported (the client's own text is only "db error").
