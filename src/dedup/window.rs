@@ -194,6 +194,16 @@ impl Window {
         per_key: usize,
         max: usize,
     ) -> Vec<usize> {
+        let walks = self.walks(sketch, terms, per_key);
+        self.count_shared(walks, since, per_key);
+        self.most_shared(max)
+    }
+
+    /// A walk of each term of `sketch` to look up: its `terms` rarest that the window knows,
+    /// rarest first, until the postings they would read reach the budget — an item whose
+    /// rarest terms are still common (every word of it is everyday) is not made to read
+    /// hundreds of postings that say little.
+    fn walks(&self, sketch: &Sketch, terms: usize, per_key: usize) -> Vec<Walk> {
         let rarity = self.rarity(false);
         // Rarest first; between terms as rare, by hash, so that the order items arrived in
         // does not decide which are looked up.
@@ -210,19 +220,27 @@ impl Window {
             .collect();
         rarest.sort_unstable_by_key(|&(items, term, _, _)| (items, term));
         rarest.truncate(terms);
-        // The rarest first until the postings they would read reach the budget: an item whose
-        // rarest terms are still common (every word of it is everyday) is not made to read
-        // hundreds of postings that say little.
         let mut budget = POSTINGS_READ_AT_MOST;
-        let looked_up = rarest
+        rarest
             .iter()
+            .filter(|_| per_key > 0)
             .take_while(|&&(items, ..)| {
                 let fits = budget > 0;
                 budget = budget.saturating_sub((items as usize).min(per_key));
                 fits
             })
-            .count();
-        rarest.truncate(looked_up);
+            .map(|&(_, _, at, weight)| Walk {
+                at,
+                weight,
+                read: 0,
+                walked: 0,
+            })
+            .collect()
+    }
+
+    /// Walks the terms' postings, adding each term's rarity to every live entry first seen at
+    /// or after `since` that it finds (into `shared`, the entries found into `counted`).
+    fn count_shared(&mut self, mut walks: Vec<Walk>, since: i64, per_key: usize) {
         // A dead entry is in no window.
         let since = since.max(DEAD + 1);
         self.shared.resize(self.entries.len(), 0.0);
@@ -230,16 +248,6 @@ impl Window {
         // The keys' lists are walked side by side, a posting of each in turn: each step of a
         // list waits for memory (postings are scattered over the window), and steps of
         // different lists do not wait for each other, so the CPU overlaps their waits.
-        let mut walks: Vec<Walk> = rarest
-            .iter()
-            .filter(|_| per_key > 0)
-            .map(|&(_, _, at, weight)| Walk {
-                at,
-                weight,
-                read: 0,
-                walked: 0,
-            })
-            .collect();
         while !walks.is_empty() {
             walks.retain_mut(|walk| {
                 let posting = &self.postings[walk.at as usize];
@@ -257,6 +265,11 @@ impl Window {
                 walk.at != END && walk.read < per_key && walk.walked < 2 * per_key
             });
         }
+    }
+
+    /// The `max` entries counted with the most shared rarity, best first (leaving `shared`
+    /// zeroed for the next lookup).
+    fn most_shared(&mut self, max: usize) -> Vec<usize> {
         let mut ranked: Vec<(f32, u64, u32)> = self
             .counted
             .iter()
