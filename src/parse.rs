@@ -166,21 +166,12 @@ fn capped_title(title: String) -> String {
 }
 
 /// `entry` as an item of `outlet`; what had to be cut from it is added to `notes`.
-fn normalize(entry: Entry, base: Option<&Url>, outlet: &str, notes: &mut Vec<String>) -> Item {
-    let permalink = || {
-        let guid = entry.guid.as_deref().filter(|_| entry.guid_is_permalink)?;
-        publisher_url(guid, None)
-    };
-    let url = entry
-        .link
-        .as_deref()
-        .and_then(|link| publisher_url(link, base))
-        .or_else(permalink);
-    let html_base = entry
-        .html_base
-        .clone()
-        .or_else(|| url.as_deref().and_then(|u| Url::parse(u).ok()));
-    let html_base = html_base.as_ref().or(base);
+/// The entry's summary and content as sanitized HTML (plain text made HTML), each cut to its
+/// cap, and the depth from which markup too deeply nested was kept as plain text, if any was.
+fn html_bodies(
+    entry: &Entry,
+    html_base: Option<&Url>,
+) -> (Option<String>, Option<String>, Option<usize>) {
     let mut flattened_from = None;
     let mut html = |body: &Body, max: usize| match body.is_html {
         true => {
@@ -198,18 +189,45 @@ fn normalize(entry: Entry, base: Option<&Url>, outlet: &str, notes: &mut Vec<Str
         .content
         .as_ref()
         .and_then(|c| html(c, MAX_CONTENT_BYTES));
+    (summary, content, flattened_from)
+}
+
+/// The title as plain text within its cap, or one made from `body` when there is none.
+fn plain_title(title: Option<&Body>, body: Option<&str>) -> String {
     // A title is read from at most four bytes a character it keeps (and some markup).
-    let title_text = entry.title.as_ref().map(|t| {
+    let text = title.map(|t| {
         let written = at_most(&t.text, 16 * MAX_TITLE_CHARS);
         match t.is_html {
             true => text::plain_text(written),
             false => text::collapse_whitespace(written),
         }
     });
-    let title = match title_text {
+    match text {
         Some(title) if !title.is_empty() => capped_title(title),
-        _ => untitled(summary.as_deref().or(content.as_deref())),
+        _ => untitled(body),
+    }
+}
+
+fn normalize(entry: Entry, base: Option<&Url>, outlet: &str, notes: &mut Vec<String>) -> Item {
+    let permalink = || {
+        let guid = entry.guid.as_deref().filter(|_| entry.guid_is_permalink)?;
+        publisher_url(guid, None)
     };
+    let url = entry
+        .link
+        .as_deref()
+        .and_then(|link| publisher_url(link, base))
+        .or_else(permalink);
+    let html_base = entry
+        .html_base
+        .clone()
+        .or_else(|| url.as_deref().and_then(|u| Url::parse(u).ok()));
+    let html_base = html_base.as_ref().or(base);
+    let (summary, content, flattened_from) = html_bodies(&entry, html_base);
+    let title = plain_title(
+        entry.title.as_ref(),
+        summary.as_deref().or(content.as_deref()),
+    );
     if let Some(depth) = flattened_from {
         notes.push(format!(
             "the HTML of {title:?} nests {depth} elements deep, past {}: kept as plain text",

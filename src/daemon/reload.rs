@@ -29,29 +29,11 @@ pub struct Diff {
 impl Diff {
     pub fn between(old: &Config, new: &Config) -> Self {
         let mut diff = Diff::default();
-        for outlet in &new.outlets {
-            match old.outlet(&outlet.id) {
-                None => diff.added.push(outlet.id.clone()),
-                Some(before) => {
-                    if before.schedule != outlet.schedule {
-                        diff.rescheduled.push(outlet.id.clone());
-                    }
-                    if before.feeds != outlet.feeds || before.name != outlet.name {
-                        diff.changed.push(outlet.id.clone());
-                    }
-                }
-            }
-        }
-        diff.removed = old
-            .outlets
-            .iter()
-            .filter(|o| new.outlet(&o.id).is_none())
-            .map(|o| o.id.clone())
-            .collect();
+        diff.compare_outlets(old, new);
         let order = |c: &Config| c.outlets.iter().map(|o| o.id.clone()).collect::<Vec<_>>();
         let reordered =
             diff.added.is_empty() && diff.removed.is_empty() && order(old) != order(new);
-        let sections = [
+        diff.sections = changed([
             ("[polling]", old.polling != new.polling),
             ("[dedup]", old.dedup != new.dedup),
             ("[log]", old.log != new.log),
@@ -74,25 +56,38 @@ impl Diff {
                 old.storage.purge_removed != new.storage.purge_removed,
             ),
             ("outlet order", reordered),
-        ];
-        diff.sections = sections
-            .into_iter()
-            .filter(|(_, c)| *c)
-            .map(|(s, _)| s)
-            .collect();
-        let restart = [
+        ]);
+        diff.need_restart = changed([
             ("[server] listen", old.server.listen != new.server.listen),
             (
                 "[storage] path or url",
                 old.storage.database != new.storage.database,
             ),
-        ];
-        diff.need_restart = restart
-            .into_iter()
-            .filter(|(_, c)| *c)
-            .map(|(s, _)| s)
-            .collect();
+        ]);
         diff
+    }
+
+    /// The outlets added, removed, rescheduled and changed (feeds or name).
+    fn compare_outlets(&mut self, old: &Config, new: &Config) {
+        for outlet in &new.outlets {
+            match old.outlet(&outlet.id) {
+                None => self.added.push(outlet.id.clone()),
+                Some(before) => {
+                    if before.schedule != outlet.schedule {
+                        self.rescheduled.push(outlet.id.clone());
+                    }
+                    if before.feeds != outlet.feeds || before.name != outlet.name {
+                        self.changed.push(outlet.id.clone());
+                    }
+                }
+            }
+        }
+        self.removed = old
+            .outlets
+            .iter()
+            .filter(|o| new.outlet(&o.id).is_none())
+            .map(|o| o.id.clone())
+            .collect();
     }
 
     pub fn is_empty(&self) -> bool {
@@ -197,6 +192,15 @@ async fn apply(
     }
     pipeline.changed.notify_one();
     Ok(diff)
+}
+
+/// The names of the parts that changed.
+fn changed<const N: usize>(parts: [(&'static str, bool); N]) -> Vec<&'static str> {
+    parts
+        .into_iter()
+        .filter(|(_, changed)| *changed)
+        .map(|(name, _)| name)
+        .collect()
 }
 
 #[cfg(test)]
