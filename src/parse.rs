@@ -165,7 +165,6 @@ fn capped_title(title: String) -> String {
     }
 }
 
-/// `entry` as an item of `outlet`; what had to be cut from it is added to `notes`.
 /// The entry's summary and content as sanitized HTML (plain text made HTML), each cut to its
 /// cap, and the depth from which markup too deeply nested was kept as plain text, if any was.
 fn html_bodies(
@@ -208,6 +207,7 @@ fn plain_title(title: Option<&Body>, body: Option<&str>) -> String {
     }
 }
 
+/// `entry` as an item of `outlet`; what had to be cut from it is added to `notes`.
 fn normalize(entry: Entry, base: Option<&Url>, outlet: &str, notes: &mut Vec<String>) -> Item {
     let permalink = || {
         let guid = entry.guid.as_deref().filter(|_| entry.guid_is_permalink)?;

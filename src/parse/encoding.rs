@@ -11,6 +11,62 @@ pub struct Decoded {
     pub notes: Vec<String>,
 }
 
+/// The encoding the HTTP charset, or else the XML declaration, claims, if it names one that
+/// ASCII-compatible bytes can be in.
+fn claimed_encoding(
+    bytes: &[u8],
+    http_charset: Option<&str>,
+    notes: &mut Vec<String>,
+) -> Option<&'static Encoding> {
+    let declared = http_charset
+        .map(|label| ("HTTP charset", label))
+        .or_else(|| declared_encoding(bytes).map(|label| ("XML declaration", label)));
+    let (source, label) = declared?;
+    match Encoding::for_label_no_replacement(label.trim().as_bytes()) {
+        // Bytes that reach here are ASCII-compatible: a UTF-16 claim is a leftover.
+        Some(encoding) if encoding == UTF_16LE || encoding == UTF_16BE => None,
+        Some(encoding) => Some(encoding),
+        None => {
+            notes.push(format!("unknown encoding {label:?} in the {source}"));
+            None
+        }
+    }
+}
+
+/// The encoding the bytes are read in: the claimed one, unless the bytes are UTF-8 (which
+/// legacy text practically never is by chance), or detected when there is no claim and they
+/// are not UTF-8.
+fn settled_encoding(
+    bytes: &[u8],
+    claimed: Option<&'static Encoding>,
+    notes: &mut Vec<String>,
+) -> &'static Encoding {
+    let valid_utf8 = std::str::from_utf8(bytes).ok();
+    match (claimed, valid_utf8) {
+        (Some(claimed), Some(text)) if claimed != UTF_8 && !text.is_ascii() => {
+            // Legacy single-byte text practically never forms valid multi-byte UTF-8.
+            notes.push(format!(
+                "declared {} but the bytes are UTF-8",
+                claimed.name()
+            ));
+            UTF_8
+        }
+        (Some(claimed), _) if claimed != UTF_8 => claimed,
+        (_, Some(_)) => UTF_8,
+        (claimed, None) => {
+            let detected = detect(bytes);
+            let what = claimed.map_or("undeclared".to_owned(), |c| {
+                format!("declared {}", c.name())
+            });
+            notes.push(format!(
+                "{what} but not valid UTF-8; detected {}",
+                detected.name()
+            ));
+            detected
+        }
+    }
+}
+
 /// Decodes `bytes`, given the `charset` parameter of the response's `Content-Type`, if any.
 pub fn decode(bytes: &[u8], http_charset: Option<&str>) -> Decoded {
     let mut notes = Vec::new();
@@ -39,47 +95,8 @@ pub fn decode(bytes: &[u8], http_charset: Option<&str>) -> Decoded {
             notes,
         };
     }
-    let declared = http_charset
-        .map(|label| ("HTTP charset", label))
-        .or_else(|| declared_encoding(bytes).map(|label| ("XML declaration", label)));
-    let claimed = match declared {
-        Some((source, label)) => {
-            match Encoding::for_label_no_replacement(label.trim().as_bytes()) {
-                // Bytes that reach here are ASCII-compatible: a UTF-16 claim is a leftover.
-                Some(encoding) if encoding == UTF_16LE || encoding == UTF_16BE => None,
-                Some(encoding) => Some(encoding),
-                None => {
-                    notes.push(format!("unknown encoding {label:?} in the {source}"));
-                    None
-                }
-            }
-        }
-        None => None,
-    };
-    let valid_utf8 = std::str::from_utf8(bytes).ok();
-    let encoding = match (claimed, valid_utf8) {
-        (Some(claimed), Some(text)) if claimed != UTF_8 && !text.is_ascii() => {
-            // Legacy single-byte text practically never forms valid multi-byte UTF-8.
-            notes.push(format!(
-                "declared {} but the bytes are UTF-8",
-                claimed.name()
-            ));
-            UTF_8
-        }
-        (Some(claimed), _) if claimed != UTF_8 => claimed,
-        (_, Some(_)) => UTF_8,
-        (claimed, None) => {
-            let detected = detect(bytes);
-            let what = claimed.map_or("undeclared".to_owned(), |c| {
-                format!("declared {}", c.name())
-            });
-            notes.push(format!(
-                "{what} but not valid UTF-8; detected {}",
-                detected.name()
-            ));
-            detected
-        }
-    };
+    let claimed = claimed_encoding(bytes, http_charset, &mut notes);
+    let encoding = settled_encoding(bytes, claimed, &mut notes);
     let (text, malformed) = encoding.decode_without_bom_handling(bytes);
     if malformed {
         notes.push(format!(
