@@ -115,40 +115,7 @@ fn main() -> ExitCode {
     if !matches!(command, Command::Run { .. }) {
         end_quietly_on_a_closed_pipe();
     }
-    let result = runtime.block_on(async {
-        match command {
-            Command::Run { no_watch } => daemon::run(&cli.config, log, !no_watch)
-                .await
-                .map(|()| true),
-            Command::Check => check(&cli.config),
-            Command::Poll { outlet, force } => poll(&cli.config, outlet.as_deref(), force).await,
-            // The database is read on a blocking thread: PostgreSQL's client runs a runtime
-            // of its own, which cannot start inside this one.
-            Command::Status { json } => {
-                let config = cli.config.clone();
-                tokio::task::spawn_blocking(move || status(&config, json))
-                    .await?
-                    .map(|()| true)
-            }
-            Command::Explain { item } => {
-                let config = cli.config.clone();
-                tokio::task::spawn_blocking(move || explain(&config, &item)).await?
-            }
-            Command::ImportOpml { file, dry_run } => import_opml(&cli.config, &file, dry_run),
-            Command::MigrateStore { to } => {
-                let config = cli.config.clone();
-                tokio::task::spawn_blocking(move || migrate_store(&config, &to)).await?
-            }
-            Command::Parse {
-                source,
-                outlet,
-                content_type,
-                base_url,
-            } => parse_one(&source, &outlet, content_type, base_url)
-                .await
-                .map(|()| true),
-        }
-    });
+    let result = runtime.block_on(execute(command, &cli.config, log));
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
@@ -156,6 +123,41 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Runs `work` with the config's path on a blocking thread, as what reads the database must:
+/// PostgreSQL's client runs a runtime of its own, which cannot start inside this one.
+async fn blocking(
+    config: &Path,
+    work: impl FnOnce(&Path) -> anyhow::Result<bool> + Send + 'static,
+) -> anyhow::Result<bool> {
+    let config = config.to_owned();
+    tokio::task::spawn_blocking(move || work(&config)).await?
+}
+
+/// Runs `command` with the config at `config`; whether it succeeded.
+async fn execute(command: Command, config: &Path, log: logging::LogLevel) -> anyhow::Result<bool> {
+    match command {
+        Command::Run { no_watch } => daemon::run(config, log, !no_watch).await.map(|()| true),
+        Command::Check => check(config),
+        Command::Poll { outlet, force } => poll(config, outlet.as_deref(), force).await,
+        Command::Status { json } => {
+            blocking(config, move |config| status(config, json).map(|()| true)).await
+        }
+        Command::Explain { item } => blocking(config, move |config| explain(config, &item)).await,
+        Command::ImportOpml { file, dry_run } => import_opml(config, &file, dry_run),
+        Command::MigrateStore { to } => {
+            blocking(config, move |config| migrate_store(config, &to)).await
+        }
+        Command::Parse {
+            source,
+            outlet,
+            content_type,
+            base_url,
+        } => parse_one(&source, &outlet, content_type, base_url)
+            .await
+            .map(|()| true),
     }
 }
 
