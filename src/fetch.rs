@@ -282,6 +282,29 @@ impl Fetcher {
         Ok(response)
     }
 
+    /// The body, refused once it is larger than `max_body_bytes`: at once when it says so,
+    /// or as soon as it grows past it. Chunks arrive decompressed, so a small gzip bomb is cut
+    /// off at the limit too.
+    async fn read_body(
+        &self,
+        response: &mut reqwest::Response,
+        headers: &reqwest::header::HeaderMap,
+    ) -> Result<Vec<u8>, FetchError> {
+        let limit = self.settings.max_body_bytes;
+        let declared = header(headers, CONTENT_LENGTH).and_then(|l| l.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > limit) {
+            return Err(FetchError::TooLarge { limit });
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await? {
+            if (bytes.len() + chunk.len()) as u64 > limit {
+                return Err(FetchError::TooLarge { limit });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    }
+
     /// Turns the last hop's response into a result, reading at most `max_body_bytes`.
     async fn answer(
         &self,
@@ -315,19 +338,7 @@ impl Fetcher {
                 body: None,
             });
         }
-        let limit = self.settings.max_body_bytes;
-        let declared = header(&headers, CONTENT_LENGTH).and_then(|l| l.parse::<u64>().ok());
-        if declared.is_some_and(|length| length > limit) {
-            return Err(FetchError::TooLarge { limit });
-        }
-        // Chunks arrive decompressed, so a small gzip bomb is cut off at the limit too.
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await? {
-            if (bytes.len() + chunk.len()) as u64 > limit {
-                return Err(FetchError::TooLarge { limit });
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let bytes = self.read_body(&mut response, &headers).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(FetchError::Empty(status));
         }

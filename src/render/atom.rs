@@ -56,7 +56,9 @@ pub fn render(channel: &Channel<'_>, items: &[Arc<StoredItem>]) -> Vec<u8> {
         .expect("writing XML to memory cannot fail")
 }
 
-fn entry(channel: &Channel<'_>, stored: &StoredItem) -> Entry {
+/// The entry's links: its page, its enclosures, and the other outlets' copies of the story
+/// ("also reported by") as related links.
+fn entry_links(channel: &Channel<'_>, stored: &StoredItem) -> Vec<Link> {
     let item = &stored.item;
     let mut links: Vec<Link> = item
         .url
@@ -78,6 +80,11 @@ fn entry(channel: &Channel<'_>, stored: &StoredItem) -> Entry {
             ..link(also.url.clone()?, "related", Some("text/html"))
         })
     }));
+    links
+}
+
+fn entry(channel: &Channel<'_>, stored: &StoredItem) -> Entry {
+    let item = &stored.item;
     let html = |value: &String| Text::html(value.clone());
     // An entry without a link to its page must carry its text (RFC 4287 §4.1.2).
     let body = item.content.as_ref().or(if item.url.is_none() {
@@ -106,7 +113,7 @@ fn entry(channel: &Channel<'_>, stored: &StoredItem) -> Entry {
                 ..Default::default()
             })
             .collect(),
-        links,
+        links: entry_links(channel, stored),
         summary: item.summary.as_ref().map(html),
         content: body.map(|value| Content {
             value: Some(value.clone()),
