@@ -2,9 +2,9 @@
 //!
 //! A poll round keeps both cores of a small machine busy for seconds (parsing, deduplicating,
 //! writing). At the same priority as the HTTP workers, a reader's request waits for a core
-//! until a round's thread has used up its time slice: `/feed.xml` p99 went from about 1 ms to
-//! 2–5 ms during a round (`BENCHMARKS.md`, 3b). Under `SCHED_IDLE` a waking HTTP worker takes
-//! the core at once, while the round still gets every cycle the readers leave.
+//! until a round's thread has used up its time slice (what that did to `/feed.xml`'s p99:
+//! `BENCHMARKS.md`, 3b). Under `SCHED_IDLE` a waking HTTP worker takes the core at once, while
+//! the round still gets every cycle the readers leave.
 //!
 //! The policy orders threads within the daemon's own share of the CPU: under systemd the
 //! service is a cgroup of its own (and a terminal's process an autogroup), so other programs'

@@ -1,8 +1,7 @@
 //! Checkpoints on a thread of their own. In WAL mode a commit appends pages to the log, and a
 //! checkpoint copies them into the database file and syncs it. Left to SQLite, the commit that
 //! fills the log pays for that; once the store outgrows the page cache every commit touches
-//! pages all over the file, and the copy and sync grow with it (`benches/dedup_scale.rs`: at a
-//! million items the writer took 171 µs per item checkpointing itself, 156–161 µs without).
+//! pages all over the file, and the copy and sync grow with it (`BENCHMARKS.md`, section 5).
 //! Here the writer only wakes this thread, which copies what was committed while the writer
 //! goes on; the writer's own checkpoint (`wal_autocheckpoint`) stays as the backstop, and
 //! finds little left to copy.
