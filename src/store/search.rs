@@ -7,7 +7,7 @@
 //! `"quoted phrases"` kept together and a trailing `*` for a prefix, so that no input is a
 //! syntax error in either engine.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -59,12 +59,90 @@ impl Pending {
         self.0.extend(poll.0);
     }
 
+    /// Writes the entries: on SQLite one after another, each statement prepared once; on
+    /// PostgreSQL, where each statement is a round trip, a few statements for the whole batch
+    /// (see [`Pending::write_together`]).
     pub(super) fn write(self, tx: &impl Sql) -> Result<(), StoreError> {
+        if tx.dialect() == Dialect::Postgres {
+            return self.write_together(tx);
+        }
         for entry in self.0 {
             index(tx, entry.rowid, entry.replace, &entry.title, &entry.summary)?;
         }
         Ok(())
     }
+
+    /// Writes the entries in a few statements, rows of up to [`ROWS_PER_STATEMENT`] each. An
+    /// item written twice in the batch is indexed once, under its last text.
+    fn write_together(self, tx: &impl Sql) -> Result<(), StoreError> {
+        let mut last: HashMap<i64, Entry> = HashMap::with_capacity(self.0.len());
+        let mut order = Vec::with_capacity(self.0.len());
+        for entry in self.0 {
+            match last.get_mut(&entry.rowid) {
+                Some(earlier) => {
+                    let replace = earlier.replace || entry.replace;
+                    *earlier = Entry { replace, ..entry };
+                }
+                None => {
+                    order.push(entry.rowid);
+                    last.insert(entry.rowid, entry);
+                }
+            }
+        }
+        let entries: Vec<Entry> = order.iter().filter_map(|r| last.remove(r)).collect();
+        let replaced: Vec<Value<'_>> = entries
+            .iter()
+            .filter(|e| e.replace)
+            .map(|e| Value::Int(e.rowid))
+            .collect();
+        for chunk in in_chunks(&replaced) {
+            let rowids = vec!["?"; chunk.len()].join(",");
+            tx.execute(
+                &format!("DELETE FROM items_search WHERE rowid IN ({rowids})"),
+                chunk,
+            )?;
+        }
+        let row = tx.dialect().pick(
+            "(?, ?, ?)",
+            "(?, to_tsvector('simple', ?) || to_tsvector('simple', ?))",
+        );
+        let insert = tx.dialect().pick(
+            "INSERT INTO items_search (rowid, title, summary) VALUES ",
+            "INSERT INTO items_search (rowid, document) VALUES ",
+        );
+        for chunk in in_chunks(&entries) {
+            let values: Vec<Value<'_>> = chunk
+                .iter()
+                .flat_map(|e| {
+                    [
+                        Value::Int(e.rowid),
+                        Value::Text(&e.title),
+                        Value::Text(&e.summary),
+                    ]
+                })
+                .collect();
+            let rows = vec![row; chunk.len()].join(", ");
+            tx.execute(&format!("{insert}{rows}"), &values)?;
+        }
+        Ok(())
+    }
+}
+
+/// The most rows one statement writes.
+const ROWS_PER_STATEMENT: usize = 64;
+
+/// `items` in chunks of a power of two rows, at most [`ROWS_PER_STATEMENT`]: a few shapes of
+/// statement, each prepared once per connection.
+fn in_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        if items.is_empty() {
+            return None;
+        }
+        let size = ROWS_PER_STATEMENT.min(1 << items.len().ilog2());
+        let (chunk, rest) = items.split_at(size);
+        items = rest;
+        Some(chunk)
+    })
 }
 
 /// Indexes the item stored in row `rowid` under its title and its summary as plain text,
@@ -385,6 +463,18 @@ mod tests {
         );
         let odd = SearchQuery::parse("O'Brien & | ! <-> :*").unwrap();
         assert_eq!(odd.tsquery(), "('O') & ('Brien')");
+    }
+
+    #[test]
+    fn entries_are_written_in_chunks_of_a_few_shapes() {
+        let sizes = |n: usize| {
+            let items: Vec<usize> = (0..n).collect();
+            in_chunks(&items).map(<[usize]>::len).collect::<Vec<_>>()
+        };
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(100), [64, 32, 4]);
+        assert_eq!(sizes(135), [64, 64, 4, 2, 1]);
     }
 
     #[test]

@@ -768,3 +768,42 @@ fn a_server_without_tls_is_refused_when_the_url_requires_it() {
     assert!(error.contains("TLS"), "{error}");
     assert!(Store::connect(&format!("{url}?sslmode=prefer")).is_ok());
 }
+
+#[test]
+fn an_item_written_twice_in_one_batch_is_found_by_its_last_text_only() {
+    on_each_engine(|place| {
+        let store = place.open();
+        let first = [item(
+            "g",
+            "https://abc.example/g",
+            "Ferry halted at Wellington",
+        )];
+        let mut second = first.clone();
+        second[0].title = "Ferry resumes at Wellington".into();
+        let many: Vec<Item> = (0..100)
+            .map(|n| {
+                item(
+                    &format!("m{n}"),
+                    &format!("https://abc.example/m{n}"),
+                    "Roads reopen",
+                )
+            })
+            .collect();
+        let polls = [
+            poll(&first, "\"a\""),
+            poll(&second, "\"b\""),
+            poll(&many, "\"c\""),
+        ];
+        let results = store.record_polls(&polls, now() - Duration::days(30), now());
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        let found = |q: &str| {
+            store
+                .search(&SearchQuery::parse(q).unwrap(), None, 1_000)
+                .unwrap()
+                .items
+        };
+        assert_eq!(found("resumes"), [first[0].id.to_string()].into());
+        assert!(found("halted").is_empty(), "{place}");
+        assert_eq!(found("roads").len(), 100);
+    });
+}
