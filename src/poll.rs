@@ -70,6 +70,9 @@ enum PollError {
     Writer(#[from] WriterStopped),
     #[error("internal task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The outlet's feeds could not be read or claimed: none of them was asked.
+    #[error("not asked: {0}")]
+    Unclaimed(Arc<String>),
 }
 
 impl PollError {
@@ -111,11 +114,12 @@ impl Poller {
             respect_cache_headers: self.respect_cache_headers,
             tick: schedule::period(&outlet.schedule, Utc::now()).unwrap_or(self.min_interval),
         };
+        let turns = self.take_turns(outlet, cadence, when).await;
         let mut tasks = JoinSet::new();
-        for (index, feed) in outlet.feeds.iter().enumerate() {
+        for (index, (feed, turn)) in outlet.feeds.iter().zip(turns).enumerate() {
             let (poller, outlet, feed) = (self.clone(), outlet.id.clone(), feed.clone());
             tasks.spawn(async move {
-                let report = poller.poll_feed(outlet, feed, cadence, when).await;
+                let report = poller.poll_feed(outlet, feed, cadence, turn).await;
                 (index, report)
             });
         }
@@ -129,9 +133,13 @@ impl Poller {
         outlet: String,
         feed: Url,
         cadence: Cadence,
-        when: When,
+        turn: Result<Turn, PollError>,
     ) -> FeedReport {
-        let (outcome, cost) = match self.try_poll_feed(&outlet, &feed, cadence, when).await {
+        let asked = match turn {
+            Ok(turn) => self.try_poll_feed(&outlet, &feed, cadence, turn).await,
+            Err(e) => Err(e),
+        };
+        let (outcome, cost) = match asked {
             Ok(done) => done,
             Err(e) => {
                 let (status, error) = (e.status(), e.to_string());
@@ -149,16 +157,17 @@ impl Poller {
         report
     }
 
-    /// Asks the feed if it is due, and records what came of it (success or failure) together
-    /// with any new items in one write. Returns the outcome and what the exchange cost.
+    /// Asks the feed if it is this process's turn, and records what came of it (success or
+    /// failure) together with any new items in one write. Returns the outcome and what the
+    /// exchange cost.
     async fn try_poll_feed(
         &self,
         outlet: &str,
         feed: &Url,
         cadence: Cadence,
-        when: When,
+        turn: Turn,
     ) -> Result<(Outcome, Option<Cost>), PollError> {
-        let (state, at) = match self.take_turn(outlet, feed, cadence, when).await? {
+        let (state, at) = match turn {
             Turn::Ask { state, at } => (state, at),
             Turn::Skip(outcome) => return Ok((outcome, None)),
         };
@@ -176,51 +185,64 @@ impl Poller {
         Ok((outcome, Some(cost)))
     }
 
-    /// Whether this process asks the feed now: it must be due, and no other process sharing
-    /// the store may be asking it (a lease, see `store::Claim`).
-    async fn take_turn(
+    /// Whether this process asks each of the outlet's feeds now, in the config's order: a feed
+    /// must be due, and no other process sharing the store may be asking it (a lease, see
+    /// `store::Claim`). The feeds are read first without a lease — most feeds at most ticks
+    /// are not due, and are left so without a write — and those due are claimed together.
+    async fn take_turns(
         &self,
-        outlet: &str,
-        feed: &Url,
+        outlet: &Outlet,
         cadence: Cadence,
         when: When,
-    ) -> Result<Turn, PollError> {
-        let state = self
-            .blocking({
-                let (outlet, feed) = (outlet.to_owned(), feed.to_string());
-                move |store| store.feed_state(&outlet, &feed)
-            })
-            .await?;
-        // Read first without a lease: most feeds at most ticks are not due, and are left so
-        // without a write.
-        if let When::Due(at) = when {
-            if !cadence.is_due(state.next_poll_at, at) {
-                let until = state.next_poll_at.unwrap_or(at);
-                return Ok(Turn::Skip(Outcome::Deferred { until }));
-            }
-        }
+    ) -> Vec<Result<Turn, PollError>> {
+        let feeds: Vec<String> = outlet.feeds.iter().map(Url::to_string).collect();
         let due_at = match when {
             When::Due(at) => Some(at),
             When::Now => None,
         };
         let lease = chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::MAX);
-        let claim = self
-            .blocking({
-                let (outlet, feed) = (outlet.to_owned(), feed.to_string());
-                move |store| {
-                    let now = Utc::now();
-                    store.claim_feed(&outlet, &feed, due_at, now + lease, now)
+        let id = outlet.id.clone();
+        let count = feeds.len();
+        let turns = self
+            .blocking(move |store| {
+                let mut turns: Vec<Turn> = Vec::with_capacity(feeds.len());
+                let mut due: Vec<(usize, String)> = Vec::new();
+                for feed in &feeds {
+                    let state = store.feed_state(&id, feed)?;
+                    let until = state.next_poll_at.unwrap_or_else(Utc::now);
+                    if due_at.is_none_or(|at| cadence.is_due(state.next_poll_at, at)) {
+                        due.push((turns.len(), feed.clone()));
+                    }
+                    turns.push(Turn::Skip(Outcome::Deferred { until }));
                 }
+                if due.is_empty() {
+                    return Ok(turns);
+                }
+                let now = Utc::now();
+                let urls: Vec<String> = due.iter().map(|(_, feed)| feed.clone()).collect();
+                let claims = store.claim_feeds(&id, &urls, due_at, now + lease, now)?;
+                for ((index, _), claim) in due.into_iter().zip(claims) {
+                    turns[index] = match claim {
+                        Claim::Granted(state) => Turn::Ask {
+                            state,
+                            at: due_at.unwrap_or(now),
+                        },
+                        Claim::NotDue { until } => Turn::Skip(Outcome::Deferred { until }),
+                        Claim::Held { by, until } => Turn::Skip(Outcome::Elsewhere { by, until }),
+                    };
+                }
+                Ok(turns)
             })
-            .await?;
-        Ok(match claim {
-            Claim::Granted(state) => Turn::Ask {
-                state,
-                at: due_at.unwrap_or_else(Utc::now),
-            },
-            Claim::NotDue { until } => Turn::Skip(Outcome::Deferred { until }),
-            Claim::Held { by, until } => Turn::Skip(Outcome::Elsewhere { by, until }),
-        })
+            .await;
+        match turns {
+            Ok(turns) => turns.into_iter().map(Ok).collect(),
+            Err(e) => {
+                let failed = Arc::new(e.to_string());
+                (0..count)
+                    .map(|_| Err(PollError::Unclaimed(Arc::clone(&failed))))
+                    .collect()
+            }
+        }
     }
 
     /// Stores what the exchange brought with its attempt, and says what became of the feed.

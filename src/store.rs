@@ -263,6 +263,9 @@ impl Store {
         // A batch written again after a failure has a savepoint per poll, whose journal is a
         // temporary file unless told otherwise: a write and a read of every page it changes.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // Every statement a batch and a claim run stays prepared: some twenty, past the
+        // default of sixteen, which would prepare some of them again for every item.
+        conn.set_prepared_statement_cache_capacity(32);
         let mut conn = Connection::Sqlite(conn);
         schema::migrate(&mut conn)?;
         Ok(Self::around(

@@ -25,45 +25,56 @@ pub enum Claim {
 }
 
 impl Store {
-    /// Claims the feed `feed_url` of `outlet` for this process until `until`, if no one else
-    /// holds it and it is due at `due_at` (`None`: whenever it was last polled, as for
-    /// `tributary poll --force`).
-    pub fn claim_feed(
+    /// Claims the feeds `feed_urls` of `outlet` for this process until `until`, each if no one
+    /// else holds it and it is due at `due_at` (`None`: whenever it was last polled, as for
+    /// `tributary poll --force`); one claim per feed, in order. One transaction claims them
+    /// all: on SQLite every claim waits for the store's one writer, so the feeds an outlet's
+    /// tick finds due wait for it once, not once each.
+    pub fn claim_feeds(
         &self,
         outlet: &str,
-        feed_url: &str,
+        feed_urls: &[String],
         due_at: Option<DateTime<Utc>>,
         until: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<Claim, StoreError> {
+    ) -> Result<Vec<Claim>, StoreError> {
         let mut conn = self.claimer();
         let tx = conn.claim_transaction()?;
-        let taken = tx.execute(
-            "INSERT INTO leases (outlet, url, holder, until_ms) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (outlet, url) DO UPDATE
-                 SET holder = excluded.holder, until_ms = excluded.until_ms
-                 WHERE leases.until_ms <= ?5 OR leases.holder = excluded.holder",
-            args![
-                outlet,
-                feed_url,
-                self.instance.as_str(),
-                until.timestamp_millis(),
-                now.timestamp_millis()
-            ],
-        )?;
-        if taken == 0 {
-            return held(&tx, outlet, feed_url);
-        }
-        let state = read_state(&tx, outlet, feed_url)?;
-        let not_before = state
-            .next_poll_at
-            .filter(|next| due_at.is_some_and(|due| *next > due));
-        if let Some(until) = not_before {
-            // Dropped, the transaction rolls the lease back.
-            return Ok(Claim::NotDue { until });
+        let mut claims = Vec::with_capacity(feed_urls.len());
+        for feed_url in feed_urls {
+            let taken = tx.execute(
+                "INSERT INTO leases (outlet, url, holder, until_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (outlet, url) DO UPDATE
+                     SET holder = excluded.holder, until_ms = excluded.until_ms
+                     WHERE leases.until_ms <= ?5 OR leases.holder = excluded.holder",
+                args![
+                    outlet,
+                    feed_url,
+                    self.instance.as_str(),
+                    until.timestamp_millis(),
+                    now.timestamp_millis()
+                ],
+            )?;
+            if taken == 0 {
+                claims.push(held(&tx, outlet, feed_url)?);
+                continue;
+            }
+            // Read once the lease is taken: a process that polled the feed meanwhile has
+            // written when it is due next.
+            let state = read_state(&tx, outlet, feed_url)?;
+            let not_before = state
+                .next_poll_at
+                .filter(|next| due_at.is_some_and(|due| *next > due));
+            match not_before {
+                Some(until) => {
+                    release(&tx, outlet, feed_url, &self.instance)?;
+                    claims.push(Claim::NotDue { until });
+                }
+                None => claims.push(Claim::Granted(state)),
+            }
         }
         tx.commit()?;
-        Ok(Claim::Granted(state))
+        Ok(claims)
     }
 
     /// The feeds this process holds leases on: those it is polling now.

@@ -677,7 +677,11 @@ fn a_feed_is_claimed_by_one_process_at_a_time_until_its_poll_is_written() {
         let (first, second) = (place.open(), place.open());
         let feed = "https://abc.example/rss";
         let lease = Duration::seconds(70);
-        let claim = |store: &Store, at| store.claim_feed("abc", feed, Some(at), at + lease, at);
+        let claim = |store: &Store, at| {
+            let feeds = [feed.to_owned()];
+            let mut claims = store.claim_feeds("abc", &feeds, Some(at), at + lease, at)?;
+            Ok::<_, StoreError>(claims.remove(0))
+        };
         assert_eq!(
             claim(&first, now()).unwrap(),
             Claim::Granted(FeedState::default())
@@ -705,6 +709,18 @@ fn a_feed_is_claimed_by_one_process_at_a_time_until_its_poll_is_written() {
         }
         let expired = next + lease;
         assert!(matches!(claim(&first, expired).unwrap(), Claim::Granted(_)));
+        // Several feeds in one claim: each as it stands, the one not due keeping no lease.
+        let feeds = [
+            "https://abc.example/rss".to_owned(),
+            "https://abc.example/new".to_owned(),
+        ];
+        let later = expired + Duration::seconds(1);
+        let claims = second
+            .claim_feeds("abc", &feeds, Some(later), later + lease, later)
+            .unwrap();
+        assert!(matches!(claims[0], Claim::Held { .. }), "{claims:?}");
+        assert_eq!(claims[1], Claim::Granted(FeedState::default()));
+        assert_eq!(second.leases_held().unwrap(), 1);
     });
 }
 
