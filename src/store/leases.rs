@@ -42,21 +42,33 @@ impl Store {
         let tx = conn.claim_transaction()?;
         let mut claims = Vec::with_capacity(feed_urls.len());
         for feed_url in feed_urls {
-            let taken = tx.execute(
-                "INSERT INTO leases (outlet, url, holder, until_ms) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (outlet, url) DO UPDATE
-                     SET holder = excluded.holder, until_ms = excluded.until_ms
-                     WHERE leases.until_ms <= ?5 OR leases.holder = excluded.holder",
-                args![
-                    outlet,
-                    feed_url,
-                    self.instance.as_str(),
-                    until.timestamp_millis(),
-                    now.timestamp_millis()
-                ],
-            )?;
-            if taken == 0 {
-                claims.push(held(&tx, outlet, feed_url)?);
+            // One statement takes the lease or, while another process holds it, keeps it as it
+            // is and says whose it is: the row stays locked from the conflict to the answer, so
+            // the holder cannot finish in between.
+            let (holder, until_ms): (String, i64) = tx
+                .first(
+                    "INSERT INTO leases (outlet, url, holder, until_ms) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (outlet, url) DO UPDATE SET
+                         holder = CASE WHEN leases.until_ms <= ?5
+                                         OR leases.holder = excluded.holder
+                                       THEN excluded.holder ELSE leases.holder END,
+                         until_ms = CASE WHEN leases.until_ms <= ?5
+                                           OR leases.holder = excluded.holder
+                                         THEN excluded.until_ms ELSE leases.until_ms END
+                     RETURNING holder, until_ms",
+                    args![
+                        outlet,
+                        feed_url,
+                        self.instance.as_str(),
+                        until.timestamp_millis(),
+                        now.timestamp_millis()
+                    ],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )?
+                .ok_or(StoreError::NoRow)?;
+            if holder != self.instance {
+                let until = DateTime::from_timestamp_millis(until_ms).unwrap_or_default();
+                claims.push(Claim::Held { by: holder, until });
                 continue;
             }
             // Read once the lease is taken: a process that polled the feed meanwhile has
@@ -85,19 +97,6 @@ impl Store {
         )?;
         Ok(held.unsigned_abs())
     }
-}
-
-/// Who holds the lease that was refused, and until when.
-fn held(tx: &Transaction<'_>, outlet: &str, feed_url: &str) -> Result<Claim, StoreError> {
-    let (by, until_ms): (String, i64) = tx
-        .first(
-            "SELECT holder, until_ms FROM leases WHERE outlet = ?1 AND url = ?2",
-            args![outlet, feed_url],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )?
-        .ok_or(StoreError::NoRow)?;
-    let until = DateTime::from_timestamp_millis(until_ms).unwrap_or_default();
-    Ok(Claim::Held { by, until })
 }
 
 /// Ends the lease this process (`holder`) has on a feed whose poll is being written.

@@ -725,6 +725,43 @@ fn a_feed_is_claimed_by_one_process_at_a_time_until_its_poll_is_written() {
 }
 
 #[test]
+fn two_processes_claiming_one_feed_over_and_over_are_granted_or_held() {
+    on_each_engine(|place| {
+        let stores = [place.open(), place.open()];
+        let feeds = ["https://abc.example/rss".to_owned()];
+        let lease = Duration::seconds(70);
+        // Two processes claim one feed over and over, each writing a poll (which ends its
+        // lease) whenever it is granted: every claim is granted or refused with its holder
+        // named, even when the holder is writing its poll, and no lease outlives its poll.
+        std::thread::scope(|threads| {
+            for store in &stores {
+                let feeds = &feeds;
+                threads.spawn(move || {
+                    let (mut granted, mut held) = (0, 0);
+                    for round in 0..300 {
+                        let claims = store
+                            .claim_feeds("abc", feeds, None, now() + lease, now())
+                            .unwrap_or_else(|e| panic!("round {round} on {place}: {e}"));
+                        match claims.as_slice() {
+                            [Claim::Granted(_)] => {
+                                granted += 1;
+                                record(store, &[]);
+                            }
+                            [Claim::Held { .. }] => held += 1,
+                            other => panic!("round {round} on {place}: {other:?}"),
+                        }
+                    }
+                    assert_eq!(granted + held, 300, "on {place}");
+                    assert!(granted > 0, "never granted on {place}");
+                });
+            }
+        });
+        assert_eq!(stores[0].leases_held().unwrap(), 0);
+        assert_eq!(stores[1].leases_held().unwrap(), 0);
+    });
+}
+
+#[test]
 fn copies_written_at_once_by_two_processes_are_one_story() {
     on_each_engine(|place| {
         for round in 0..5 {
