@@ -120,7 +120,7 @@ struct Size {
 }
 
 impl Size {
-    /// A store at `path` with `mark` items, from the same stream of items as every other.
+    /// Fills a store at `path` with `mark` items, from the same stream of items as every other.
     fn filled(path: &std::path::Path, mark: usize) -> Self {
         let before = checkpoint_threads();
         let store = Store::open(path).expect("a database");
@@ -171,7 +171,7 @@ impl Size {
         self.timed.extend(ids);
     }
 
-    /// CPU time of this store's checkpoint thread so far.
+    /// Reads the CPU time of this store's checkpoint thread so far.
     fn checkpoint_seconds(&self) -> f64 {
         let stat =
             std::fs::read_to_string(format!("/proc/self/task/{}/schedstat", self.checkpointer))
@@ -185,7 +185,7 @@ impl Size {
     }
 }
 
-/// The ids of the process's threads that checkpoint a store, by the name the store gives them
+/// Finds the ids of the process's threads that checkpoint a store, by the name the store gives them
 /// (of which Linux keeps the first 15 bytes).
 fn checkpoint_threads() -> Vec<u32> {
     let kept = &CHECKPOINT_THREAD_NAME[..CHECKPOINT_THREAD_NAME.len().min(15)];
@@ -201,7 +201,7 @@ fn checkpoint_threads() -> Vec<u32> {
         .collect()
 }
 
-/// CPU time of the calling thread so far.
+/// Reads the CPU time of the calling thread so far.
 fn thread_cpu_seconds() -> f64 {
     // SAFETY: clock_gettime only writes the struct it is given, which is plain data.
     let time = unsafe {
@@ -251,7 +251,7 @@ impl Words {
         self.state >> 33
     }
 
-    /// A content word from a vocabulary of 20,000, the first ones far more common (roughly
+    /// Picks a content word from a vocabulary of 20,000, the first ones far more common (roughly
     /// Zipf, without the head that stop words take in real text).
     fn word(&mut self) -> String {
         let r = (self.next() % 1_000_000) as f64 / 1_000_000.0;
@@ -262,8 +262,8 @@ impl Words {
         format!("Zn{}", letters(self.next() % 5_000))
     }
 
-    /// Item `i`; every third item retells (in other words) the story of item `i - 50`, the same
-    /// slot in the other outlet's previous poll.
+    /// Builds item `i`; every third item retells (in other words) the story of item `i - 50`, the
+    /// same slot in the other outlet's previous poll.
     fn item(&mut self, outlet: &str, i: usize, now: DateTime<Utc>) -> Item {
         let story = if i % 3 == 0 && i >= BATCH {
             i - BATCH
@@ -302,7 +302,7 @@ impl Words {
     }
 }
 
-/// `n` spelt in letters: words and names with digits in them would count as numbers too, which
+/// Spells `n` in letters: words and names with digits in them would count as numbers too, which
 /// real words do not, and dedup would weigh them as such.
 fn letters(mut n: u64) -> String {
     let mut spelt = String::new();

@@ -44,7 +44,7 @@ fn main() {
     }
 }
 
-/// The round's items and their search entries, in the order they were stored.
+/// Reads the round's items and their search entries, in the order they were stored.
 fn read(source: &str) -> Vec<Row> {
     let conn = Connection::open_with_flags(source, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .expect("the round's database (run `bash bench/run.sh poll` first)");

@@ -117,7 +117,7 @@ pub enum Database {
 }
 
 impl Database {
-    /// The database a command line names: a PostgreSQL server for a `postgres://` or
+    /// Reads the database a command line names: a PostgreSQL server for a `postgres://` or
     /// `postgresql://` URL or a libpq `key=value` string, an SQLite file for anything else.
     pub fn named(name: &str) -> Self {
         let postgres = ["postgres://", "postgresql://"]
@@ -132,7 +132,7 @@ impl Database {
 }
 
 impl std::fmt::Display for Database {
-    /// The file, or the server's URL without its password: what logs and messages may show.
+    /// Writes the file, or the server's URL without its password: what logs and messages may show.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Database::Sqlite(path) => write!(f, "{}", path.display()),
@@ -156,7 +156,8 @@ pub struct Polling {
     /// The total time limit of one fetch, redirects and body included.
     pub timeout_secs: u64,
     pub user_agent: String,
-    /// The shortest time between two requests for one feed, whatever the schedule or the server says.
+    /// The shortest time between two requests for one feed, whatever the schedule or the server
+    /// says.
     pub min_interval_secs: u64,
     /// Honour `Cache-Control: max-age`, `Expires` and RSS `<ttl>` as the earliest next poll.
     pub respect_cache_headers: bool,
@@ -198,7 +199,8 @@ impl Config {
     }
 }
 
-/// The User-Agent every request carries, so that outlets can see who polls them and whom to ask.
+/// Builds the User-Agent every request carries, so that outlets can see who polls them and whom to
+/// ask.
 pub fn default_user_agent() -> String {
     format!(
         "tributary/{} (+{})",
@@ -588,8 +590,8 @@ impl RawOutlet {
     }
 }
 
-/// The value of `key`, or `default` when it is absent; zero is refused.
-/// Outlet and view ids appear in URLs: lower-case letters, digits, '-' and '_' only.
+/// Checks an outlet or view id: ids appear in URLs, so lower-case letters, digits, '-' and '_'
+/// only.
 fn check_id(kind: &str, id: &Spanned<String>) -> Result<(), Invalid> {
     let valid = !id.get_ref().is_empty()
         && id
@@ -606,6 +608,7 @@ fn check_id(kind: &str, id: &Spanned<String>) -> Result<(), Invalid> {
     Err((id.span(), message))
 }
 
+/// Returns the value of `key`, or `default` when it is absent; zero is refused.
 fn at_least_one<T: Copy + PartialEq + From<u8>>(
     value: Option<Spanned<T>>,
     key: &str,

@@ -272,7 +272,7 @@ async fn shut_down(
 }
 
 impl Pipeline {
-    /// What each scheduled tick runs: poll the outlet as the config in force describes it,
+    /// Builds what each scheduled tick runs: poll the outlet as the config in force describes it,
     /// and ask for new renderings if items changed.
     fn poll_fn(&self) -> PollFn {
         let pipeline = self.clone();

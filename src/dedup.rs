@@ -23,7 +23,7 @@ use std::collections::HashSet;
 
 use crate::model::Item;
 
-/// A document's items as they are stored: identified by link when the feed's GUIDs are
+/// Returns a document's items as they are stored: identified by link when the feed's GUIDs are
 /// unreliable (`by_link`: known from earlier polls; otherwise judged from this document, the
 /// reason returned), and each item once.
 pub fn identify(mut items: Vec<Item>, by_link: bool) -> (Vec<Item>, Option<&'static str>) {

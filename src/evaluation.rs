@@ -67,7 +67,7 @@ pub fn run(set: &LabelledSet, model: Model, arrival: Arrival) -> anyhow::Result<
     Ok(Outcome { story, related })
 }
 
-/// The polls that bring `set`'s items in: when, whose, and what each document lists.
+/// Plans the polls that bring `set`'s items in: when, whose, and what each document lists.
 fn polls(set: &LabelledSet, arrival: Arrival) -> Vec<(DateTime<Utc>, String, Vec<Item>)> {
     let dated = |item: &Item| item.published.unwrap_or_default();
     match arrival {
@@ -121,7 +121,7 @@ impl Drop for Scratch {
     }
 }
 
-/// A pair of places as one key, whichever came first.
+/// Orders a pair of places as one key, whichever came first.
 pub(crate) fn unordered(a: usize, b: usize) -> (usize, usize) {
     (a.min(b), a.max(b))
 }
@@ -150,7 +150,7 @@ pub struct Report {
 }
 
 impl Report {
-    /// What `outcome` got right and wrong on the items `counted` keeps.
+    /// Reports what `outcome` got right and wrong on the items `counted` keeps.
     pub fn of(set: &LabelledSet, outcome: &Outcome, counted: impl Fn(usize) -> bool) -> Self {
         let mut report = Report {
             set: set.name.clone(),
@@ -227,7 +227,7 @@ impl Report {
         self.repeats += other.repeats;
     }
 
-    /// Of the pairs put in one story, the share that are one (1 when none were).
+    /// Returns the share of the pairs put in one story that are one (1 when none were).
     pub fn precision(&self) -> f64 {
         match self.merged_pairs {
             0 => 1.0,
@@ -235,7 +235,8 @@ impl Report {
         }
     }
 
-    /// Of the labelled cross-outlet duplicates, the share merged; `level` for one difficulty.
+    /// Returns the share of the labelled cross-outlet duplicates merged; `level` for one
+    /// difficulty.
     pub fn recall(&self, level: Option<&str>) -> f64 {
         let (found, total) = self
             .found

@@ -111,7 +111,7 @@ fn retry_after_words(retry_after: Option<Duration>) -> String {
     retry_after.map_or_else(String::new, |d| format!(" (retry after {} s)", d.as_secs()))
 }
 
-/// The error and each of its causes: reqwest's own message ("error sending request") says
+/// Joins the error and each of its causes: reqwest's own message ("error sending request") says
 /// nothing of what went wrong, which its sources do ("dns error", "connection refused").
 fn causes(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
@@ -125,7 +125,7 @@ fn causes(error: &dyn std::error::Error) -> String {
 }
 
 impl FetchError {
-    /// The HTTP status behind the error, when the server got as far as answering.
+    /// Returns the HTTP status behind the error, when the server got as far as answering.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             FetchError::Status { status, .. } | FetchError::Empty(status) => Some(*status),
@@ -133,7 +133,7 @@ impl FetchError {
         }
     }
 
-    /// How long the server asked us to wait (`429` or `503` with `Retry-After`).
+    /// Tells how long the server asked us to wait (`429` or `503` with `Retry-After`).
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             FetchError::Status { retry_after, .. } => *retry_after,
@@ -246,7 +246,7 @@ impl Fetcher {
         }
     }
 
-    /// One hop: a request to `url`, through the client its host calls for.
+    /// Sends one hop: a request to `url`, through the client its host calls for.
     async fn send(
         &self,
         url: &Url,
@@ -282,9 +282,9 @@ impl Fetcher {
         Ok(response)
     }
 
-    /// The body, refused once it is larger than `max_body_bytes`: at once when it says so,
-    /// or as soon as it grows past it. Chunks arrive decompressed, so a small gzip bomb is cut
-    /// off at the limit too.
+    /// Reads the body, refused once it is larger than `max_body_bytes`: at once when it says so, or
+    /// as soon as it grows past it. Chunks arrive decompressed, so a small gzip bomb is cut off at
+    /// the limit too.
     async fn read_body(
         &self,
         response: &mut reqwest::Response,

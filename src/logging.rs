@@ -10,7 +10,7 @@ use tracing_subscriber::{reload, EnvFilter, Layer, Registry};
 /// The scheduler logs its own life cycle at info; operators need only its warnings.
 const QUIET_DEPENDENCIES: &str = "tokio_cron_scheduler=warn";
 
-/// Changes what is logged; does nothing when `RUST_LOG` decides.
+/// The handle that changes what is logged; it does nothing when `RUST_LOG` decides.
 #[derive(Clone)]
 pub struct LogLevel {
     handle: Option<reload::Handle<EnvFilter, Registry>>,

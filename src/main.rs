@@ -161,7 +161,7 @@ async fn execute(command: Command, config: &Path, log: logging::LogLevel) -> any
     }
 }
 
-/// A command that prints and exits ends quietly when its reader stops reading
+/// Makes a command that prints and exits end quietly when its reader stops reading
 /// (`tributary check | head`), as Unix tools do: SIGPIPE back at its default, which Rust's
 /// runtime ignores so that a write to a closed pipe fails instead, and `println!` then panics.
 /// The daemon keeps it ignored: its peers' sockets may close under it.

@@ -139,7 +139,8 @@ impl Default for Metrics {
     }
 }
 
-/// Registers each metric as it is created, so that a metric is named in one place.
+/// A registry that registers each metric as it is created, so that a metric is named in one
+/// place.
 struct Registering<'a>(&'a mut Registry);
 
 impl Registering<'_> {
@@ -215,7 +216,7 @@ impl Metrics {
             .set(i64::try_from(cap).unwrap_or(i64::MAX));
     }
 
-    /// What the last look at the store found: whether it could be read, and how many feeds
+    /// Records what the last look at the store found: whether it could be read, and how many feeds
     /// this instance holds leases on.
     pub fn observe_store(&self, up: bool, leases: u64) {
         self.database_up.set(i64::from(up));
@@ -235,7 +236,7 @@ impl Metrics {
         self.reloads.get_or_create(&ReloadLabels { result }).inc();
     }
 
-    /// The exposition a scraper reads.
+    /// Renders the exposition a scraper reads.
     pub fn encode(&self) -> String {
         let mut text = String::new();
         // Writing into a String cannot fail.

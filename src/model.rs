@@ -98,7 +98,7 @@ impl std::fmt::Display for ItemId {
 }
 
 impl Item {
-    /// An item of `outlet` with only a title, identified by it: where tests and benchmarks
+    /// Builds an item of `outlet` with only a title, identified by it: where tests and benchmarks
     /// start, setting the fields they need and then calling [`Item::identified`].
     pub fn new(outlet: &str, title: &str) -> Self {
         Item {
@@ -119,7 +119,6 @@ impl Item {
         .identified()
     }
 
-    /// The item with its id derived from what it now holds.
     /// Dates an item that arrives now, first seen at `first_seen`: an undated item is dated
     /// when it was first seen, and so is one dated far ahead (a wrong zone, a scheduled post),
     /// which is not news from the future. Returns its place in the merged feed.
@@ -139,13 +138,14 @@ impl Item {
         }
     }
 
+    /// Returns the item with its id derived from what it now holds.
     pub fn identified(mut self) -> Self {
         self.id = ItemId::derive(&self.outlet, &self.identity_key());
         self
     }
 
-    /// What makes two sightings of an item the same item within one outlet: the GUID when the
-    /// feed gives one, else the canonical link, else the title and date. Each is deterministic,
+    /// Returns what makes two sightings of an item the same item within one outlet: the GUID when
+    /// the feed gives one, else the canonical link, else the title and date. Each is deterministic,
     /// so the same document always yields the same keys.
     pub fn identity_key(&self) -> String {
         match &self.guid {
@@ -154,8 +154,8 @@ impl Item {
         }
     }
 
-    /// The identity of an item whose feed's GUIDs cannot be trusted: the canonical link, else
-    /// the title and date.
+    /// Returns the identity of an item whose feed's GUIDs cannot be trusted: the canonical link,
+    /// else the title and date.
     pub fn link_identity_key(&self) -> String {
         if let Some(url) = self.canonical_url() {
             return format!("url:{url}");
@@ -164,13 +164,13 @@ impl Item {
         format!("title:{}|{}", self.title, date.unwrap_or_default())
     }
 
-    /// The link as an identity: one spelling per article, however the feed wrote it.
+    /// Returns the link as an identity: one spelling per article, however the feed wrote it.
     pub fn canonical_url(&self) -> Option<String> {
         let url = self.url.as_deref()?;
         crate::parse::canonical_url(url, None).map(String::from)
     }
 
-    /// The item as the store keeps it (JSON), and a digest of it: of everything a reader
+    /// Returns the item as the store keeps it (JSON), and a digest of it: of everything a reader
     /// sees, used to tell an edited item from an unchanged one without comparing stored text
     /// field by field.
     pub fn to_stored(&self) -> (String, String) {
@@ -180,7 +180,7 @@ impl Item {
     }
 }
 
-/// Lower-case hexadecimal, used for ids, ETags and content hashes.
+/// Writes `bytes` in lower-case hexadecimal, used for ids, ETags and content hashes.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes

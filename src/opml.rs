@@ -77,7 +77,7 @@ fn write_outline(writer: &mut Writer<Vec<u8>>, outline: &Outline) {
     let _ = writer.write_event(Event::End(BytesEnd::new("outline")));
 }
 
-/// Every outline with an `xmlUrl`, at any depth, in document order.
+/// Reads every outline with an `xmlUrl`, at any depth, in document order.
 pub fn read(bytes: &[u8]) -> Result<Vec<Subscription>, OpmlError> {
     let mut reader = Reader::from_reader(bytes);
     let mut subscriptions = Vec::new();

@@ -89,7 +89,7 @@ pub fn strip_tracking_parameters(items: &mut [Item]) {
     }
 }
 
-/// The `charset` parameter of a `Content-Type`.
+/// Finds the `charset` parameter of a `Content-Type`.
 fn charset(content_type: &str) -> Option<&str> {
     content_type.split(';').skip(1).find_map(|param| {
         let (name, value) = param.split_once('=')?;
@@ -144,7 +144,7 @@ const MAX_TITLE_CHARS: usize = 300;
 const MAX_SUMMARY_BYTES: usize = 64 * 1024;
 const MAX_CONTENT_BYTES: usize = 512 * 1024;
 
-/// `text` cut to at most `max` bytes, at a character's boundary. Cut HTML is mended by the
+/// Cuts `text` to at most `max` bytes, at a character's boundary. Cut HTML is mended by the
 /// sanitizer like any other broken markup.
 fn at_most(text: &str, max: usize) -> &str {
     if text.len() <= max {
@@ -157,7 +157,7 @@ fn at_most(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
-/// `title` cut to [`MAX_TITLE_CHARS`], with an ellipsis when it was cut.
+/// Cuts `title` to [`MAX_TITLE_CHARS`], with an ellipsis when it was cut.
 fn capped_title(title: String) -> String {
     match title.char_indices().nth(MAX_TITLE_CHARS) {
         Some((cut, _)) => format!("{}…", title[..cut].trim_end()),
@@ -165,8 +165,8 @@ fn capped_title(title: String) -> String {
     }
 }
 
-/// The entry's summary and content as sanitized HTML (plain text made HTML), each cut to its
-/// cap, and the depth from which markup too deeply nested was kept as plain text, if any was.
+/// Returns the entry's summary and content as sanitized HTML (plain text made HTML), each cut to
+/// its cap, and the depth from which markup too deeply nested was kept as plain text, if any was.
 fn html_bodies(
     entry: &Entry,
     html_base: Option<&Url>,
@@ -191,7 +191,7 @@ fn html_bodies(
     (summary, content, flattened_from)
 }
 
-/// The title as plain text within its cap, or one made from `body` when there is none.
+/// Returns the title as plain text within its cap, or one made from `body` when there is none.
 fn plain_title(title: Option<&Body>, body: Option<&str>) -> String {
     // A title is read from at most four bytes a character it keeps (and some markup).
     let text = title.map(|t| {
@@ -207,7 +207,7 @@ fn plain_title(title: Option<&Body>, body: Option<&str>) -> String {
     }
 }
 
-/// `entry` as an item of `outlet`; what had to be cut from it is added to `notes`.
+/// Turns `entry` into an item of `outlet`; what had to be cut from it is added to `notes`.
 fn normalize(entry: Entry, base: Option<&Url>, outlet: &str, notes: &mut Vec<String>) -> Item {
     let permalink = || {
         let guid = entry.guid.as_deref().filter(|_| entry.guid_is_permalink)?;
@@ -260,7 +260,7 @@ fn normalize(entry: Entry, base: Option<&Url>, outlet: &str, notes: &mut Vec<Str
     item
 }
 
-/// A title for an entry that has none (JSON Feed allows that): the start of its text.
+/// Makes a title for an entry that has none (JSON Feed allows that): the start of its text.
 fn untitled(html: Option<&str>) -> String {
     let text = html.map(text::plain_text).unwrap_or_default();
     match text.char_indices().nth(80) {
@@ -269,8 +269,9 @@ fn untitled(html: Option<&str>) -> String {
     }
 }
 
-/// Author names, one each: `dc:creator` and friends often hold several ("Jane Doe and John
-/// Roe", "Dan Conifer And Jane Norman", "A & B"). A comma is left alone: "Doe, Jane" is one.
+/// Lists the author names in `names`, one each: `dc:creator` and friends often hold several ("Jane
+/// Doe and John Roe", "Dan Conifer And Jane Norman", "A & B"). A comma is left alone: "Doe, Jane"
+/// is one.
 fn people(names: &[String]) -> Vec<String> {
     let split = names.iter().flat_map(|name| {
         name.split(" and ")

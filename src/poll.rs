@@ -185,10 +185,10 @@ impl Poller {
         Ok((outcome, Some(cost)))
     }
 
-    /// Whether this process asks each of the outlet's feeds now, in the config's order: a feed
-    /// must be due, and no other process sharing the store may be asking it (a lease, see
-    /// `store::Claim`). The feeds are read first without a lease — most feeds at most ticks
-    /// are not due, and are left so without a write — and those due are claimed together.
+    /// Decides whether this process asks each of the outlet's feeds now, in the config's order: a
+    /// feed must be due, and no other process sharing the store may be asking it (a lease, see
+    /// `store::Claim`). The feeds are read first without a lease — most feeds at most ticks are not
+    /// due, and are left so without a write — and those due are claimed together.
     async fn take_turns(
         &self,
         outlet: &Outlet,
@@ -334,7 +334,7 @@ struct Asked<'a> {
 }
 
 impl Asked<'_> {
-    /// What the store keeps of the attempt: its status or error, and when to ask next.
+    /// Builds what the store keeps of the attempt: its status or error, and when to ask next.
     fn attempt(&self, exchange: &Result<Exchange, PollError>) -> Attempt {
         let Asked {
             outlet,

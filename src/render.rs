@@ -54,7 +54,8 @@ pub struct Channel<'a> {
     pub title: String,
     /// The public address of the server (`[server] base_url`).
     pub base_url: &'a Url,
-    /// Where this feed lives below `base_url`: `""` for the merged feed, `"outlets/abc/"` for one outlet's.
+    /// Where this feed lives below `base_url`: `""` for the merged feed, `"outlets/abc/"` for one
+    /// outlet's.
     pub path: String,
     /// Outlet id → display name, for each item's source.
     pub outlet_names: &'a HashMap<String, String>,
@@ -69,7 +70,7 @@ pub struct Channel<'a> {
     pub hub: Option<&'a Url>,
 }
 
-/// The public address of `path` (relative, such as `outlets/abc/feed.xml`) below `base`, the
+/// Builds the public address of `path` (relative, such as `outlets/abc/feed.xml`) below `base`, the
 /// server's `[server] base_url`.
 pub fn public_url(base: &Url, path: &str) -> String {
     base.join(path)
@@ -84,7 +85,7 @@ impl Channel<'_> {
         )
     }
 
-    /// The XSLT stylesheet that shows the RSS feed as a page in a browser.
+    /// Returns the address of the XSLT stylesheet that shows the RSS feed as a page in a browser.
     fn stylesheet_url(&self) -> String {
         public_url(self.base_url, STYLESHEET_PATH)
     }
@@ -93,7 +94,7 @@ impl Channel<'_> {
         self.outlet_names.get(outlet).map_or(outlet, String::as_str)
     }
 
-    /// When the newest change among `items` happened: the feed's own update time, so that it
+    /// Tells when the newest change among `items` happened: the feed's own update time, so that it
     /// stays the same for as long as the items do.
     fn updated(items: &[Arc<StoredItem>]) -> DateTime<Utc> {
         items
@@ -104,7 +105,7 @@ impl Channel<'_> {
     }
 }
 
-/// The id every format gives an entry; also what a downstream aggregator keys on. A story's
+/// Builds the id every format gives an entry; also what a downstream aggregator keys on. A story's
 /// id is the id of its first item, so it never changes whichever copy is shown.
 fn entry_id(channel: &Channel<'_>, stored: &StoredItem) -> String {
     let id = if channel.merged {

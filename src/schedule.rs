@@ -150,21 +150,21 @@ fn parse_cron(cron: &str) -> Option<croner::Cron> {
         .ok()
 }
 
-/// The first tick of `cron` after `after`; `None` for an expression the config would have
+/// Finds the first tick of `cron` after `after`; `None` for an expression the config would have
 /// refused. Ticks fall on whole seconds whatever fraction `after` has.
 pub fn next_tick(cron: &str, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let after = after.trunc_subsecs(0);
     parse_cron(cron)?.find_next_occurrence(&after, false).ok()
 }
 
-/// The last tick of `cron` at or before `now`: the tick a job that runs now was started for.
+/// Finds the last tick of `cron` at or before `now`: the tick a job that runs now was started for.
 fn latest_tick(cron: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let now = now.trunc_subsecs(0);
     parse_cron(cron)?.find_previous_occurrence(&now, true).ok()
 }
 
-/// The time from the next tick of `cron` to the one after: the unit in which a failing feed
-/// backs off.
+/// Measures the time from the next tick of `cron` to the one after: the unit in which a failing
+/// feed backs off.
 pub fn period(cron: &str, now: DateTime<Utc>) -> Option<std::time::Duration> {
     let first = next_tick(cron, now)?;
     (next_tick(cron, first)? - first).to_std().ok()

@@ -107,8 +107,8 @@ impl IntoResponse for HttpError {
     }
 }
 
-/// Every feed as an OPML 2.0 subscription list: tributary's own (merged, per outlet, per view)
-/// and the outlets' feeds it polls, grouped by outlet.
+/// Serves every feed as an OPML 2.0 subscription list: tributary's own (merged, per outlet, per
+/// view) and the outlets' feeds it polls, grouped by outlet.
 async fn opml(State(state): State<AppState>) -> Response {
     let config = state.config.get();
     let base = &config.server.base_url;
@@ -159,7 +159,7 @@ async fn opml(State(state): State<AppState>) -> Response {
     (headers, crate::opml::write(title, &outlines)).into_response()
 }
 
-/// The XSLT stylesheet `/feed.xml` links, for browsers.
+/// Serves the XSLT stylesheet `/feed.xml` links, for browsers.
 async fn stylesheet() -> Response {
     let headers = [
         (header::CONTENT_TYPE, "text/xsl; charset=utf-8"),
@@ -168,8 +168,8 @@ async fn stylesheet() -> Response {
     (headers, STYLESHEET).into_response()
 }
 
-/// Alive and serving; a refused config edit is a warning, not a failure: the daemon still
-/// serves, on the previous config, and a restart would not fix the file.
+/// Reports whether the daemon is alive and serving; a refused config edit is a warning, not a
+/// failure: the daemon still serves, on the previous config, and a restart would not fix the file.
 /// `200` with `"status": "ok"` while the daemon can read its database; `503` with
 /// `"status": "unhealthy"` and the reason while it cannot (the feeds are still served as last
 /// rendered, but nothing new is stored), so that a load balancer sends readers elsewhere.
@@ -195,7 +195,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
     (content_type, state.metrics.encode()).into_response()
 }
 
-/// How polling goes, for every configured feed (see [`status::Status`]).
+/// Reports how polling goes, for every configured feed (see [`status::Status`]).
 async fn status(State(state): State<AppState>) -> Result<Json<status::Status>, HttpError> {
     let report = crate::sync::blocking(move || {
         let mut report = status::build(&state.config.get(), &state.store, chrono::Utc::now())?;

@@ -54,7 +54,7 @@ pub struct FeedView {
     pub document_problems: Option<String>,
 }
 
-/// The status of every outlet and feed in `config`, as of `now`.
+/// Builds the status of every outlet and feed in `config`, as of `now`.
 pub fn build(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<Status, StoreError> {
     let now = now.trunc_subsecs(0);
     let mut rows: HashMap<(String, String), FeedStatus> = store

@@ -7,7 +7,7 @@
 
 use std::sync::{LockResult, PoisonError};
 
-/// `work` on a thread for blocking work; its error, or the thread's failure, as one error.
+/// Runs `work` on a thread for blocking work, with its error or the thread's failure as one error.
 pub async fn blocking<T, E>(
     work: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> anyhow::Result<T>

@@ -145,7 +145,7 @@ async fn past_the_connection_cap_readers_wait_instead_of_failing() {
     assert!(!log.contains("Too many open files"), "{log}");
 }
 
-/// An RSS feed of one item whose description is `depth` nested `<div>`s around its text.
+/// Builds an RSS feed of one item whose description is `depth` nested `<div>`s around its text.
 fn nested_feed(outlet: &str, depth: usize) -> Vec<u8> {
     let html = "<p>The words before.</p>".to_owned()
         + &"<div>".repeat(depth)
@@ -224,7 +224,7 @@ fn copy_items_to_50_000(database: &std::path::Path) {
     assert_eq!(count, 50_000);
 }
 
-/// An RSS feed of `titles`, one item each.
+/// Builds an RSS feed of `titles`, one item each.
 fn small_feed(titles: &[&str]) -> Vec<u8> {
     let items: String = titles
         .iter()
@@ -243,7 +243,7 @@ fn small_feed(titles: &[&str]) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The slowest of `GET path` answers while `until` has not passed, and their statuses.
+/// Measures the slowest of `GET path` answers while `until` has not passed, and their statuses.
 async fn hammer(base: String, path: String, until: Instant) -> (Duration, Vec<u16>) {
     let client = reqwest::Client::new();
     let mut slowest = Duration::ZERO;

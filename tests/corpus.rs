@@ -21,7 +21,7 @@ fn fixtures() -> PathBuf {
     path
 }
 
-/// Every file below `dir`, sorted.
+/// Lists every file below `dir`, sorted.
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -60,8 +60,8 @@ fn parse(path: &Path) -> Parsed {
     }
 }
 
-/// Whether a document has an item or entry element, or a non-empty JSON Feed `items`. NUL bytes
-/// are dropped first, so that UTF-16 and UTF-32 text reads as ASCII.
+/// Tells whether a document has an item or entry element, or a non-empty JSON Feed `items`. NUL
+/// bytes are dropped first, so that UTF-16 and UTF-32 text reads as ASCII.
 fn has_items(bytes: &[u8]) -> bool {
     let ascii: String = bytes
         .iter()

@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 
-/// ABC's Just In capture cut into overlapping windows of 40 items: each poll brings new items
+/// Cuts ABC's Just In capture into overlapping windows of 40 items: each poll brings new items
 /// and drops old ones, as a live feed does.
 fn windows() -> Vec<Vec<u8>> {
     let text = String::from_utf8(fixture(ABC_JUSTIN)).unwrap();

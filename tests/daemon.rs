@@ -15,9 +15,9 @@ fn outlet_of(item: &Value) -> &str {
     item["_tributary"]["outlet"].as_str().unwrap()
 }
 
-/// ABC's Just In (250) and Top Stories (19) and the two News.com.au feeds (12 stories, one in both).
-/// News.com.au's Mosul story is ABC Top Stories' Iraq-victory story: one story, so the merged
-/// feed has 280 items.
+/// Serves ABC's Just In (250) and Top Stories (19) and the two News.com.au feeds (12 stories, one
+/// in both). News.com.au's Mosul story is ABC Top Stories' Iraq-victory story: one story, so the
+/// merged feed has 280 items.
 async fn two_outlets(server: &FixtureServer) -> String {
     server.serve("/abc/justin.xml", Doc::feed(ABC_JUSTIN, "j1"));
     server.serve("/abc/top.xml", Doc::feed(ABC_TOP_0706, "t1"));
@@ -326,7 +326,7 @@ async fn items_survive_a_crash_and_a_restart() {
 mod thread_priority {
     use super::*;
 
-    /// Each thread of the daemon `pid` by name (cut to 15 bytes by the kernel), with its
+    /// Lists each thread of the daemon `pid` by name (cut to 15 bytes by the kernel), with its
     /// scheduling policy (`/proc/PID/task/TID/stat`, field 41).
     fn thread_policies(pid: u32) -> Vec<(String, u32)> {
         let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
@@ -346,7 +346,7 @@ mod thread_priority {
     const SCHED_OTHER: u32 = 0;
     const SCHED_IDLE: u32 = 5;
 
-    /// The policies of the daemon's threads after one poll, with `env` set.
+    /// Reads the policies of the daemon's threads after one poll, with `env` set.
     async fn policies_after_a_poll(env: &[(&str, &str)]) -> Vec<(String, u32)> {
         let server = FixtureServer::start().await;
         server.serve("/top.xml", Doc::feed(ABC_TOP_0706, "t1"));

@@ -24,7 +24,7 @@ fn set(name: &str) -> LabelledSet {
     LabelledSet::load(&dir).unwrap_or_else(|e| panic!("{}: {e:#}", dir.display()))
 }
 
-/// The floors a report must stay above: precision, recall, and every easy pair merged.
+/// Checks the floors a report must stay above: precision, recall, and every easy pair merged.
 fn hold(report: &Report, precision: f64, recall: f64, hard: f64) {
     println!("{report}");
     assert!(
@@ -115,7 +115,7 @@ fn ingest(store: &Store, items: &[Item], now: impl Fn(&Item) -> DateTime<Utc>) {
     }
 }
 
-/// The items of `items` that joined another's story.
+/// Lists the items of `items` that joined another's story.
 fn merged(store: &Store, items: &[Item]) -> Vec<String> {
     items
         .iter()

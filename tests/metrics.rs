@@ -8,7 +8,7 @@ use openmetrics_parser::{MetricsExposition, OpenMetricsType, OpenMetricsValue};
 
 type Exposition = MetricsExposition<OpenMetricsType, OpenMetricsValue>;
 
-/// The value of family `name`'s sample with all of `labels`.
+/// Finds the value of family `name`'s sample with all of `labels`.
 fn sample(scrape: &Exposition, name: &str, labels: &[(&str, &str)]) -> OpenMetricsValue {
     let family = scrape
         .families

@@ -18,7 +18,7 @@ fn chromium() -> Option<&'static str> {
     })
 }
 
-/// An RSS feed of `stories` (title, summary, link slug), each with a thumbnail on `server`.
+/// Builds an RSS feed of `stories` (title, summary, link slug), each with a thumbnail on `server`.
 fn feed(server: &FixtureServer, outlet: &str, stories: &[(&str, &str, &str)]) -> Vec<u8> {
     let items: String = stories
         .iter()

@@ -25,7 +25,7 @@ fn random_bytes(n: usize) -> Vec<u8> {
         .collect()
 }
 
-/// 64 MiB of spaces, gzipped into about 64 KiB.
+/// Gzips 64 MiB of spaces into about 64 KiB.
 fn gzip_bomb() -> Vec<u8> {
     use std::io::Write;
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());

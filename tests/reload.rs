@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::Value;
 
-/// Fixture feeds for two outlets: ABC's Top Stories at `/a.xml`, News.com.au at `/n.xml`.
+/// Serves fixture feeds for two outlets: ABC's Top Stories at `/a.xml`, News.com.au at `/n.xml`.
 async fn two_feeds() -> FixtureServer {
     let server = FixtureServer::start().await;
     server.serve("/a.xml", Doc::feed(ABC_TOP_0706, "a1"));

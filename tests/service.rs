@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Whether `tool` can run here; says why a test is skipped when it cannot.
+/// Tells whether `tool` can run here; says why a test is skipped when it cannot.
 fn available(tool: &str) -> bool {
     let found = Command::new(tool).arg("--version").output().is_ok();
     if !found {

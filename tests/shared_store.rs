@@ -11,19 +11,20 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::Value;
 
-/// `config` (from [`common::config_with`]) storing in the PostgreSQL database `url`.
+/// Rewrites `config` (from [`common::config_with`]) to store in the PostgreSQL database `url`.
 fn on_postgres(config: &str, url: &str) -> String {
     config.replace("path = \"test.db\"", &format!("url = \"{url}\""))
 }
 
-/// Every second, at most every `min_interval_secs`, with 5 s to fetch (so a 20 s lease).
+/// Writes a `[polling]` body that polls every second, at most every `min_interval_secs`, with 5 s
+/// to fetch (so a 20 s lease).
 fn polling(min_interval_secs: u64) -> String {
     format!(
         "schedule = \"* * * * * *\"\ntimeout_secs = 5\nmin_interval_secs = {min_interval_secs}\n"
     )
 }
 
-/// Two daemons on the database `url`, each in a folder of its own, with `outlets`.
+/// Starts two daemons on the database `url`, each in a folder of its own, with `outlets`.
 async fn two_instances(
     url: &str,
     polling: &str,
@@ -51,7 +52,7 @@ fn query(url: &str, query: &'static str) -> Vec<postgres::Row> {
     .unwrap()
 }
 
-/// The merged JSON Feed's bytes and ETag.
+/// Fetches the merged JSON Feed's bytes and ETag.
 async fn merged(daemon: &Daemon) -> (Vec<u8>, String) {
     let response = daemon.get("/feed.json").await;
     let etag = response.headers()["etag"].to_str().unwrap().to_owned();

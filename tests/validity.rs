@@ -60,7 +60,7 @@ fn tricky_feed() -> Vec<u8> {
     .into_bytes()
 }
 
-/// A daemon with ABC's Just In (250 items), News.com.au, the tricky feed and a view.
+/// Starts a daemon with ABC's Just In (250 items), News.com.au, the tricky feed and a view.
 async fn daemon() -> (FixtureServer, Daemon, tempfile::TempDir) {
     let server = FixtureServer::start().await;
     server.serve("/justin.xml", Doc::feed(ABC_JUSTIN, "j"));
@@ -193,7 +193,8 @@ async fn json_feed_matches_its_schema() {
     assert!(schemas.validate(&broken, index).is_err());
 }
 
-/// RFC 822 as RSS 2.0 asks for it, with a four-digit year: `Tue, 11 Jul 2017 05:45:00 +0000`.
+/// Asserts that `date` is RFC 822 as RSS 2.0 asks for it, with a four-digit year:
+/// `Tue, 11 Jul 2017 05:45:00 +0000`.
 fn assert_rfc_822(date: &str, what: &str) {
     assert!(
         chrono::DateTime::parse_from_rfc2822(date).is_ok(),

@@ -160,13 +160,13 @@ impl Plan {
     }
 }
 
-/// The site a feed belongs to: its host without `www.`.
+/// Finds the site a feed belongs to: its host without `www.`.
 fn site(url: &Url) -> String {
     let host = url.host_str().unwrap_or_default();
     host.strip_prefix("www.").unwrap_or(host).to_owned()
 }
 
-/// An outlet id made from a site (`abc.net.au` → `abc-net-au`), not yet in `ids`.
+/// Makes an outlet id from a site (`abc.net.au` → `abc-net-au`) that is not yet in `ids`.
 fn unique_id(site: &str, ids: &mut HashSet<String>) -> String {
     let base: String = site
         .chars()

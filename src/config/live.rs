@@ -31,7 +31,7 @@ impl LiveConfig {
         }
     }
 
-    /// The configuration in force now.
+    /// Returns the configuration in force now.
     pub fn get(&self) -> Arc<Config> {
         Arc::clone(&self.applied.read().unpoisoned())
     }
@@ -51,7 +51,7 @@ impl LiveConfig {
         *self.refused.write().unpoisoned() = Some(refusal);
     }
 
-    /// Why the last reload was refused, unless a later one succeeded.
+    /// Tells why the last reload was refused, unless a later one succeeded.
     pub fn refused(&self) -> Option<Refusal> {
         self.refused.read().unpoisoned().clone()
     }

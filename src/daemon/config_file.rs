@@ -33,7 +33,7 @@ impl ConfigFile {
         }
     }
 
-    /// Whether the file changed and then stayed the same for a whole check: an editor's burst
+    /// Tells whether the file changed and then stayed the same for a whole check: an editor's burst
     /// of writes, or a half-written file, is read once, when it has settled.
     pub async fn settled_change(&mut self) -> bool {
         let now = fingerprint(&self.path).await;

@@ -67,7 +67,7 @@ impl Diff {
         diff
     }
 
-    /// The outlets added, removed, rescheduled and changed (feeds or name).
+    /// Lists the outlets added, removed, rescheduled and changed (feeds or name).
     fn compare_outlets(&mut self, old: &Config, new: &Config) {
         for outlet in &new.outlets {
             match old.outlet(&outlet.id) {
@@ -194,7 +194,7 @@ async fn apply(
     Ok(diff)
 }
 
-/// The names of the parts that changed.
+/// Lists the names of the parts that changed.
 fn changed<const N: usize>(parts: [(&'static str, bool); N]) -> Vec<&'static str> {
     parts
         .into_iter()

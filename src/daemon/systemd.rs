@@ -16,7 +16,7 @@ pub fn ready(status: &str) {
     send(&[NotifyState::Ready, NotifyState::Status(status)]);
 }
 
-/// The one-line summary `systemctl status` shows.
+/// Sets the one-line summary `systemctl status` shows.
 pub fn status(status: &str) {
     send(&[NotifyState::Status(status)]);
 }
@@ -39,7 +39,7 @@ fn send(states: &[NotifyState<'_>]) {
     }
 }
 
-/// The listening socket systemd passed (`LISTEN_FDS`), if it passed one.
+/// Takes the listening socket systemd passed (`LISTEN_FDS`), if it passed one.
 pub fn inherited_listener() -> std::io::Result<Option<TcpListener>> {
     let Some(fd) = sd_notify::listen_fds()?.next() else {
         return Ok(None);

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use url::Url;
 
-/// Tells the hub of changed feeds from one task: feeds that change while it is busy are
+/// The task that tells the hub of changed feeds: feeds that change while it is busy are
 /// merged into one set, so a slow or unreachable hub delays the pings but never piles them up.
 #[derive(Clone)]
 pub struct Publisher {

@@ -74,7 +74,7 @@ pub struct Decision {
 }
 
 impl Window {
-    /// The places of the items `sketch` is compared with, first seen since `since`: what
+    /// Finds the places of the items `sketch` is compared with, first seen since `since`: what
     /// [`Window::decide`] scores, and what the model is fitted on.
     pub fn candidates_of(&mut self, sketch: &Sketch, since: i64) -> Vec<usize> {
         self.candidates(
@@ -183,8 +183,8 @@ impl Scored<'_> {
     }
 }
 
-/// From candidates scored best first: the best that may join from the threshold on is the same
-/// story; other outlets' items in other stories from the related threshold on, one per story,
+/// Decides from candidates scored best first: the best that may join from the threshold on is the
+/// same story; other outlets' items in other stories from the related threshold on, one per story,
 /// are related coverage.
 fn choose(incoming: &Incoming<'_>, mut scored: Vec<Scored<'_>>, policy: &Policy) -> Decision {
     let same = scored

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use crate::model::{Item, ItemId};
 
-/// Why a document's GUIDs cannot identify its items, if they cannot.
+/// Tells why a document's GUIDs cannot identify its items, if they cannot.
 pub fn unreliable_guids(items: &[Item]) -> Option<&'static str> {
     let guids: Vec<&str> = items.iter().filter_map(|i| i.guid.as_deref()).collect();
     if guids.len() >= 2 && guids.iter().collect::<HashSet<_>>().len() == 1 {
@@ -30,7 +30,7 @@ pub fn unreliable_guids(items: &[Item]) -> Option<&'static str> {
     None
 }
 
-/// Whether `guid` carries `title` (spelled as words or as a slug): alphanumerics compared.
+/// Tells whether `guid` carries `title` (spelled as words or as a slug): alphanumerics compared.
 fn embeds(guid: &str, title: &str) -> bool {
     let letters = |s: &str| -> String {
         s.chars()

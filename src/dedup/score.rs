@@ -56,7 +56,7 @@ pub const INPUT_NAMES: [&str; INPUTS] = [
 ];
 
 impl Features {
-    /// What the model weighs, each scaled to about 0..1 and capped where more says no more.
+    /// Returns what the model weighs, each scaled to about 0..1 and capped where more says no more.
     pub fn inputs(&self) -> [f64; INPUTS] {
         [
             self.words,
@@ -88,7 +88,7 @@ impl Model {
         weights: [1.102, 0.478, 3.241, 2.715, 1.631, -0.545, -0.933, 2.806],
     };
 
-    /// How likely the items `features` describes are one story, from 0 to 1.
+    /// Estimates how likely the items `features` describes are one story, from 0 to 1.
     pub fn probability(&self, features: &Features) -> f64 {
         if features.same_link {
             return 1.0;
@@ -97,7 +97,7 @@ impl Model {
         1.0 / (1.0 + (-logit).exp())
     }
 
-    /// What each input added to the log-odds, in the order of [`INPUT_NAMES`].
+    /// Returns what each input added to the log-odds, in the order of [`INPUT_NAMES`].
     pub fn contributions(&self, features: &Features) -> [f64; INPUTS] {
         let inputs = features.inputs();
         std::array::from_fn(|i| self.weights[i] * inputs[i])
@@ -195,7 +195,7 @@ pub fn measure(
     }
 }
 
-/// How many values two sorted lists share, in one walk.
+/// Counts how many values two sorted lists share, in one walk.
 fn shared_count(a: &[u32], b: &[u32]) -> usize {
     let (mut i, mut j, mut shared) = (0, 0, 0);
     while i < a.len() && j < b.len() {
@@ -212,7 +212,7 @@ fn shared_count(a: &[u32], b: &[u32]) -> usize {
     shared
 }
 
-/// The weighted Jaccard similarity of two sorted, unique sets — the weight they share over
+/// Computes the weighted Jaccard similarity of two sorted, unique sets — the weight they share over
 /// the weight of their union — and the weight they share.
 fn weighted_overlap(a: &[u32], b: &[u32], mut weight: impl FnMut(u32) -> f64) -> (f64, f64) {
     let (mut i, mut j) = (0, 0);
@@ -248,7 +248,7 @@ fn weighted_overlap(a: &[u32], b: &[u32], mut weight: impl FnMut(u32) -> f64) ->
     (similarity, shared)
 }
 
-/// The values in both sorted lists.
+/// Returns the values in both sorted lists.
 fn intersection(a: &[Box<str>], b: &[Box<str>]) -> Vec<String> {
     a.iter()
         .filter(|x| b.binary_search(x).is_ok())

@@ -57,7 +57,7 @@ impl Sketch {
         &self.hashes[self.starts[2] as usize..self.starts[3] as usize]
     }
 
-    /// What the window indexes the item under: its words and its names.
+    /// Returns what the window indexes the item under: its words and its names.
     pub fn terms(&self) -> &[u32] {
         &self.hashes[self.starts[3] as usize..]
     }
@@ -99,8 +99,9 @@ impl Signature {
         Self::with_summary_text(item, summary.as_deref())
     }
 
-    /// As [`Signature::of`], given the item's summary already as plain text: the store makes
-    /// it for the search index too, and making it is most of what a signature costs.
+    /// Builds the signature as [`Signature::of`] does, given the item's summary already as plain
+    /// text: the store makes it for the search index too, and making it is most of what a signature
+    /// costs.
     pub fn with_summary_text(item: &Item, summary: Option<&str>) -> Self {
         // The summary, or for an item without one the start of its content.
         let content;
@@ -153,7 +154,7 @@ fn content_word(token: &str) -> Option<String> {
     bare_word(token).map(stem)
 }
 
-/// Lower-case, without a possessive, unless it is a stop word.
+/// Returns `token` lower-case, without a possessive, unless it is a stop word.
 fn bare_word(token: &str) -> Option<String> {
     let mut lower = token.to_lowercase();
     if let Some(possessive) = ["'s", "’s"].into_iter().find(|p| lower.ends_with(p)) {
@@ -165,7 +166,7 @@ fn bare_word(token: &str) -> Option<String> {
     Some(lower)
 }
 
-/// Plural and tense endings off, so that "crash" and "crashes", "kill" and "killed" meet.
+/// Takes plural and tense endings off, so that "crash" and "crashes", "kill" and "killed" meet.
 fn stem(mut word: String) -> String {
     for suffix in ["ing", "ed", "es", "s"] {
         if let Some(root) = word.strip_suffix(suffix) {
@@ -178,8 +179,9 @@ fn stem(mut word: String) -> String {
     word
 }
 
-/// Capitalized words that do not start a sentence, and acronyms. A headline in Title Case
-/// gives no names of its own (every word is capitalized); the summary still does.
+/// Finds the names in `title` and `summary`: capitalized words that do not start a sentence, and
+/// acronyms. A headline in Title Case gives no names of its own (every word is capitalized); the
+/// summary still does.
 fn names(title: &str, summary: &str) -> Vec<String> {
     let title_words: Vec<&str> = title.split_whitespace().collect();
     let capitalized = title_words
@@ -208,7 +210,7 @@ fn names(title: &str, summary: &str) -> Vec<String> {
     out
 }
 
-/// A number in digits ("$1.2", "12", "1,500", "40%") or words up to twenty.
+/// Reads `token` as a number in digits ("$1.2", "12", "1,500", "40%") or words up to twenty.
 fn number(token: &str) -> Option<String> {
     if token.bytes().any(|b| b.is_ascii_digit()) {
         let digits: String = token
@@ -226,8 +228,8 @@ fn number(token: &str) -> Option<String> {
         .map(|n| n.to_string())
 }
 
-/// A fixed, fast 64-bit hash. No hash is ever stored (the store keeps the words; sketches are
-/// made again from them when the window is loaded), so the function may change
+/// Hashes `bytes` with a fixed, fast 64-bit hash. No hash is ever stored (the store keeps the
+/// words; sketches are made again from them when the window is loaded), so the function may change
 /// from one version to the next; within a process it never does.
 fn hash64(bytes: &[u8]) -> u64 {
     FixedState::default().hash_one(bytes)

@@ -27,7 +27,7 @@ const END: u32 = u32::MAX;
 /// The first sighting of an entry replaced by a newer one of the same item: before any window.
 const DEAD: i64 = i64::MIN;
 
-/// The first eight bytes of `id` as a number that orders as they do (zeros after a shorter
+/// Reads the first eight bytes of `id` as a number that orders as they do (zeros after a shorter
 /// id): ids are compared by it before their bytes.
 fn id_prefix(id: &str) -> u64 {
     // Item ids are 20 hex digits: read as one word, without a copy of variable length.
@@ -97,9 +97,10 @@ pub struct Rarity<'a> {
 }
 
 impl Rarity<'_> {
-    /// `ln((n + 1) / df) / ln(n + 1)`: an inverse document frequency scaled to 0..1, so that
-    /// it means the same in a window of a hundred items as in one of a hundred thousand, and
-    /// is 1 for every term when the window is empty (the overlaps are then plain Jaccard).
+    /// Computes `ln((n + 1) / df) / ln(n + 1)` for `term`: an inverse document frequency scaled to
+    /// 0..1, so that it means the same in a window of a hundred items as in one of a hundred
+    /// thousand, and is 1 for every term when the window is empty (the overlaps are then plain
+    /// Jaccard).
     pub fn of(&self, term: u32) -> f64 {
         let counted = self.terms.get(&term).map_or(0, |t| t.items) + self.own;
         let df = f64::from(counted.max(1)).min(self.n);
@@ -127,8 +128,8 @@ impl Window {
         self.live.contains_key(id)
     }
 
-    /// The rarity of terms as seen by an item: one in the window (`in_window`), or an incoming
-    /// one, whose own terms count once more.
+    /// Returns the rarity of terms as seen by an item: one in the window (`in_window`), or an
+    /// incoming one, whose own terms count once more.
     pub fn rarity(&self, in_window: bool) -> Rarity<'_> {
         let own = u32::from(!in_window);
         let items = u32::try_from(self.live.len()).unwrap_or(u32::MAX) + own;
@@ -178,7 +179,7 @@ impl Window {
         }
     }
 
-    /// The items sharing the rarest terms with the incoming `sketch`, at most `max` of them,
+    /// Finds the items sharing the rarest terms with the incoming `sketch`, at most `max` of them,
     /// the most shared rarity first. Only the incoming item's `terms` rarest terms that the
     /// window knows are looked up, and of each only its `per_key` newest postings first seen
     /// at or after `since`: a term hundreds of items share says little, and reading all of it
@@ -199,7 +200,7 @@ impl Window {
         self.most_shared(max)
     }
 
-    /// A walk of each term of `sketch` to look up: its `terms` rarest that the window knows,
+    /// Plans a walk of each term of `sketch` to look up: its `terms` rarest that the window knows,
     /// rarest first, until the postings they would read reach the budget — an item whose
     /// rarest terms are still common (every word of it is everyday) is not made to read
     /// hundreds of postings that say little.
@@ -267,7 +268,7 @@ impl Window {
         }
     }
 
-    /// The `max` entries counted with the most shared rarity, best first (leaving `shared`
+    /// Picks the `max` entries counted with the most shared rarity, best first (leaving `shared`
     /// zeroed for the next lookup).
     fn most_shared(&mut self, max: usize) -> Vec<usize> {
         let mut ranked: Vec<(f32, u64, u32)> = self
@@ -298,7 +299,7 @@ impl Window {
             .collect()
     }
 
-    /// Whether a live item of `outlet` is in `story`.
+    /// Tells whether a live item of `outlet` is in `story`.
     pub fn story_has(&self, story: &str, outlet: &str) -> bool {
         self.members.get(story).is_some_and(|entries| {
             entries.iter().any(|&e| {
@@ -307,7 +308,7 @@ impl Window {
         })
     }
 
-    /// The candidate at a place [`Window::candidates`] returned.
+    /// Returns the candidate at a place [`Window::candidates`] returned.
     pub fn entry(&self, place: usize) -> &Candidate {
         &self.entries[place]
     }
@@ -400,7 +401,7 @@ mod tests {
         }
     }
 
-    /// The ids of the candidates for an item of `words`, looking up all its terms.
+    /// Lists the ids of the candidates for an item of `words`, looking up all its terms.
     fn found(
         window: &mut Window,
         words: &[&str],

@@ -15,7 +15,7 @@ pub struct Example {
     pub items: (usize, usize),
 }
 
-/// The pairs of `set` the pipeline would compare — each item's candidates in a window that
+/// Collects the pairs of `set` the pipeline would compare — each item's candidates in a window that
 /// holds the whole set (about two days of two outlets, as the daemon's window does) — and
 /// every labelled pair besides, with their features.
 pub fn examples(set: &LabelledSet) -> Vec<Example> {

@@ -85,7 +85,7 @@ impl LabelledSet {
         })
     }
 
-    /// Which of `folds` each item is evaluated in: every item of a true story, and both items
+    /// Tells which of `folds` each item is evaluated in: every item of a true story, and both items
     /// of a hard negative, in the same one, so that no fold is fitted on a story it is
     /// evaluated on.
     pub fn folds(&self, folds: usize) -> Vec<usize> {
@@ -105,7 +105,7 @@ impl LabelledSet {
     }
 }
 
-/// Both feeds' entries, each outlet's in document order.
+/// Reads both feeds' entries, each outlet's in document order.
 fn read_feeds(dir: &Path) -> anyhow::Result<Vec<Item>> {
     let mut items = Vec::new();
     for outlet in OUTLETS {
@@ -144,7 +144,7 @@ impl<'a> Places<'a> {
         }
     }
 
-    /// The item with `guid` in the first of `outlets` that has one.
+    /// Finds the item with `guid` in the first of `outlets` that has one.
     fn find(&self, guid: &str, outlets: &[&str]) -> anyhow::Result<usize> {
         match outlets.iter().find_map(|o| self.by_guid.get(&(*o, guid))) {
             Some(place) => Ok(*place),
@@ -152,8 +152,8 @@ impl<'a> Places<'a> {
         }
     }
 
-    /// A same-outlet repeat: the second sighting of a GUID listed twice is the entry after the
-    /// first; otherwise the item with the second GUID in the first's outlet.
+    /// Finds a same-outlet repeat: the second sighting of a GUID listed twice is the entry after
+    /// the first; otherwise the item with the second GUID in the first's outlet.
     fn repeat(&self, a: &str, b: &str) -> anyhow::Result<(usize, usize)> {
         let first = self.find(a, &OUTLETS)?;
         let outlet = self.items[first].outlet.as_str();
@@ -171,7 +171,7 @@ impl<'a> Places<'a> {
     }
 }
 
-/// Each of `n` places' component under `edges`, named by its smallest place.
+/// Finds each of `n` places' component under `edges`, named by its smallest place.
 fn components(n: usize, edges: impl IntoIterator<Item = (usize, usize)>) -> Vec<usize> {
     let mut parent: Vec<usize> = (0..n).collect();
     for (a, b) in edges {
@@ -181,7 +181,7 @@ fn components(n: usize, edges: impl IntoIterator<Item = (usize, usize)>) -> Vec<
     (0..n).map(|place| root(&mut parent, place)).collect()
 }
 
-/// The root of `place` in a union-find forest, halving the path on the way.
+/// Finds the root of `place` in a union-find forest, halving the path on the way.
 fn root(parent: &mut [usize], mut place: usize) -> usize {
     while parent[place] != place {
         parent[place] = parent[parent[place]];

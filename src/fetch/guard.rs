@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::{Host, Url};
 
-/// Whether a request to `ip` would reach this machine or a network that is not the public
+/// Tells whether a request to `ip` would reach this machine or a network that is not the public
 /// internet: loopback, private, shared (CGNAT), link-local (where cloud metadata services live),
 /// unspecified, broadcast or multicast addresses, including IPv4 addresses wrapped in IPv6.
 pub fn is_internal(ip: IpAddr) -> bool {
@@ -25,8 +25,8 @@ pub fn is_internal(ip: IpAddr) -> bool {
     }
 }
 
-/// The IPv4 address an IPv6 address carries to reach it: mapped (`::ffff:a.b.c.d`), compatible
-/// (`::a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`) or 6to4 (`2002:AABB:CCDD::`).
+/// Finds the IPv4 address an IPv6 address carries to reach it: mapped (`::ffff:a.b.c.d`),
+/// compatible (`::a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`) or 6to4 (`2002:AABB:CCDD::`).
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = ip.segments();
     let from = |hi: u16, lo: u16| {

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, CACHE_CONTROL, DATE, EXPIRES, RETRY_AFTER};
 
-/// `Retry-After`, in seconds or as an HTTP date, as a delay. A date is measured against the
+/// Reads `Retry-After`, in seconds or as an HTTP date, as a delay. A date is measured against the
 /// response's own `Date` (else `now`), so that a skewed clock on either side does not matter.
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
@@ -21,7 +21,7 @@ fn http_date(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<S
     httpdate::parse_http_date(headers.get(name)?.to_str().ok()?).ok()
 }
 
-/// How long the response stays fresh: `Cache-Control: max-age`, else `Expires` less the
+/// Tells how long the response stays fresh: `Cache-Control: max-age`, else `Expires` less the
 /// response's own `Date` (so that a skewed clock on either side does not matter). `no-store` and
 /// `no-cache` promise nothing.
 pub fn fresh_for(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {

@@ -15,7 +15,7 @@ fn settings() -> Settings {
     }
 }
 
-/// A server on 127.0.0.1 with redirects of every kind; returns its base URL.
+/// Starts a server on 127.0.0.1 with redirects of every kind; returns its base URL.
 async fn server() -> Url {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -56,7 +56,7 @@ async fn chain(axum::extract::Path(n): axum::extract::Path<u32>) -> Redirect {
     Redirect::temporary(&format!("/chain/{}", n + 1))
 }
 
-/// 64 MiB of zeros, gzipped into about 64 KiB.
+/// Serves 64 MiB of zeros, gzipped into about 64 KiB.
 async fn gzip_bomb() -> Response {
     use std::io::Write;
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());

@@ -14,10 +14,10 @@ fn is_tracking_param(name: &str) -> bool {
     name.starts_with("utm_") || TRACKING_PARAMS.contains(&name)
 }
 
-/// The publisher's link: `raw` as written when it is an absolute http(s) URL of printable ASCII
-/// (the scheme lower-cased), byte for byte — a fragment, a parameter without `=`, the host's
-/// case — else resolved against `base` and spelled as the `url` crate spells it. `None` when
-/// `raw` names no web page.
+/// Returns the publisher's link: `raw` as written when it is an absolute http(s) URL of printable
+/// ASCII (the scheme lower-cased), byte for byte — a fragment, a parameter without `=`, the host's
+/// case — else resolved against `base` and spelled as the `url` crate spells it. `None` when `raw`
+/// names no web page.
 ///
 /// ```
 /// use tributary::parse::publisher_url;
@@ -45,7 +45,7 @@ pub fn publisher_url(raw: &str, base: Option<&Url>) -> Option<String> {
     Some(format!("{}{after_scheme}", resolved.scheme()))
 }
 
-/// `url` less its tracking parameters (`utm_*`, `fbclid`, `gclid` and the like), every other
+/// Strips `url` of its tracking parameters (`utm_*`, `fbclid`, `gclid` and the like), every other
 /// byte kept: what `[polling] strip_tracking_parameters` does to the links served.
 ///
 /// ```

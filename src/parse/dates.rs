@@ -19,7 +19,7 @@ pub fn parse_date(text: &str) -> Option<DateTime<Utc>> {
         .map(|date| date.trunc_subsecs(0))
 }
 
-/// A bare count of seconds since 1970 (some `dc:date`s), 9 or 10 digits: anything shorter is
+/// Reads a bare count of seconds since 1970 (some `dc:date`s), 9 or 10 digits: anything shorter is
 /// more likely a year or garbage.
 fn unix_timestamp(text: &str) -> Option<DateTime<Utc>> {
     if !(9..=10).contains(&text.len()) || !text.bytes().all(|b| b.is_ascii_digit()) {
@@ -69,7 +69,7 @@ fn iso8601(text: &str) -> Option<DateTime<Utc>> {
         .map(|date| date.and_time(NaiveTime::MIN).and_utc())
 }
 
-/// RFC 822 and the many ways feeds get it wrong: read token by token, so that a wrong or
+/// Parses RFC 822 and the many ways feeds get it wrong: read token by token, so that a wrong or
 /// foreign weekday, a missing comma, a two-digit year, `1500` for `15:00`, `PM` or a zone name
 /// such as AEST does not lose the date.
 fn rfc822_like(text: &str) -> Option<DateTime<Utc>> {
@@ -154,8 +154,8 @@ fn twelve_hour(time: NaiveTime, afternoon: bool) -> Option<NaiveTime> {
     time.with_hour(hour)
 }
 
-/// English month names and abbreviations, and the abbreviations of the other languages seen in
-/// feeds (Portuguese, Spanish, French, German, Italian, Dutch).
+/// Reads a month's number from English month names and abbreviations, and the abbreviations of the
+/// other languages seen in feeds (Portuguese, Spanish, French, German, Italian, Dutch).
 fn month_number(token: &str) -> Option<u32> {
     let lower = token.trim_end_matches('.').to_lowercase();
     let prefix: String = lower.chars().take(3).collect();
@@ -201,7 +201,7 @@ fn month_number(token: &str) -> Option<u32> {
         .map(|(_, month)| *month)
 }
 
-/// A numeric offset (`+1000`, `-05:00`) or a zone name, including the Australian ones that
+/// Reads a numeric offset (`+1000`, `-05:00`) or a zone name, including the Australian ones that
 /// RFC 822 never knew.
 fn zone_offset(token: &str) -> Option<FixedOffset> {
     if let Some(sign) = token.strip_prefix(['+', '-']).map(|_| &token[..1]) {

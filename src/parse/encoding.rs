@@ -11,7 +11,7 @@ pub struct Decoded {
     pub notes: Vec<String>,
 }
 
-/// The encoding the HTTP charset, or else the XML declaration, claims, if it names one that
+/// Finds the encoding the HTTP charset, or else the XML declaration, claims, if it names one that
 /// ASCII-compatible bytes can be in.
 fn claimed_encoding(
     bytes: &[u8],
@@ -33,7 +33,7 @@ fn claimed_encoding(
     }
 }
 
-/// The encoding the bytes are read in: the claimed one, unless the bytes are UTF-8 (which
+/// Decides the encoding the bytes are read in: the claimed one, unless the bytes are UTF-8 (which
 /// legacy text practically never is by chance), or detected when there is no claim and they
 /// are not UTF-8.
 fn settled_encoding(
@@ -116,8 +116,8 @@ fn detect(bytes: &[u8]) -> &'static Encoding {
     detector.guess(None, true)
 }
 
-/// UTF-32, which `encoding_rs` leaves out (the web never uses it), from its mark or the shape
-/// of a leading `<`.
+/// Decodes UTF-32, which `encoding_rs` leaves out (the web never uses it), from its mark or the
+/// shape of a leading `<`.
 fn utf32(bytes: &[u8]) -> Option<(String, bool)> {
     let (body, big_endian) = match bytes {
         [0xFF, 0xFE, 0, 0, rest @ ..] => (rest, false),
@@ -141,7 +141,8 @@ fn utf32(bytes: &[u8]) -> Option<(String, bool)> {
     Some((text, big_endian))
 }
 
-/// UTF-16 without a mark: an XML document starts with ASCII, which UTF-16 pairs with a zero.
+/// Detects UTF-16 without a mark: an XML document starts with ASCII, which UTF-16 pairs with a
+/// zero.
 fn utf16_by_shape(bytes: &[u8]) -> Option<&'static Encoding> {
     match bytes {
         [0, a, 0, b, ..] if *a != 0 && *b != 0 => Some(UTF_16BE),
@@ -150,7 +151,7 @@ fn utf16_by_shape(bytes: &[u8]) -> Option<&'static Encoding> {
     }
 }
 
-/// The `encoding` of an XML declaration at the start of ASCII-compatible bytes.
+/// Reads the `encoding` of an XML declaration at the start of ASCII-compatible bytes.
 fn declared_encoding(bytes: &[u8]) -> Option<&str> {
     let start = bytes.iter().position(|b| !b.is_ascii_whitespace())?;
     let head = &bytes[start..bytes.len().min(start + 200)];

@@ -96,7 +96,7 @@ fn entry(item: &Map<String, Value>, feed_authors: &[String]) -> Entry {
     }
 }
 
-/// `authors` (1.1) or `author` (1.0): their names.
+/// Collects the names in `authors` (1.1) or `author` (1.0).
 fn authors(object: &Map<String, Value>) -> Vec<String> {
     let many = object
         .get("authors")
@@ -119,7 +119,7 @@ fn string(object: &Map<String, Value>, key: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// A string or number as text (ids and tags are sometimes numbers).
+/// Reads a string or number as text (ids and tags are sometimes numbers).
 fn scalar(value: Option<&Value>) -> Option<String> {
     match value? {
         Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
@@ -128,7 +128,7 @@ fn scalar(value: Option<&Value>) -> Option<String> {
     }
 }
 
-/// The document with what serde refuses mended: control characters that stand raw inside
+/// Parses the document with what serde refuses mended: control characters that stand raw inside
 /// strings are escaped, and a document cut off mid-way is closed after its last complete
 /// item (an object directly inside an array of the root object).
 fn mended(text: &str, notes: &mut Vec<String>) -> Option<Value> {

@@ -19,7 +19,7 @@ pub struct Media {
 }
 
 impl Media {
-    /// The file `e` describes, its address in the attribute `url_attribute`, resolved against
+    /// Reads the file `e` describes, its address in the attribute `url_attribute`, resolved against
     /// the `xml:base` in scope.
     pub fn of(e: &BytesStart<'_>, url_attribute: &str, base: Option<&Url>) -> Option<Self> {
         let mut url = None;
@@ -60,7 +60,8 @@ impl Media {
         Some(media)
     }
 
-    /// An image rendition: typed or marked as one, or sized like one when the type is missing.
+    /// Tells whether this is an image rendition: typed or marked as one, or sized like one when the
+    /// type is missing.
     fn is_image(&self) -> bool {
         match (&self.mime, &self.medium) {
             (Some(mime), _) => mime.trim().starts_with("image/"),
@@ -70,7 +71,7 @@ impl Media {
     }
 }
 
-/// The entry's image, in order of preference: the Media RSS rendition marked `isDefault`, the
+/// Picks the entry's image, in order of preference: the Media RSS rendition marked `isDefault`, the
 /// largest image rendition or image enclosure, the first `media:thumbnail`. Unresolved.
 pub fn best_image(media: &[Media], thumbnails: &[String]) -> Option<String> {
     let images = || media.iter().filter(|m| m.is_image());
@@ -88,8 +89,8 @@ pub fn best_image(media: &[Media], thumbnails: &[String]) -> Option<String> {
         .or_else(|| thumbnails.first().cloned())
 }
 
-/// Attached files: RSS `<enclosure>`s and Media RSS content that is not an image rendition (an
-/// image with a size in bytes is a file too). Unresolved.
+/// Picks the attached files: RSS `<enclosure>`s and Media RSS content that is not an image
+/// rendition (an image with a size in bytes is a file too). Unresolved.
 pub fn enclosures(media: &[Media]) -> Vec<Enclosure> {
     media
         .iter()
@@ -102,7 +103,7 @@ pub fn enclosures(media: &[Media]) -> Vec<Enclosure> {
         .collect()
 }
 
-/// The `src` of the first `<img>` in sanitized HTML (which ammonia writes with double quotes
+/// Finds the `src` of the first `<img>` in sanitized HTML (which ammonia writes with double quotes
 /// and absolute URLs), for entries whose only picture is in their text.
 pub fn first_img(html: Option<&str>) -> Option<String> {
     let html = html?;

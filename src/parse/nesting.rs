@@ -21,7 +21,7 @@ pub const MAX_DEPTH: usize = 256;
 /// tags cost the sanitizer milliseconds however they nest, and most summaries hold a handful.
 const MEASURED_FROM_TAGS: usize = 1024;
 
-/// The depth of `html` when it nests past [`MAX_DEPTH`].
+/// Returns the depth of `html` when it nests past [`MAX_DEPTH`].
 pub fn too_deep(html: &str) -> Option<usize> {
     let tags = html.bytes().filter(|&b| b == b'<').count();
     if tags < MEASURED_FROM_TAGS {
@@ -33,7 +33,7 @@ pub fn too_deep(html: &str) -> Option<usize> {
     (deepest > MAX_DEPTH).then_some(deepest)
 }
 
-/// The text of `html` without its markup, nor the contents of its scripts and styles; its
+/// Extracts the text of `html` without its markup, nor the contents of its scripts and styles; its
 /// entities stay escaped, as the sanitizer leaves them.
 pub fn text_of(html: &str) -> String {
     let sink = Measure {
@@ -53,7 +53,7 @@ fn run(html: &str, sink: &Measure) {
     tokenizer.end();
 }
 
-/// Follows the depth of open elements as tags come, and collects text when asked.
+/// The depth of open elements as tags come, and the text collected when asked.
 #[derive(Default)]
 struct Measure {
     depth: Cell<usize>,

@@ -50,8 +50,8 @@ pub fn repair(text: &str) -> Repaired {
     Repaired { text: out, notes }
 }
 
-/// The text is UTF-8 now: a declaration naming its old encoding would make the parser decode
-/// it a second time.
+/// Drops the XML declaration `text` starts with, if any. The text is UTF-8 now: a declaration
+/// naming its old encoding would make the parser decode it a second time.
 fn without_declaration(text: &str) -> &str {
     match declaration_end(text) {
         Some(end) => text[end..].trim_start(),
@@ -59,7 +59,7 @@ fn without_declaration(text: &str) -> &str {
     }
 }
 
-/// Where the declaration `text` starts with ends: at its `?>`, which must come before the
+/// Finds where the declaration `text` starts with ends: at its `?>`, which must come before the
 /// next `<` (a declaration left unclosed must not swallow the document).
 fn declaration_end(text: &str) -> Option<usize> {
     if !is_declaration(text) {
@@ -70,7 +70,7 @@ fn declaration_end(text: &str) -> Option<usize> {
     (end < next_tag).then_some(end + 2)
 }
 
-/// Whether `text` starts with an XML declaration (`<?xml` and a space or `?>`; not a
+/// Tells whether `text` starts with an XML declaration (`<?xml` and a space or `?>`; not a
 /// processing instruction such as `<?xml-stylesheet`).
 fn is_declaration(text: &str) -> bool {
     text.strip_prefix("<?xml")

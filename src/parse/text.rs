@@ -7,7 +7,7 @@ use url::Url;
 
 use super::nesting;
 
-/// Plain text from a title that may hold markup or (doubly) encoded entities, with
+/// Extracts plain text from a title that may hold markup or (doubly) encoded entities, with
 /// whitespace collapsed, so that every reader shows the same words.
 pub fn plain_text(raw: &str) -> String {
     let looks_like_markup = raw
@@ -42,7 +42,7 @@ pub struct Sanitized {
     pub flattened_from: Option<usize>,
 }
 
-/// Feed HTML made safe to embed in any reader: no scripts, event handlers, styles, forms or
+/// Makes feed HTML safe to embed in any reader: no scripts, event handlers, styles, forms or
 /// frames, no `javascript:` or `data:` URLs, and relative URLs made absolute against `base`
 /// (a relative link means nothing once the item leaves its outlet; without a base they are
 /// dropped). HTML nested deeper than [`nesting::MAX_DEPTH`] is kept as its text, at a cost
@@ -80,7 +80,7 @@ pub fn sanitize_html(html: &str, base: Option<&Url>) -> Sanitized {
     }
 }
 
-/// Plain text carried into an HTML field (an Atom `type="text"` summary, say).
+/// Carries plain text into an HTML field (an Atom `type="text"` summary, say).
 pub fn text_to_html(text: &str) -> Option<String> {
     let text = collapse_whitespace(text);
     (!text.is_empty()).then(|| html_escape::encode_text(&text).into_owned())

@@ -107,8 +107,8 @@ impl Known {
     }
 }
 
-/// An element's local name, lower-cased (CDF spells its names in capitals), borrowed when it
-/// is lower-case already, as nearly every name is.
+/// Returns an element's local name, lower-cased (CDF spells its names in capitals), borrowed when
+/// it is lower-case already, as nearly every name is.
 fn lower_case(name: &str) -> Cow<'_, str> {
     match name.bytes().any(|b| b.is_ascii_uppercase()) {
         true => Cow::Owned(name.to_ascii_lowercase()),
@@ -126,7 +126,7 @@ struct Capture {
 }
 
 impl Capture {
-    /// A capture beginning at the element that holds the text.
+    /// Begins a capture at the element that holds the text.
     fn of(field: Field, kind: Kind) -> Self {
         Self {
             field,
@@ -225,7 +225,7 @@ impl<'a> Reading<'a> {
         Ok(())
     }
 
-    /// An element outside every entry: an entry beginning, or the feed's own link, `ttl` or
+    /// Opens an element outside every entry: an entry beginning, or the feed's own link, `ttl` or
     /// author.
     fn start_outside_entry(
         &mut self,

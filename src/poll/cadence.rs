@@ -32,15 +32,15 @@ pub struct Cadence {
 }
 
 impl Cadence {
-    /// Whether a feed whose earliest next poll is `next` is asked on a tick at `now`.
+    /// Tells whether a feed whose earliest next poll is `next` is asked on a tick at `now`.
     pub fn is_due(&self, next: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
         next.is_none_or(|at| at <= now)
     }
 
-    /// After an answer to the poll of the tick at `tick`: the minimum interval, or longer if
-    /// the server's freshness (`max-age`, `Expires`) or the feed's `<ttl>` asks for it. Counted
-    /// from the tick, not from the moment the request went out, so that "every 5 minutes" stays
-    /// due on the tick 5 minutes later.
+    /// Decides when to ask next after an answer to the poll of the tick at `tick`: the minimum
+    /// interval, or longer if the server's freshness (`max-age`, `Expires`) or the feed's `<ttl>`
+    /// asks for it. Counted from the tick, not from the moment the request went out, so that "every
+    /// 5 minutes" stays due on the tick 5 minutes later.
     pub fn after_success(
         &self,
         tick: DateTime<Utc>,
@@ -62,11 +62,11 @@ impl Cadence {
         }
     }
 
-    /// After the `failures`-th failure in a row of the poll of the tick at `tick`, answered at
-    /// `answered`: what `Retry-After` asked for, counted from the answer; else one tick, two,
-    /// four… (at most [`MAX_BACKOFF`]), and from the second failure on up to a tenth more (at
-    /// least one tick) at random, so that feeds that failed together do not all come back on
-    /// the same tick.
+    /// Decides when to ask next after the `failures`-th failure in a row of the poll of the tick at
+    /// `tick`, answered at `answered`: what `Retry-After` asked for, counted from the answer; else
+    /// one tick, two, four… (at most [`MAX_BACKOFF`]), and from the second failure on up to a tenth
+    /// more (at least one tick) at random, so that feeds that failed together do not all come back
+    /// on the same tick.
     pub fn after_failure(
         &self,
         tick: DateTime<Utc>,

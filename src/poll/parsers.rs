@@ -21,8 +21,8 @@ pub struct Parsers {
     _runtime: Arc<Owned>,
 }
 
-/// Shuts the pool down without waiting: dropping a runtime may not block an async worker,
-/// which is where the last poll holding it may end.
+/// The pool's runtime, shut down without waiting when dropped: dropping a runtime may not
+/// block an async worker, which is where the last poll holding it may end.
 struct Owned(Option<Runtime>);
 
 impl Drop for Owned {
@@ -34,8 +34,8 @@ impl Drop for Owned {
 }
 
 impl Parsers {
-    /// A pool of at most one thread per core: parsing is all CPU, and more threads than cores
-    /// would only take turns.
+    /// Starts a pool of at most one thread per core: parsing is all CPU, and more threads than
+    /// cores would only take turns.
     pub fn start() -> std::io::Result<Self> {
         let threads = std::thread::available_parallelism().map_or(2, usize::from);
         let runtime = Builder::new_current_thread()

@@ -49,13 +49,13 @@ pub enum Outcome {
 }
 
 impl FeedReport {
-    /// Whether the stored items changed, so that the published feeds must be rendered again.
+    /// Tells whether the stored items changed, so that the published feeds must be rendered again.
     pub fn changed(&self) -> bool {
         matches!(&self.outcome, Outcome::Stored { ingested, .. } if ingested.changed())
     }
 
-    /// One log line: info for an answer, warn with the reason for a failure, debug for a feed
-    /// that was not due (every tick would otherwise log every waiting feed).
+    /// Writes one log line: info for an answer, warn with the reason for a failure, debug for a
+    /// feed that was not due (every tick would otherwise log every waiting feed).
     pub fn log(&self) {
         let (outlet, feed, duration_ms) = (&self.outlet, &self.feed, self.duration_ms.unwrap_or(0));
         match &self.outcome {

@@ -56,7 +56,7 @@ pub fn render(channel: &Channel<'_>, items: &[Arc<StoredItem>]) -> Vec<u8> {
         .expect("writing XML to memory cannot fail")
 }
 
-/// The entry's links: its page, its enclosures, and the other outlets' copies of the story
+/// Builds the entry's links: its page, its enclosures, and the other outlets' copies of the story
 /// ("also reported by") as related links.
 fn entry_links(channel: &Channel<'_>, stored: &StoredItem) -> Vec<Link> {
     let item = &stored.item;

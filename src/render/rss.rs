@@ -52,7 +52,7 @@ pub fn render(channel: &Channel<'_>, items: &[Arc<StoredItem>]) -> Vec<u8> {
     with_stylesheet(xml, &channel.stylesheet_url())
 }
 
-/// `sy:updatePeriod` and `sy:updateFrequency`: how many times per hour (or day) the feed can
+/// Builds `sy:updatePeriod` and `sy:updateFrequency`: how many times per hour (or day) the feed can
 /// change, rounded down so that a reader never polls more often than the outlets are.
 fn update_period(every: std::time::Duration) -> SyndicationExtension {
     let secs = every.as_secs().max(1);
@@ -131,7 +131,7 @@ fn item(channel: &Channel<'_>, stored: &StoredItem) -> rss::Item {
     }
 }
 
-/// The description, ending with a line that links the other outlets' copies of the story.
+/// Ends the description with a line that links the other outlets' copies of the story.
 fn with_also(
     channel: &Channel<'_>,
     stored: &StoredItem,
@@ -161,11 +161,11 @@ fn with_also(
     })
 }
 
-/// A title as plain text that no reader can take for markup. RSS leaves unsaid whether a title
-/// is text or HTML, and a reader that renders it as HTML would run a headline that reads
+/// Renders a title as plain text that no reader can take for markup. RSS leaves unsaid whether a
+/// title is text or HTML, and a reader that renders it as HTML would run a headline that reads
 /// `<script>`. A `<` that would open a tag (before a letter, `/`, `!` or `?`) is followed by an
-/// invisible word joiner (U+2060), after which HTML sees no tag; the title reads the same.
-/// Atom says its titles are text, and JSON Feed's are text by definition: they are left alone.
+/// invisible word joiner (U+2060), after which HTML sees no tag; the title reads the same. Atom
+/// says its titles are text, and JSON Feed's are text by definition: they are left alone.
 pub(super) fn inert(title: &str) -> Cow<'_, str> {
     let opens_tag = |next: u8| next.is_ascii_alphabetic() || matches!(next, b'/' | b'!' | b'?');
     let bytes = title.as_bytes();

@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use axum::http::{header, HeaderMap};
 
-/// Whether the request's validators show the reader already has the representation whose
+/// Tells whether the request's validators show the reader already has the representation whose
 /// validators are `etag` and `last_modified`. `If-None-Match` wins over `If-Modified-Since`.
 pub fn not_modified(headers: &HeaderMap, etag: &str, last_modified: Option<SystemTime>) -> bool {
     if let Some(if_none_match) = headers.get(header::IF_NONE_MATCH) {

@@ -45,7 +45,7 @@ impl Routes {
         Self(self.0.route(path, route))
     }
 
-    /// The router, answering `404` where no route matches.
+    /// Builds the router, answering `404` where no route matches.
     pub fn build(self) -> Router<AppState> {
         let not_found = || async { HttpError(StatusCode::NOT_FOUND, "no such page".into()) };
         self.0.fallback(Counted::new(UNMATCHED, not_found))

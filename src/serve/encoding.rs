@@ -17,7 +17,7 @@ impl Encoding {
     /// Every coding, in the order of their discriminants (`encoding as usize` indexes it).
     pub const ALL: [Encoding; 3] = [Encoding::Identity, Encoding::Gzip, Encoding::Brotli];
 
-    /// The coding the reader prefers among those it accepts: Brotli before gzip at equal
+    /// Picks the coding the reader prefers among those it accepts: Brotli before gzip at equal
     /// weight (it is smaller), identity when it accepts neither.
     pub fn negotiate(headers: &HeaderMap) -> Self {
         let Some(accept) = headers
@@ -51,7 +51,7 @@ impl Encoding {
         }
     }
 
-    /// The `Content-Encoding` value; `None` for identity.
+    /// Returns the `Content-Encoding` value; `None` for identity.
     pub fn header_value(self) -> Option<&'static str> {
         match self {
             Encoding::Identity => None,
@@ -60,7 +60,8 @@ impl Encoding {
         }
     }
 
-    /// Each coding of a representation is a representation of its own with its own ETag.
+    /// Derives this coding's ETag from `etag`: each coding of a representation is a representation
+    /// of its own with its own ETag.
     pub fn etag(self, etag: &str) -> String {
         match self.header_value() {
             None => etag.to_owned(),

@@ -76,7 +76,7 @@ fn bad(parameter: &str, raw: &str, why: &str) -> HttpError {
     )
 }
 
-/// The reader's query, or none.
+/// Parses the reader's query, or none.
 fn feed_query(uri: &Uri) -> Result<FeedQuery, HttpError> {
     if uri.query().is_none() {
         return Ok(FeedQuery::default());
@@ -86,7 +86,7 @@ fn feed_query(uri: &Uri) -> Result<FeedQuery, HttpError> {
         .map_err(|rejection| HttpError(rejection.status(), rejection.body_text()))
 }
 
-/// The query's limit, and its filter if it narrows the feed at all.
+/// Reads the query's limit, and its filter if it narrows the feed at all.
 fn read_query(
     query: &FeedQuery,
     known_outlet: impl Fn(&str) -> bool,
@@ -203,7 +203,7 @@ async fn respond(
     Ok(send(&feed, &request.headers))
 }
 
-/// The response for `feed`: `304` when the reader has it, else the body in the coding the
+/// Builds the response for `feed`: `304` when the reader has it, else the body in the coding the
 /// reader prefers; with validators, caching and CORS headers either way.
 fn send(feed: &RenderedFeed, request: &HeaderMap) -> Response {
     let encoding = Encoding::negotiate(request);

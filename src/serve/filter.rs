@@ -35,8 +35,8 @@ impl Filter {
         }
     }
 
-    /// Whether `stored` belongs in the feed. In a merged feed, a story belongs to every outlet
-    /// that carried it, and matches a search when any of its copies does.
+    /// Tells whether `stored` belongs in the feed. In a merged feed, a story belongs to every
+    /// outlet that carried it, and matches a search when any of its copies does.
     pub fn accepts(&self, stored: &StoredItem, merged: bool) -> bool {
         let item = &stored.item;
         let carried_by = |outlet: &String| {

@@ -37,7 +37,7 @@ const MOST_CONNECTIONS: u64 = 16_384;
 /// error repeats at once otherwise, and fills the log.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
-/// The most readers' connections served at once with `open_files` descriptors: fewer than
+/// Computes the most readers' connections served at once with `open_files` descriptors: fewer than
 /// the limit by what the polls and the store need, so that a crowd of readers never makes a
 /// fetch fail for want of a socket.
 pub fn connection_cap(open_files: u64) -> usize {
@@ -97,7 +97,8 @@ struct Gate {
 }
 
 impl Gate {
-    /// The next connection and its place under the cap; `None` when accepting failed (logged).
+    /// Waits for the next connection and its place under the cap; `None` when accepting failed
+    /// (logged).
     async fn accept(
         &mut self,
         listener: &TcpListener,
@@ -164,7 +165,7 @@ impl Watched {
         }
     }
 
-    /// `write`'s result, unless the reader has taken nothing for [`SEND_TIMEOUT`].
+    /// Returns `write`'s result, unless the reader has taken nothing for [`SEND_TIMEOUT`].
     fn bounded<T>(
         &mut self,
         cx: &mut Context<'_>,

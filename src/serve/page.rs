@@ -229,7 +229,7 @@ fn story(stored: &StoredItem, name: &impl Fn(&str) -> String, now: DateTime<Utc>
     }
 }
 
-/// "just now", "5 min ago", "3 h ago", "2 days ago", then the date.
+/// Says how long ago `at` was: "just now", "5 min ago", "3 h ago", "2 days ago", then the date.
 fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let minutes = (now - at).num_minutes();
     match minutes {

@@ -92,7 +92,7 @@ impl RenderedFeed {
         self.last_modified
     }
 
-    /// The `ETag` of the feed in `encoding`, as its headers say it.
+    /// Returns the `ETag` of the feed in `encoding`, as its headers say it.
     pub fn etag(&self, encoding: Encoding) -> &str {
         self.not_modified_headers(encoding)
             .get(header::ETAG)
@@ -100,12 +100,12 @@ impl RenderedFeed {
             .unwrap_or_default()
     }
 
-    /// The headers of a `200` with the feed in `encoding`.
+    /// Returns the headers of a `200` with the feed in `encoding`.
     pub fn headers(&self, encoding: Encoding) -> &HeaderMap {
         &self.headers.ok[encoding as usize]
     }
 
-    /// The headers of a `304` for the feed in `encoding`.
+    /// Returns the headers of a `304` for the feed in `encoding`.
     pub fn not_modified_headers(&self, encoding: Encoding) -> &HeaderMap {
         &self.headers.not_modified[encoding as usize]
     }
@@ -120,7 +120,7 @@ impl RenderedFeed {
 }
 
 impl Headers {
-    /// The headers of a feed in `format` whose ETag is `etag` (hex digits, quoted: a valid
+    /// Builds the headers of a feed in `format` whose ETag is `etag` (hex digits, quoted: a valid
     /// header value) and which a cache may keep for `max_age` (until the outlets can next
     /// have changed it), not dated yet.
     fn of(format: Format, etag: &str, max_age: Option<Duration>) -> Self {
@@ -280,8 +280,8 @@ impl Published {
         render::render(format, &channel, items)
     }
 
-    /// The feed of `scope` (one of [`Published::scope`]'s) in `format`, with at most `limit`
-    /// items that pass `filter`. The default feed is served as published; any other is
+    /// Returns the feed of `scope` (one of [`Published::scope`]'s) in `format`, with at most
+    /// `limit` items that pass `filter`. The default feed is served as published; any other is
     /// rendered from the items in memory.
     pub fn feed<'a>(
         &self,
@@ -392,7 +392,7 @@ fn feed_of(
     )
 }
 
-/// How often the feed of `outlets` can change: the shortest time between two polls of any of
+/// Tells how often the feed of `outlets` can change: the shortest time between two polls of any of
 /// them (a schedule's period, but never less than `min_interval_secs`).
 fn update_every(config: &Config, outlets: &[String]) -> Option<Duration> {
     let now = chrono::Utc::now();

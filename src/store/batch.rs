@@ -92,8 +92,8 @@ struct Writer<'a, 'c> {
 }
 
 impl Writer<'_, '_> {
-    /// One poll of the batch, under a savepoint: on an error, what it wrote is undone. What it
-    /// gives the search index joins `search` once the poll is written (see [`search::Pending`]).
+    /// Records one poll of the batch, under a savepoint: on an error, what it wrote is undone. What
+    /// it gives the search index joins `search` once the poll is written (see [`search::Pending`]).
     fn record_one(
         &self,
         poll: &FeedPoll<'_>,

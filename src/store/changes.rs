@@ -19,7 +19,7 @@ pub struct ChangeMark {
 }
 
 impl Store {
-    /// The change mark, read from the database; whether that worked is remembered as the
+    /// Reads the change mark from the database; whether that worked is remembered as the
     /// store's reachability (see [`Store::unreachable`]): the daemon reads it every few seconds.
     pub fn change_mark(&self) -> Result<ChangeMark, StoreError> {
         let mark = self
@@ -35,7 +35,7 @@ impl Store {
         mark
     }
 
-    /// Why the database could not be read the last time the change mark was, if it could not.
+    /// Tells why the database could not be read the last time the change mark was, if it could not.
     pub fn unreachable(&self) -> Option<String> {
         self.unreachable.read().unpoisoned().clone()
     }

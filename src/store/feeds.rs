@@ -69,7 +69,7 @@ impl Store {
         read_state(&*self.reader(), outlet, feed_url)
     }
 
-    /// Every feed that was ever polled, with its stored item count, by outlet and URL.
+    /// Lists every feed that was ever polled, with its stored item count, by outlet and URL.
     pub fn feed_statuses(&self) -> Result<Vec<FeedStatus>, StoreError> {
         self.reader().rows(
             "SELECT outlet, url, current_url, last_attempt, last_success, status, failures, error,
@@ -105,7 +105,7 @@ impl Store {
     }
 }
 
-/// What is known of a feed before it is asked (nothing, for a new one), read through `conn`.
+/// Reads what is known of a feed before it is asked (nothing, for a new one) through `conn`.
 pub(super) fn read_state(
     conn: &impl Sql,
     outlet: &str,

@@ -243,7 +243,7 @@ struct Written<'a> {
 }
 
 impl Written<'_> {
-    /// The item as the dedup window keeps it, in `story`.
+    /// Builds the item as the dedup window keeps it, in `story`.
     fn candidate(&self, story: &str, sketch: Sketch) -> Candidate {
         Candidate {
             id: self.item.id.as_str().into(),
@@ -391,7 +391,7 @@ pub(super) fn stored_item(row: &Row<'_>) -> Result<StoredItem, StoreError> {
 }
 
 impl Store {
-    /// The newest items of one outlet, newest first: every story the outlet carried, whoever
+    /// Lists the newest items of one outlet, newest first: every story the outlet carried, whoever
     /// else carried it too.
     pub fn recent(&self, outlet: &str, limit: usize) -> Result<Vec<StoredItem>, StoreError> {
         self.reader().rows(

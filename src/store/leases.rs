@@ -89,7 +89,7 @@ impl Store {
         Ok(claims)
     }
 
-    /// The feeds this process holds leases on: those it is polling now.
+    /// Counts the feeds this process holds leases on: those it is polling now.
     pub fn leases_held(&self) -> Result<u64, StoreError> {
         let held: i64 = self.reader().value(
             "SELECT count(*) FROM leases WHERE holder = ?1",

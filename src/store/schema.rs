@@ -230,7 +230,7 @@ const POSTGRES_MIGRATIONS: [&str; 1] = [
         FOR EACH ROW EXECUTE FUNCTION items_forgotten();",
 ];
 
-/// Work a migration needs beyond its SQL, by the migration's index: the search index is
+/// Does the work a migration needs beyond its SQL, by the migration's index: the search index is
 /// filled from the items already stored, whose HTML only Rust turns into text.
 fn after_migration(dialect: Dialect, index: usize, tx: &Transaction<'_>) -> Result<(), StoreError> {
     match (dialect, index) {
@@ -239,7 +239,7 @@ fn after_migration(dialect: Dialect, index: usize, tx: &Transaction<'_>) -> Resu
     }
 }
 
-/// How many migrations the database has had (0 for a new one).
+/// Reads how many migrations the database has had (0 for a new one).
 fn version(dialect: Dialect, tx: &impl Sql, known: usize) -> Result<i64, StoreError> {
     let applied: i64 = match dialect {
         Dialect::Sqlite => tx.value("PRAGMA user_version", &[])?,

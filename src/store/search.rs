@@ -42,7 +42,7 @@ struct Entry {
 }
 
 impl Pending {
-    /// The item stored in row `rowid`, to be indexed under its title and summary text
+    /// Adds the item stored in row `rowid`, to be indexed under its title and summary text
     /// (`replace`: something may be indexed for it already).
     pub(super) fn add(&mut self, rowid: i64, replace: bool, title: String, summary: String) {
         self.0.push(Entry {
@@ -131,8 +131,8 @@ impl Pending {
 /// The most rows one statement writes.
 const ROWS_PER_STATEMENT: usize = 64;
 
-/// `items` in chunks of a power of two rows, at most [`ROWS_PER_STATEMENT`]: a few shapes of
-/// statement, each prepared once per connection.
+/// Splits `items` into chunks of a power of two rows, at most [`ROWS_PER_STATEMENT`]: a few shapes
+/// of statement, each prepared once per connection.
 fn in_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
     std::iter::from_fn(move || {
         if items.is_empty() {
@@ -217,7 +217,7 @@ struct Term {
 }
 
 impl SearchQuery {
-    /// What a reader typed as a query, bounded so that no search is dear: refused when it is
+    /// Parses what a reader typed as a query, bounded so that no search is dear: refused when it is
     /// too long, has too many terms or too short a prefix, or has no word at all.
     pub fn parse(typed: &str) -> Result<Self, QueryError> {
         if typed.len() > MAX_QUERY_BYTES {
@@ -260,7 +260,7 @@ impl SearchQuery {
         }
     }
 
-    /// The query in FTS5's syntax: `"prime minister" AND "albo"*`.
+    /// Writes the query in FTS5's syntax: `"prime minister" AND "albo"*`.
     fn fts5(&self) -> String {
         let terms: Vec<String> = self
             .0
@@ -273,7 +273,7 @@ impl SearchQuery {
         terms.join(" AND ")
     }
 
-    /// The query in PostgreSQL's `tsquery` syntax: `('prime' <-> 'minister') & 'albo':*`.
+    /// Writes the query in PostgreSQL's `tsquery` syntax: `('prime' <-> 'minister') & 'albo':*`.
     /// Words hold letters and digits only, so quoting them cannot fail.
     fn tsquery(&self) -> String {
         let terms: Vec<String> = self
@@ -330,8 +330,8 @@ fn micros_since(epoch: Instant) -> u64 {
 }
 
 impl Store {
-    /// The items of `outlets` (all, for `None`), newest first and at most `limit`, whose title
-    /// or summary holds every word of `query`; stopped after `SEARCH_DEADLINE`.
+    /// Finds the items of `outlets` (all, for `None`), newest first and at most `limit`, whose
+    /// title or summary holds every word of `query`; stopped after `SEARCH_DEADLINE`.
     pub fn search(
         &self,
         query: &SearchQuery,
@@ -341,7 +341,7 @@ impl Store {
         self.search_within(query, outlets, limit, SEARCH_DEADLINE)
     }
 
-    /// [`Store::search`] with a deadline of `within`.
+    /// Runs [`Store::search`] with a deadline of `within`.
     pub fn search_within(
         &self,
         query: &SearchQuery,
@@ -378,7 +378,7 @@ impl Store {
     }
 }
 
-/// The search itself, on `conn`, with `left_micros` to run (PostgreSQL's statement timeout).
+/// Does the search itself, on `conn`, with `left_micros` to run (PostgreSQL's statement timeout).
 fn run_search(
     conn: &Connection,
     query: &SearchQuery,

@@ -27,7 +27,7 @@ pub(super) enum Dialect {
 }
 
 impl Dialect {
-    /// The statement written for this engine.
+    /// Picks the statement written for this engine.
     pub(super) fn pick<'s>(self, sqlite: &'s str, postgres: &'s str) -> &'s str {
         match self {
             Dialect::Sqlite => sqlite,
@@ -63,7 +63,7 @@ pub(super) trait Sql {
         each: &mut dyn FnMut(&Row<'_>) -> Result<Flow, StoreError>,
     ) -> Result<(), StoreError>;
 
-    /// Every row of a query, each made into a `T` by `read`.
+    /// Reads every row of a query, each made into a `T` by `read`.
     fn rows<T>(
         &self,
         sql: &str,
@@ -81,7 +81,7 @@ pub(super) trait Sql {
         Ok(found)
     }
 
-    /// The first row of a query made into a `T` by `read`, if there is one.
+    /// Reads the first row of a query made into a `T` by `read`, if there is one.
     fn first<T>(
         &self,
         sql: &str,
@@ -102,7 +102,7 @@ pub(super) trait Sql {
         Ok(found)
     }
 
-    /// The single value a query such as `SELECT count(*)` gives.
+    /// Reads the single value a query such as `SELECT count(*)` gives.
     fn value<T: Column>(&self, sql: &str, params: &[Value<'_>]) -> Result<T, StoreError>
     where
         Self: Sized,
@@ -226,7 +226,7 @@ impl Connection {
         }
     }
 
-    /// The SQLite connection, for what only SQLite has (pragmas, checkpoints, the progress
+    /// Returns the SQLite connection, for what only SQLite has (pragmas, checkpoints, the progress
     /// handler); `None` on PostgreSQL.
     pub(super) fn sqlite(&self) -> Option<&rusqlite::Connection> {
         match self {
@@ -299,7 +299,7 @@ impl Transaction<'_> {
         }
     }
 
-    /// Whether the engine already ended the transaction (SQLite does on a full disk or an I/O
+    /// Tells whether the engine already ended the transaction (SQLite does on a full disk or an I/O
     /// error): nothing more of it can be kept. PostgreSQL keeps a failed transaction open
     /// until it is rolled back, so there it never has.
     pub(super) fn ended(&self) -> bool {

@@ -54,7 +54,7 @@ pub struct Reason {
 }
 
 impl Store {
-    /// The newest stories, newest first: one item each (the first seen, or the copy of the
+    /// Lists the newest stories, newest first: one item each (the first seen, or the copy of the
     /// outlet that comes first in `outlet_order` under `prefer = "config-order"`), with the
     /// other outlets' copies as [`AlsoReported`]. With `only` set, only those outlets' copies
     /// count: the stories they carried, shown in their copies.
@@ -152,7 +152,7 @@ impl Store {
         Ok(())
     }
 
-    /// Every pair of items linked as related coverage, by item id.
+    /// Lists every pair of items linked as related coverage, by item id.
     pub fn related_pairs(&self) -> Result<Vec<(String, String)>, StoreError> {
         self.reader()
             .rows("SELECT item_id, other_id FROM related", &[], |r| {
@@ -160,7 +160,7 @@ impl Store {
             })
     }
 
-    /// The story of the item `id`, or of the item the re-publication `id` was merged into.
+    /// Finds the story of the item `id`, or of the item the re-publication `id` was merged into.
     pub fn story_of(&self, id: &str) -> Result<Option<String>, StoreError> {
         self.reader().first(
             "SELECT i.story FROM items i
@@ -170,8 +170,8 @@ impl Store {
         )
     }
 
-    /// The story of the item `id` (or of the item a re-publication `id` was merged into), and
-    /// why each of its items is in it.
+    /// Explains the story of the item `id` (or of the item a re-publication `id` was merged into),
+    /// and why each of its items is in it.
     pub fn explain(&self, id: &str) -> Result<Option<Explanation>, StoreError> {
         let Some(story) = self.story_of(id)? else {
             return Ok(None);
@@ -228,7 +228,7 @@ impl<'a> Among<'a> {
         }
     }
 
-    /// `{prefix} {column} IN (?, …)`, or nothing when every outlet counts.
+    /// Writes `{prefix} {column} IN (?, …)`, or nothing when every outlet counts.
     fn filter(&self, prefix: &str, column: &str) -> String {
         match &self.outlets {
             None => String::new(),
@@ -244,7 +244,7 @@ impl<'a> Among<'a> {
     }
 }
 
-/// The stories of the newest items, in order, until there are `limit` of them.
+/// Reads the stories of the newest items, in order, until there are `limit` of them.
 fn newest_stories(
     conn: &Connection,
     among: &Among<'_>,
@@ -331,8 +331,8 @@ struct Shown<'a> {
 }
 
 impl Shown<'_> {
-    /// The copy of the story shown, with the others as "also reported by" (each with the score
-    /// it joined with, or the shown copy's when it joined none: it began the story).
+    /// Picks the copy of the story shown, with the others as "also reported by" (each with the
+    /// score it joined with, or the shown copy's when it joined none: it began the story).
     fn story(&self, mut copies: Vec<StoredItem>, scores: &HashMap<String, f64>) -> StoredItem {
         let rank = |outlet: &str| {
             self.outlet_order
@@ -379,7 +379,7 @@ const RELATED_TO: &str = "SELECT other_id, score, features FROM related WHERE it
      UNION ALL
      SELECT item_id, score, features FROM related WHERE other_id = ?1";
 
-/// The decisions `sql` (one of the three above) finds for the item `id`.
+/// Reads the decisions `sql` (one of the three above) finds for the item `id`.
 fn reasons(conn: &Connection, sql: &str, id: &str) -> Result<Vec<Reason>, StoreError> {
     conn.rows(sql, args![id], |r| {
         Ok(Reason {
@@ -390,7 +390,7 @@ fn reasons(conn: &Connection, sql: &str, id: &str) -> Result<Vec<Reason>, StoreE
     })
 }
 
-/// What each feature added to the log-odds of being one story under the fitted model, as
+/// Writes what each feature added to the log-odds of being one story under the fitted model, as
 /// `explain` prints it: "log-odds -5.96 (start) +0.71 words +0.12 title …".
 fn contributions(features: &Features) -> String {
     let model = Model::FITTED;

@@ -68,7 +68,7 @@ enum Place {
 }
 
 impl Place {
-    /// A store at this place: a new one the first time, the same database after (a restart,
+    /// Opens a store at this place: a new one the first time, the same database after (a restart,
     /// or another process beside the first).
     fn open(&self) -> Store {
         match self {
@@ -360,7 +360,7 @@ fn a_database_from_before_search_is_indexed_when_it_is_opened() {
     assert!(found.items.contains(story.id.as_str()));
 }
 
-/// `outlet`'s copy of a story told in `text`.
+/// Builds `outlet`'s copy of a story told in `text`.
 fn copy(outlet: &str, guid: &str, text: &str) -> Item {
     let mut item = Item {
         outlet: outlet.into(),
@@ -386,7 +386,7 @@ const FLOOD: &str = "Floodwaters cut off Lismore as the Wilsons River peaks abov
 const BUDGET: &str = "The Reserve Bank holds the cash rate steady for a third month while \
     economists warn that household spending is slowing across every capital city";
 
-/// A store at `place` whose database refuses rows of outlet `broken` in `table`, as another
+/// Opens a store at `place` whose database refuses rows of outlet `broken` in `table`, as another
 /// process's trigger would.
 fn store_refusing(place: &Place, table: &str) -> Store {
     let store = place.open();

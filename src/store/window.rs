@@ -146,7 +146,7 @@ impl StoredWindow {
         Ok(())
     }
 
-    /// What dedup decides for `incoming`, among the items first seen within the window.
+    /// Tells what dedup decides for `incoming`, among the items first seen within the window.
     pub fn decide(
         &mut self,
         incoming: &Incoming<'_>,

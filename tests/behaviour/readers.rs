@@ -6,8 +6,8 @@ use std::io::Read;
 use crate::common::*;
 use serde_json::Value;
 
-/// ABC's Top Stories (19 items) as `abc` and News.com.au's national feed as `news`, with three
-/// views, served by a daemon polling every second.
+/// Sets up ABC's Top Stories (19 items) as `abc` and News.com.au's national feed as `news`, with
+/// three views, served by a daemon polling every second.
 async fn daemon_with_views(extra: &str) -> (FixtureServer, Daemon, tempfile::TempDir) {
     let server = FixtureServer::start().await;
     server.serve("/a.xml", Doc::feed(ABC_TOP_0706, "a1"));

@@ -23,7 +23,7 @@ fn rss(items: &[(&str, &str, &str, &str)]) -> Vec<u8> {
         .into_bytes()
 }
 
-/// ABC's and News.com.au's feeds, each with the landslide and a story of its own.
+/// Serves ABC's and News.com.au's feeds, each with the landslide and a story of its own.
 fn serve_outlets(server: &FixtureServer) -> (String, String) {
     let abc = rss(&[
         (
@@ -209,7 +209,7 @@ async fn the_preferred_outlet_is_shown_and_the_story_keeps_its_id() {
     assert_eq!(landslide(&merged).len(), 2, "with [dedup] enabled = false");
 }
 
-/// Four distinct local stories, under the given GUIDs.
+/// Builds a feed of four distinct local stories, under the given GUIDs.
 fn with_guids(guids: &[&str]) -> Vec<u8> {
     let stories = [
         (

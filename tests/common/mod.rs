@@ -42,7 +42,7 @@ pub struct Doc {
 }
 
 impl Doc {
-    /// A feed with the validators a well-behaved outlet sends.
+    /// Builds a feed with the validators a well-behaved outlet sends.
     pub fn feed(path: &str, etag: &str) -> Self {
         Self {
             status: 200,
@@ -58,7 +58,7 @@ impl Doc {
         Self::body(status, b"oops".to_vec())
     }
 
-    /// `status` with `body` and no validators.
+    /// Answers `status` with `body` and no validators.
     pub fn body(status: u16, body: Vec<u8>) -> Self {
         Self {
             status,
@@ -70,7 +70,7 @@ impl Doc {
         }
     }
 
-    /// A redirect (`301`, `302`, `308`…) to `location`.
+    /// Redirects (`301`, `302`, `308`…) to `location`.
     pub fn redirect(status: u16, location: &str) -> Self {
         Self::status(status).with_header("location", location)
     }
@@ -130,7 +130,7 @@ impl FixtureServer {
         self.state.lock().unwrap().docs.insert(path.to_owned(), doc);
     }
 
-    /// The document served at `path`, which is no longer served.
+    /// Takes back the document served at `path`, which is no longer served.
     pub fn take(&self, path: &str) -> Doc {
         self.state
             .lock()
@@ -150,7 +150,7 @@ impl FixtureServer {
             .collect()
     }
 
-    /// The most requests the server was answering at once.
+    /// Returns the most requests the server was answering at once.
     pub fn most_in_flight(&self) -> usize {
         self.state.lock().unwrap().most_in_flight
     }
@@ -222,7 +222,7 @@ async fn answer(State(state): State<Arc<Mutex<Fixtures>>>, request: Request) -> 
     response
 }
 
-/// The ids of a JSON Feed's items, in order.
+/// Lists the ids of a JSON Feed's items, in order.
 pub fn entry_ids(feed: &serde_json::Value) -> Vec<String> {
     feed["items"]
         .as_array()
@@ -241,7 +241,7 @@ pub async fn eventually(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// A free port on 127.0.0.1 for the daemon to listen on.
+/// Finds a free port on 127.0.0.1 for the daemon to listen on.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -254,12 +254,13 @@ pub fn free_port() -> u16 {
 pub const FAST_POLLING: &str =
     "schedule = \"* * * * * *\"\ntimeout_secs = 5\nmin_interval_secs = 0\n";
 
-/// A config for `outlets` (id and feed URLs), polled every second, keeping the 2017 fixtures.
+/// Writes a config for `outlets` (id and feed URLs), polled every second, keeping the 2017
+/// fixtures.
 pub fn config(port: u16, outlets: &[(&str, &[String])]) -> String {
     config_with(port, FAST_POLLING, outlets)
 }
 
-/// [`config`] with `polling` as the body of the `[polling]` table.
+/// Writes a config as [`config`] does, with `polling` as the body of the `[polling]` table.
 pub fn config_with(port: u16, polling: &str, outlets: &[(&str, &[String])]) -> String {
     let mut toml = format!(
         "[server]\nlisten = \"127.0.0.1:{port}\"\nbase_url = \"http://news.example/\"\ntitle = \"Test River\"\n\n\
@@ -275,9 +276,9 @@ pub fn config_with(port: u16, polling: &str, outlets: &[(&str, &[String])]) -> S
     toml
 }
 
-/// `config` as a daemon of this test binary runs it: as written, or — in a suite built to run
-/// on PostgreSQL, whose binary's name ends in `_on_postgres` — storing in a database of the test
-/// server instead of `test.db`, one per folder, so that a daemon started again in the same
+/// Returns `config` as a daemon of this test binary runs it: as written, or — in a suite built to
+/// run on PostgreSQL, whose binary's name ends in `_on_postgres` — storing in a database of the
+/// test server instead of `test.db`, one per folder, so that a daemon started again in the same
 /// folder finds what the one before stored. (Without PostgreSQL here, and outside CI, such a
 /// suite runs on SQLite: see `pg_server`.)
 fn in_this_suites_store(dir: &Path, config: &str) -> String {
@@ -311,7 +312,7 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// A daemon whose one outlet, `abc`, has one feed: `doc`, served at `/top.xml`.
+    /// Starts a daemon whose one outlet, `abc`, has one feed: `doc`, served at `/top.xml`.
     pub async fn with_one_feed(server: &FixtureServer, doc: Doc) -> (Self, tempfile::TempDir) {
         server.serve("/top.xml", doc);
         let dir = tempfile::tempdir().unwrap();
@@ -324,7 +325,8 @@ impl Daemon {
         Self::start_with_env(dir, config, &[]).await
     }
 
-    /// [`Daemon::start`] with more environment variables (`NOTIFY_SOCKET`, say).
+    /// Starts the daemon as [`Daemon::start`] does, with more environment variables
+    /// (`NOTIFY_SOCKET`, say).
     pub async fn start_with_env(dir: &Path, config: &str, env: &[(&str, &str)]) -> Self {
         Self::launch(dir, config, |command| {
             command.envs(env.iter().copied());
@@ -332,7 +334,7 @@ impl Daemon {
         .await
     }
 
-    /// [`Daemon::start`] with more arguments to `tributary run`.
+    /// Starts the daemon as [`Daemon::start`] does, with more arguments to `tributary run`.
     pub async fn start_with_args(dir: &Path, config: &str, args: &[&str]) -> Self {
         Self::launch(dir, config, |command| {
             command.args(args);
@@ -340,8 +342,8 @@ impl Daemon {
         .await
     }
 
-    /// [`Daemon::start`] with at most `open_files` descriptors, soft and hard limit both, as a
-    /// unit's `LimitNOFILE=` sets them.
+    /// Starts the daemon as [`Daemon::start`] does, with at most `open_files` descriptors, soft and
+    /// hard limit both, as a unit's `LimitNOFILE=` sets them.
     pub async fn start_with_open_files(dir: &Path, config: &str, open_files: u64) -> Self {
         use std::os::unix::process::CommandExt;
         Self::launch(dir, config, |command| {
@@ -444,12 +446,12 @@ impl Daemon {
         }
     }
 
-    /// What the daemon has logged so far.
+    /// Reads what the daemon has logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("daemon.log")).unwrap_or_default()
     }
 
-    /// `GET /status`, and the entry of the feed configured as `url` in it.
+    /// Finds the entry of the feed configured as `url` in `GET /status`.
     pub async fn feed_status(&self, url: &str) -> serde_json::Value {
         let status = self.json("/status").await;
         status["outlets"]
@@ -462,7 +464,7 @@ impl Daemon {
             .clone()
     }
 
-    /// The daemon's resident memory, in bytes.
+    /// Reads the daemon's resident memory, in bytes.
     pub fn resident_bytes(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
         let kib: u64 = status

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 /// The environment variable naming a server to use: a URL of its `postgres` database.
 const SERVER_VARIABLE: &str = "TRIBUTARY_TEST_POSTGRES";
 
-/// The URL of a new, empty database on the test server; `None` (after saying why) when there
-/// is no PostgreSQL here and the tests are not run by CI.
+/// Creates a new, empty database on the test server and returns its URL; `None` (after saying why)
+/// when there is no PostgreSQL here and the tests are not run by CI.
 pub fn fresh_database() -> Option<String> {
     static SERVER: OnceLock<Option<String>> = OnceLock::new();
     let server = SERVER.get_or_init(server).as_deref()?;
@@ -42,12 +42,12 @@ pub fn fresh_database() -> Option<String> {
     Some(format!("{}/{name}", base(server)))
 }
 
-/// `url` without its database path.
+/// Returns `url` without its database path.
 fn base(url: &str) -> &str {
     url.rsplit_once('/').map_or(url, |(base, _)| base)
 }
 
-/// The server's admin URL: the one CI names, or one started here.
+/// Gets the server's admin URL: the one CI names, or one started here.
 fn server() -> Option<String> {
     if let Ok(url) = std::env::var(SERVER_VARIABLE) {
         return Some(url);
@@ -63,7 +63,7 @@ fn server() -> Option<String> {
     Some(start(&bin))
 }
 
-/// The folder of `initdb` and `postgres`: on the PATH, or where Debian puts the newest.
+/// Finds the folder of `initdb` and `postgres`: on the PATH, or where Debian puts the newest.
 fn binaries() -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH")
         .and_then(|path| std::env::split_paths(&path).find(|dir| dir.join("initdb").is_file()));
@@ -158,7 +158,7 @@ fn start(bin: &Path) -> String {
     url
 }
 
-/// The user the server runs as: `postgres` when the tests run as root, who may not run it.
+/// Finds the user the server runs as: `postgres` when the tests run as root, who may not run it.
 fn server_owner() -> Option<(u32, u32)> {
     // SAFETY: getuid cannot fail.
     if unsafe { libc::getuid() } != 0 {
@@ -170,7 +170,7 @@ fn server_owner() -> Option<(u32, u32)> {
     Some((fields.get(2)?.parse().ok()?, fields.get(3)?.parse().ok()?))
 }
 
-/// `command`, run as `owner` when there is one.
+/// Sets `command` to run as `owner` when there is one.
 fn as_owner(mut command: Command, owner: Option<(u32, u32)>) -> Command {
     if let Some((uid, gid)) = owner {
         command.uid(uid).gid(gid).env("HOME", "/tmp");

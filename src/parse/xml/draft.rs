@@ -53,7 +53,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// An Atom text construct's kind, from its `type` and (Atom 0.3) `mode`.
+    /// Reads an Atom text construct's kind from its `type` and (Atom 0.3) `mode`.
     fn of_atom(e: &BytesStart<'_>) -> Kind {
         match attribute(e, "mode").as_deref() {
             Some("base64") => return Kind::Base64,
@@ -71,7 +71,7 @@ impl Kind {
         }
     }
 
-    /// The text as it reads: decoded when it is Base64 (kept as it is when it is not).
+    /// Returns the text as it reads: decoded when it is Base64 (kept as it is when it is not).
     pub fn finish(self, text: String) -> String {
         if self != Kind::Base64 {
             return text;
@@ -143,7 +143,7 @@ pub struct Draft {
 }
 
 impl Draft {
-    /// What the entry's own element says in its attributes: CDF's `HREF` and `LASTMOD`, RSS
+    /// Takes what the entry's own element says in its attributes: CDF's `HREF` and `LASTMOD`, RSS
     /// 1.0's `rdf:about`.
     pub fn open_entry(&mut self, e: &BytesStart<'_>, base: Option<&Url>) {
         self.cdf_href = attribute(e, "href").map(|href| resolve(&href, base));
@@ -151,8 +151,8 @@ impl Draft {
         self.updated = attribute(e, "lastmod").and_then(|d| dates::parse_date(&d));
     }
 
-    /// An element directly in the entry (or in its `media:group`): what its text is wanted
-    /// for, if anything; what it says in attributes is taken here.
+    /// Opens an element directly in the entry (or in its `media:group`), telling what its text is
+    /// wanted for, if anything; what it says in attributes is taken here.
     pub fn open(
         &mut self,
         family: Family,
@@ -227,7 +227,7 @@ impl Draft {
         }
     }
 
-    /// An Atom link (or `atom:link` in RSS): the page, or an enclosure.
+    /// Takes an Atom link (or `atom:link` in RSS): the page, or an enclosure.
     fn link_element(&mut self, e: &BytesStart<'_>, base: Option<&Url>) {
         let Some(href) = attribute(e, "href") else {
             return;
@@ -246,7 +246,7 @@ impl Draft {
         }
     }
 
-    /// A captured element's text, `base` the `xml:base` in scope of it.
+    /// Takes a captured element's text, `base` the `xml:base` in scope of it.
     pub fn take(&mut self, field: Field, kind: Kind, text: String, base: Option<&Url>) {
         let trimmed = text.trim();
         let first = |slot: &mut Option<String>| {
@@ -341,8 +341,8 @@ impl Draft {
     }
 }
 
-/// RSS `<author>` is an address, often with the name in parentheses: "jane@example.com (Jane
-/// Doe)" is Jane Doe.
+/// Reads the name in an RSS `<author>`. RSS `<author>` is an address, often with the name in
+/// parentheses: "jane@example.com (Jane Doe)" is Jane Doe.
 fn rss_author(text: &str) -> Option<String> {
     let name = match (text.find('('), text.rfind(')')) {
         (Some(open), Some(close)) if open < close => text[open + 1..close].trim(),
@@ -351,7 +351,7 @@ fn rss_author(text: &str) -> Option<String> {
     Some(name.to_owned()).filter(|n| !n.is_empty())
 }
 
-/// `href` resolved against the `xml:base` in scope, when there is one.
+/// Resolves `href` against the `xml:base` in scope, when there is one.
 fn resolve(href: &str, base: Option<&Url>) -> String {
     let href = href.trim();
     match base.and_then(|base| base.join(href).ok()) {
@@ -360,7 +360,8 @@ fn resolve(href: &str, base: Option<&Url>) -> String {
     }
 }
 
-/// The value of the attribute named `name` (its local name, compared without case), unescaped.
+/// Reads the value of the attribute named `name` (its local name, compared without case),
+/// unescaped.
 pub fn attribute(element: &BytesStart<'_>, name: &str) -> Option<String> {
     element
         .attributes()

@@ -19,8 +19,8 @@ pub enum Family {
     Other,
 }
 
-/// The family of an element or attribute as the reader resolved it. Elements with no namespace
-/// belong to the document's own vocabulary: Atom's under `<feed>`, RSS's elsewhere.
+/// Tells the family of an element or attribute as the reader resolved it. Elements with no
+/// namespace belong to the document's own vocabulary: Atom's under `<feed>`, RSS's elsewhere.
 pub fn family(resolved: &ResolveResult<'_>, atom_document: bool) -> Family {
     match resolved {
         ResolveResult::Bound(ns) => by_uri(ns.into_inner()),
@@ -54,7 +54,7 @@ fn by_uri(uri: &str) -> Family {
     }
 }
 
-/// A prefix used without a declaration, read as the one it conventionally stands for.
+/// Reads a prefix used without a declaration as the one it conventionally stands for.
 fn by_prefix(prefix: &str) -> Family {
     match prefix {
         "atom" | "atom03" | "atom10" => Family::Atom,

@@ -26,7 +26,7 @@ impl Prepared {
     }
 }
 
-/// `sql` with SQLite's parameters (`?1`, `?`) written as PostgreSQL's (`$1`): a bare `?` is
+/// Rewrites `sql` with SQLite's parameters (`?1`, `?`) as PostgreSQL's (`$1`): a bare `?` is
 /// one more than the highest number before it, as SQLite counts. Quoted text is left alone.
 fn numbered(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len() + 8);
@@ -73,7 +73,7 @@ impl Postgres {
         })
     }
 
-    /// The client and its prepared statements, connected again first if the connection was
+    /// Returns the client and its prepared statements, connected again first if the connection was
     /// lost.
     pub(super) fn parts(&mut self) -> Result<(&mut postgres::Client, &mut Prepared), StoreError> {
         let client = match self.client.take().filter(|client| !client.is_closed()) {
@@ -87,7 +87,7 @@ impl Postgres {
     }
 }
 
-/// A new connection to the server `config` names. Its statements are planned for their
+/// Opens a new connection to the server `config` names. Its statements are planned for their
 /// parameters at every run (`force_custom_plan`): a plan made once for any parameters and kept
 /// was made, in a new store, when the items table was empty — a scan of the whole table, which
 /// it stays as the table grows within the first round (BENCHMARKS.md, section 8).
@@ -97,9 +97,9 @@ fn open(config: &postgres::Config) -> Result<postgres::Client, StoreError> {
     Ok(client)
 }
 
-/// TLS for the connection, used as the URL's `sslmode` says (`prefer`, libpq's default, when it
-/// says nothing: TLS if the server offers it): the server's certificate is checked against the
-/// Web PKI's roots, as rustls always checks one.
+/// Configures TLS for the connection, used as the URL's `sslmode` says (`prefer`, libpq's default,
+/// when it says nothing: TLS if the server offers it): the server's certificate is checked against
+/// the Web PKI's roots, as rustls always checks one.
 fn tls() -> tokio_postgres_rustls::MakeRustlsConnect {
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
@@ -111,8 +111,9 @@ fn tls() -> tokio_postgres_rustls::MakeRustlsConnect {
 }
 
 impl Drop for Postgres {
-    /// The client closes its connection on a runtime of its own, which may neither run nor be
-    /// dropped on a thread of the daemon's runtime: there it is closed on a thread of its own.
+    /// Drops the client. It closes its connection on a runtime of its own, which may neither run
+    /// nor be dropped on a thread of the daemon's runtime: there it is closed on a thread of its
+    /// own.
     fn drop(&mut self) {
         if let Some(client) = self.client.take() {
             if tokio::runtime::Handle::try_current().is_ok() {
@@ -122,9 +123,9 @@ impl Drop for Postgres {
     }
 }
 
-/// The connection `url` describes, with what it leaves out taken from libpq's environment
-/// (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`), as `psql` would: a password
-/// need not be written in the config file.
+/// Reads the connection settings `url` describes, with what it leaves out taken from libpq's
+/// environment (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`), as `psql` would: a
+/// password need not be written in the config file.
 pub(in crate::store) fn postgres_config(url: &str) -> Result<postgres::Config, StoreError> {
     let mut config: postgres::Config = url.parse()?;
     let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());

@@ -127,7 +127,7 @@ pub(in crate::store) trait Column: Sized {
     fn from_postgres(row: &postgres::Row, index: usize) -> Result<Self, StoreError>;
 }
 
-/// An integer column of PostgreSQL, whichever width it has (a literal `0` is an `int4`).
+/// Reads an integer column of PostgreSQL, whichever width it has (a literal `0` is an `int4`).
 fn postgres_int(row: &postgres::Row, index: usize) -> Result<Option<i64>, StoreError> {
     let ty = row.columns().get(index).map(|c| c.type_().clone());
     Ok(match ty {
@@ -213,7 +213,7 @@ pub(in crate::store) enum Row<'r> {
 }
 
 impl Row<'_> {
-    /// The value of column `index` as a `T`.
+    /// Reads the value of column `index` as a `T`.
     pub(in crate::store) fn get<T: Column>(&self, index: usize) -> Result<T, StoreError> {
         match self {
             Row::Sqlite(row) => T::from_sqlite(row, index),
