@@ -190,6 +190,11 @@ impl Fetcher {
         })
     }
 
+    /// Returns the most requests in flight at once, over every host (`[polling] max_concurrency`).
+    pub fn max_concurrency(&self) -> usize {
+        self.settings.max_concurrency
+    }
+
     /// Waits for the turn of a request to `url`'s host (see `limits`).
     pub async fn slot(&self, url: &Url) -> Slot {
         self.limits

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use url::Url;
 
@@ -115,10 +116,19 @@ impl Poller {
             tick: schedule::period(&outlet.schedule, Utc::now()).unwrap_or(self.min_interval),
         };
         let turns = self.take_turns(outlet, cadence, when).await;
+        // At most as many of the outlet's feeds wait for a fetch slot at once as may be fetched
+        // at once: outlets polled at the same tick then take turns at a host (or the global cap)
+        // they share, rather than the first outlet's whole list going before the others.
+        let queue = Arc::new(Semaphore::new(self.fetcher.max_concurrency()));
         let mut tasks = JoinSet::new();
         for (index, (feed, turn)) in outlet.feeds.iter().zip(turns).enumerate() {
             let (poller, outlet, feed) = (self.clone(), outlet.id.clone(), feed.clone());
+            let queue = Arc::clone(&queue);
             tasks.spawn(async move {
+                let _in_queue = match turn {
+                    Ok(Turn::Ask { .. }) => queue.acquire_owned().await.ok(),
+                    _ => None,
+                };
                 let report = poller.poll_feed(outlet, feed, cadence, turn).await;
                 (index, report)
             });

@@ -455,3 +455,51 @@ async fn one_host_gets_a_few_requests_at_a_time_and_a_polite_client() {
     let accept = request["accept"].to_str().unwrap();
     assert!(accept.contains("application/atom+xml") && accept.contains("application/feed+json"));
 }
+
+/// Outlets polled at the same tick that share a host take turns at it: one outlet's list of
+/// feeds does not go before the other's.
+#[tokio::test]
+async fn outlets_sharing_a_host_take_turns_at_it() {
+    let server = FixtureServer::start().await;
+    let feeds = |outlet: &str| -> Vec<String> {
+        (0..6)
+            .map(|i| {
+                let path = format!("/{outlet}-{i}.xml");
+                let doc = Doc::feed(NEWS_NATIONAL, &path).delayed(Duration::from_millis(200));
+                server.serve(&path, doc);
+                server.url(&path)
+            })
+            .collect()
+    };
+    let (first, second) = (feeds("first"), feeds("second"));
+    let polling = format!("{FAST_POLLING}per_host_concurrency = 1\nmax_concurrency = 1\n");
+    let config = config_with(
+        free_port(),
+        &polling,
+        &[("first", &first), ("second", &second)],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let _daemon = Daemon::start(dir.path(), &config).await;
+    let path = |url: &String| url.rsplit_once('/').map(|(_, p)| format!("/{p}")).unwrap();
+    let all: Vec<(String, &str)> = first
+        .iter()
+        .map(|url| (path(url), "first"))
+        .chain(second.iter().map(|url| (path(url), "second")))
+        .collect();
+    eventually("every feed asked", 15, || {
+        all.iter().all(|(p, _)| !server.seen(p).is_empty())
+    })
+    .await;
+    let mut asked: Vec<(Instant, &str)> = all
+        .iter()
+        .map(|(p, outlet)| (server.seen(p)[0].at, *outlet))
+        .collect();
+    asked.sort();
+    let order: Vec<&str> = asked.iter().map(|(_, outlet)| *outlet).collect();
+    assert!(
+        order
+            .windows(3)
+            .all(|run| run.contains(&"first") && run.contains(&"second")),
+        "one outlet's feeds went three in a row: {order:?}"
+    );
+}
