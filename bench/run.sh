@@ -4,6 +4,7 @@
 #   bash bench/run.sh            # everything (about 25 minutes on 2 cores)
 #   bash bench/run.sh parse serve instructions poll latency growth memory shared   # or some of them
 #   BASELINE=REV bash bench/run.sh compare   # section 3's first round, this build against REV's
+#   BASELINE=REV bash bench/run.sh latency instructions   # these two take turns with REV's build
 #
 # Needs (installed when missing, as root or with sudo): Debian's wrk, nginx-light, newsboat, valgrind;
 # Python's feedparser, fastfeedparser and reader (in a virtualenv under target/bench).
@@ -112,7 +113,9 @@ rss_mib() { awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$1/status"; }
 
 section_parse() {
     say "1. Parse + normalize, ABC Just In ($(stat -c %s "$JUST_IN") bytes, 250 items)"
-    cargo bench -q --bench parse -- --noplot >/dev/null 2>&1
+    # Criterion keeps the last run's estimates: remove them, so that a failed run prints nothing.
+    rm -rf "$WORK/../criterion/just-in"
+    cargo bench -q --bench parse -- --noplot >/dev/null
     for name in "tributary parse_feed" "feed-rs alone" "rss crate alone" "quick-xml event loop (ceiling)"; do
         "$PY" - "$WORK/../criterion/just-in/$name/new/estimates.json" "$JUST_IN" "$name" <<'EOF'
 import json, os, sys
@@ -180,27 +183,36 @@ section_serve() {
 # makes them, and on one connection kept alive, as wrk makes them.
 section_instructions() {
     say "2b. Instructions per /feed.xml request (callgrind): tributary and the minimal axum server"
-    local www=$WORK/www-serve db=$WORK/instructions.db
-    rm -rf "$www" "$db"* "$WORK"/callgrind.*; mkdir -p "$www"
+    local www=$WORK/www-serve
+    rm -rf "$www" "$WORK"/callgrind.*; mkdir -p "$www"
     cp "$JUST_IN" "$www/justin.xml"
     start_nginx "$www" 18081
-    config "$db" "http://127.0.0.1:18081/justin.xml" > "$WORK/instructions.toml"
-    valgrind -q --tool=callgrind --callgrind-out-file="$WORK/callgrind.tributary" \
-        "$TRIBUTARY" run --config "$WORK/instructions.toml" 2>"$WORK/instructions.log" &
-    local tributary=$!
-    PIDS+=($tributary)
-    until curl -s http://127.0.0.1:18080/healthz | grep -q '"items":250'; do sleep 0.5; done
-    curl -s -o "$www/feed.xml" http://127.0.0.1:18080/feed.xml
+    count_tributary tributary "$TRIBUTARY" "$www/feed.xml"
+    [ -z "${BASELINE:-}" ] || count_tributary "baseline-$BASELINE" "$(baseline_binary "$BASELINE")"
     valgrind -q --tool=callgrind --callgrind-out-file="$WORK/callgrind.axum" \
         "$ROOT/target/release/examples/static_server" "$www/feed.xml" 127.0.0.1:18082 &
     local axum=$!
     PIDS+=($axum)
     until curl -sf -o /dev/null http://127.0.0.1:18082/feed.xml; do sleep 0.5; done
-    count_instructions tributary $tributary 18080
     count_instructions axum $axum 18082
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     PIDS=()
+}
+
+# Instructions per request of the daemon binary $2 (named $1) under callgrind, on a fresh store
+# of the Just In capture; its feed is kept in $3 when one is named (what the axum server serves).
+count_tributary() {
+    local name=$1 binary=$2 keep=${3:-} db=$WORK/instructions.db
+    rm -f "$db"*
+    config "$db" "http://127.0.0.1:18081/justin.xml" > "$WORK/instructions.toml"
+    valgrind -q --tool=callgrind --callgrind-out-file="$WORK/callgrind.$name" \
+        "$binary" run --config "$WORK/instructions.toml" 2>"$WORK/instructions.log" &
+    local pid=$!
+    until curl -s http://127.0.0.1:18080/healthz | grep -q '"items":250'; do sleep 0.5; done
+    [ -z "$keep" ] || curl -s -o "$keep" http://127.0.0.1:18080/feed.xml
+    count_instructions "$name" $pid 18080
+    kill $pid; wait $pid 2>/dev/null || true
 }
 
 # Instructions per request of server $1 (callgrind's pid $2, port $3): 300 requests on new
@@ -260,19 +272,25 @@ poll_feeds() {
     config "$WORK/poll.db" $(cat "$WORK/urls") > "$WORK/poll.toml"
 }
 
+# The release binary of commit $1, built once in a worktree of its own; prints its path.
+baseline_binary() {
+    local old=$WORK/tributary-$1
+    if [ ! -x "$old" ]; then
+        rm -rf "$WORK/baseline"
+        git worktree add -f --detach "$WORK/baseline" "$1" >/dev/null
+        (cd "$WORK/baseline" && CARGO_TARGET_DIR=$WORK/baseline-target cargo build --release -q --bin tributary)
+        cp "$WORK/baseline-target/release/tributary" "$old"
+        git worktree remove --force "$WORK/baseline"
+    fi
+    echo "$old"
+}
+
 # Section 3's first round, this build's and BASELINE's (a commit) taking turns, each on a fresh
 # store: five turns, who goes first alternating, so that this machine's drift lands on both.
 section_compare() {
     local baseline=${BASELINE:?set BASELINE to the commit to compare with}
     say "3c. The first round of 1,000 feeds: this build against $baseline, taking turns"
-    local old=$WORK/tributary-$baseline
-    if [ ! -x "$old" ]; then
-        rm -rf "$WORK/baseline"
-        git worktree add -f --detach "$WORK/baseline" "$baseline" >/dev/null
-        (cd "$WORK/baseline" && CARGO_TARGET_DIR=$WORK/baseline-target cargo build --release -q --bin tributary)
-        cp "$WORK/baseline-target/release/tributary" "$old"
-        git worktree remove --force "$WORK/baseline"
-    fi
+    local old; old=$(baseline_binary "$baseline")
     poll_feeds
     local turn binary
     for turn in 1 2 3 4 5; do
@@ -305,16 +323,28 @@ section_latency() {
     # times under a steady 1,000 a second (bench/paced.lua), nearer what readers ask of a feed
     # daemon, with the ingest threads at the idle priority (as shipped) and, taking turns, at
     # the normal one (TRIBUTARY_INGEST_PRIORITY=normal): a single run's p99 varies more than
-    # the target's margin, and the machine's speed drifts.
+    # the target's margin, and the machine's speed drifts. With BASELINE set, the turns are
+    # this build's and BASELINE's, both at the idle priority.
+    local -A binaries=([idle]=$TRIBUTARY [normal]=$TRIBUTARY) priorities=([idle]=idle [normal]=normal)
+    local variants=(idle normal)
+    if [ -n "${BASELINE:-}" ]; then
+        variants=(current "baseline-$BASELINE")
+        binaries=([current]=$TRIBUTARY ["baseline-$BASELINE"]=$(baseline_binary "$BASELINE"))
+        priorities=([current]=idle ["baseline-$BASELINE"]=idle)
+    fi
     local -A ratios=()
     for run in saturating 1 2 3 4 5; do
-        for priority in idle normal; do
-            [ $run != saturating ] || [ $priority = idle ] || continue
+        # Who goes first alternates, so that the machine's drift lands on both.
+        local order=("${variants[@]}")
+        [ $run = saturating ] || [ $((run % 2)) -eq 1 ] || order=("${variants[1]}" "${variants[0]}")
+        for variant in "${order[@]}"; do
+            [ $run != saturating ] || [ "$variant" = "${variants[0]}" ] || continue
+            local priority=${priorities[$variant]}
             local script=()
             [ $run = saturating ] || script=(-s "$ROOT/bench/paced.lua")
             rm -f "$WORK/poll.db"*
             local started; started=$(date +%s.%N)
-            TRIBUTARY_INGEST_PRIORITY=$priority "$TRIBUTARY" run --config "$WORK/poll.toml" \
+            TRIBUTARY_INGEST_PRIORITY=$priority "${binaries[$variant]}" run --config "$WORK/poll.toml" \
                 2>"$WORK/poll-daemon.log" &
             PIDS+=($!)
             wait_for http://127.0.0.1:18080/healthz
@@ -327,18 +357,18 @@ section_latency() {
             sleep 2
             idle=$(WRK_SECONDS=3 wrk_line "${script[@]}" http://127.0.0.1:18080/feed.xml)
             local ratio; ratio=$(echo "$(p99_ms "$during") / $(p99_ms "$idle")" | bc -l)
-            printf '%s, ingest %s: during the round (%.1f s) %s; idle afterwards %s; p99 ratio %.2f\n' \
-                "$run" "$priority" "$took" "$during" "$idle" "$ratio"
-            [ $run = saturating ] || ratios[$priority]+="$ratio "
+            printf '%s, %s (ingest %s): during the round (%.1f s) %s; idle afterwards %s; p99 ratio %.2f\n' \
+                "$run" "$variant" "$priority" "$took" "$during" "$idle" "$ratio"
+            [ $run = saturating ] || ratios[$variant]+="$ratio "
             echo "  daemon with 1,000 feeds and 50,000 items: $(rss_mib "${PIDS[-1]}") resident"
             kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
             unset 'PIDS[-1]'
         done
     done
-    for priority in idle normal; do
+    for variant in "${variants[@]}"; do
         # shellcheck disable=SC2086
-        printf 'paced, ingest %s: median p99 ratio (during / idle) of 5 runs: %.2f\n' "$priority" \
-            "$(printf '%s\n' ${ratios[$priority]} | sort -g | sed -n 3p)"
+        printf 'paced, %s: median p99 ratio (during / idle) of 5 runs: %.2f\n' "$variant" \
+            "$(printf '%s\n' ${ratios[$variant]} | sort -g | sed -n 3p)"
     done
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
