@@ -257,9 +257,9 @@ impl Written<'_> {
     }
 }
 
-/// Inserts a new item's row in `story`; returns its rowid. A plain insert, not an insert that
-/// updates on conflict: SQLite keeps a statement journal of every page such a statement
-/// changes, in case it must undo half.
+/// Inserts a new item's row in `story`; returns its rowid. A plain insert, neither an insert
+/// that updates on conflict nor one that returns the rowid: SQLite keeps a statement journal of
+/// every page such a statement changes, in case it must undo half.
 fn insert(
     tx: &Transaction<'_>,
     row: &Written<'_>,
@@ -267,10 +267,10 @@ fn insert(
     rules: &PollContext<'_>,
 ) -> Result<i64, StoreError> {
     let signature = serde_json::to_string(row.signature).expect("a signature serializes");
-    tx.value(
+    tx.insert_row(
         "INSERT INTO items (id, outlet, url, feed_url, sort_at, first_seen, modified_at,
                             content_hash, data, story, signature)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING rowid",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         args![
             row.item.id.as_str(),
             &row.item.outlet,

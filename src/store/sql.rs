@@ -292,6 +292,19 @@ pub(super) enum Transaction<'c> {
 }
 
 impl Transaction<'_> {
+    /// Runs `insert`, an `INSERT` of one row, and returns the row's rowid. On SQLite it is the
+    /// connection's last insert rowid: a `RETURNING` clause makes SQLite keep a statement
+    /// journal of every page the insert changes. On PostgreSQL, `RETURNING rowid` says it.
+    pub(super) fn insert_row(&self, insert: &str, args: &[Value<'_>]) -> Result<i64, StoreError> {
+        match self {
+            Transaction::Sqlite(tx) => {
+                self.execute(insert, args)?;
+                Ok(tx.last_insert_rowid())
+            }
+            Transaction::Postgres(_) => self.value(&format!("{insert} RETURNING rowid"), args),
+        }
+    }
+
     pub(super) fn commit(self) -> Result<(), StoreError> {
         match self {
             Transaction::Sqlite(tx) => Ok(tx.commit()?),
