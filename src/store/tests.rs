@@ -737,22 +737,20 @@ fn two_processes_claiming_one_feed_over_and_over_are_granted_or_held() {
             for store in &stores {
                 let feeds = &feeds;
                 threads.spawn(move || {
-                    let (mut granted, mut held) = (0, 0);
                     for round in 0..300 {
                         let claims = store
                             .claim_feeds("abc", feeds, None, now() + lease, now())
                             .unwrap_or_else(|e| panic!("round {round} on {place}: {e}"));
                         match claims.as_slice() {
                             [Claim::Granted(_)] => {
-                                granted += 1;
                                 record(store, &[]);
                             }
-                            [Claim::Held { .. }] => held += 1,
+                            [Claim::Held { by, .. }] => {
+                                assert_ne!(by.as_str(), store.instance(), "on {place}")
+                            }
                             other => panic!("round {round} on {place}: {other:?}"),
                         }
                     }
-                    assert_eq!(granted + held, 300, "on {place}");
-                    assert!(granted > 0, "never granted on {place}");
                 });
             }
         });
