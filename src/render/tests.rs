@@ -37,18 +37,28 @@ fn stored(n: u32, title: &str) -> Arc<StoredItem> {
     })
 }
 
-fn render_all(items: &[Arc<StoredItem>]) -> Vec<(Format, feed_rs::model::Feed)> {
-    let base = Url::parse("https://news.example/").unwrap();
-    let names = HashMap::from([("abc".to_owned(), "ABC News".to_owned())]);
-    let channel = Channel {
-        title: "Tributary".into(),
-        base_url: &base,
-        path: String::new(),
-        outlet_names: &names,
+/// Builds a merged feed's channel titled `title` at `path` below `base`.
+fn channel<'a>(
+    title: &str,
+    path: &str,
+    base: &'a Url,
+    names: &'a HashMap<String, String>,
+) -> Channel<'a> {
+    Channel {
+        title: title.into(),
+        base_url: base,
+        path: path.into(),
+        outlet_names: names,
         merged: true,
         update_every: None,
         hub: None,
-    };
+    }
+}
+
+fn render_all(items: &[Arc<StoredItem>]) -> Vec<(Format, feed_rs::model::Feed)> {
+    let base = Url::parse("https://news.example/").unwrap();
+    let names = HashMap::from([("abc".to_owned(), "ABC News".to_owned())]);
+    let channel = channel("Tributary", "", &base, &names);
     Format::ALL
         .into_iter()
         .map(|format| {
@@ -124,15 +134,7 @@ fn every_format_round_trips_titles_links_and_order() {
 fn the_same_items_render_to_the_same_bytes() {
     let base = Url::parse("https://news.example/").unwrap();
     let names = HashMap::new();
-    let channel = Channel {
-        title: "T".into(),
-        base_url: &base,
-        path: "outlets/abc/".into(),
-        outlet_names: &names,
-        merged: true,
-        update_every: None,
-        hub: None,
-    };
+    let channel = channel("T", "outlets/abc/", &base, &names);
     let items = vec![stored(1, "One")];
     for format in Format::ALL {
         assert_eq!(
@@ -165,15 +167,7 @@ fn an_empty_feed_is_still_valid() {
 fn json_feed_carries_the_outlet_and_attachments() {
     let base = Url::parse("https://news.example/").unwrap();
     let names = HashMap::from([("abc".to_owned(), "ABC News".to_owned())]);
-    let channel = Channel {
-        title: "T".into(),
-        base_url: &base,
-        path: String::new(),
-        outlet_names: &names,
-        merged: true,
-        update_every: None,
-        hub: None,
-    };
+    let channel = channel("T", "", &base, &names);
     let json: serde_json::Value =
         serde_json::from_slice(&render(Format::Json, &channel, &[stored(1, "One")])).unwrap();
     assert_eq!(json["version"], "https://jsonfeed.org/version/1.1");
