@@ -1,6 +1,7 @@
 use super::*;
 use crate::fetch::Validators;
 use chrono::Duration;
+use std::collections::HashSet;
 
 fn item(guid: &str, url: &str, title: &str) -> Item {
     let mut item = Item {
@@ -98,6 +99,14 @@ fn on_each_engine(test: impl Fn(&Place)) {
 
 #[path = "../../tests/common/pg_server.rs"]
 mod pg_server;
+
+/// Searches every outlet for `query`; the ids of the items found.
+fn found(store: &Store, query: &str) -> HashSet<String> {
+    store
+        .search(&SearchQuery::parse(query).unwrap(), None, 1_000)
+        .unwrap()
+        .items
+}
 
 fn record(store: &Store, items: &[Item]) -> Ingested {
     let cutoff = now() - Duration::days(30);
@@ -459,12 +468,7 @@ fn a_poll_undone_after_its_items_were_written_leaves_nothing_to_search() {
         // The next item takes the row the undone one had: it must not be found by the undone words.
         let next = [item("n", "https://abc.example/next", "Roads reopen")];
         record(&store, &next);
-        let found = |q: &str| {
-            store
-                .search(&SearchQuery::parse(q).unwrap(), None, 10)
-                .unwrap()
-                .items
-        };
+        let found = |q: &str| found(&store, q);
         assert_eq!(found("levee"), [kept[0].id.to_string()].into());
         assert!(found("ferry").is_empty(), "{:?}", found("ferry"));
         assert_eq!(found("roads"), [next[0].id.to_string()].into());
@@ -847,12 +851,7 @@ fn an_item_written_twice_in_one_batch_is_found_by_its_last_text_only() {
         ];
         let results = store.record_polls(&polls, now() - Duration::days(30), now());
         assert!(results.iter().all(Result::is_ok), "{results:?}");
-        let found = |q: &str| {
-            store
-                .search(&SearchQuery::parse(q).unwrap(), None, 1_000)
-                .unwrap()
-                .items
-        };
+        let found = |q: &str| found(&store, q);
         assert_eq!(found("resumes"), [first[0].id.to_string()].into());
         assert!(found("halted").is_empty(), "{place}");
         assert_eq!(found("roads").len(), 100);
