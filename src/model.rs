@@ -1,8 +1,11 @@
-//! The types every stage shares: an outlet's normalized [`Item`] and its stable [`ItemId`].
+//! The types every stage shares: an outlet's normalized [`Item`], its stable [`ItemId`], and
+//! the two spellings of a link ([`link`]): the publisher's, and the canonical one identity uses.
 //!
 //! The field set is the public contract of `tributary parse` (one JSON object per item), so it
 //! is deliberately small and format-neutral: whatever RSS, Atom or JSON Feed said, a reader of the
 //! merged feed sees the same shape.
+
+pub mod link;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,7 +18,7 @@ pub struct Item {
     pub outlet: String,
     /// Plain text: entities decoded, markup removed, whitespace collapsed.
     pub title: String,
-    /// The publisher's link, absolute (see `parse::canonical`), or `None` when the feed gave no
+    /// The publisher's link, absolute (see [`link`]), or `None` when the feed gave no
     /// usable link. Identity uses its canonical form, [`Item::canonical_url`].
     pub url: Option<String>,
     /// Sanitized HTML.
@@ -167,7 +170,7 @@ impl Item {
     /// Returns the link as an identity: one spelling per article, however the feed wrote it.
     pub fn canonical_url(&self) -> Option<String> {
         let url = self.url.as_deref()?;
-        crate::parse::canonical_url(url, None).map(String::from)
+        link::canonical_url(url, None).map(String::from)
     }
 
     /// Returns the item as the store keeps it (JSON), and a digest of it: of everything a reader

@@ -6,7 +6,6 @@
 //! `normalize` turns every draft into the same clean item: plain-text title, sanitized HTML,
 //! UTC dates, the publisher's link, a deterministic identity.
 
-mod canonical;
 mod dates;
 mod encoding;
 mod json;
@@ -16,7 +15,6 @@ mod repair;
 mod text;
 mod xml;
 
-pub use canonical::{canonical_url, publisher_url, without_tracking_parameters};
 pub use text::plain_text;
 
 use std::time::Duration;
@@ -24,6 +22,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use url::Url;
 
+use crate::model::link::{canonical_url, publisher_url, without_tracking_parameters};
 use crate::model::{Enclosure, Item, ItemId};
 
 /// One feed document, normalized.

@@ -20,7 +20,7 @@ fn is_tracking_param(name: &str) -> bool {
 /// names no web page.
 ///
 /// ```
-/// use tributary::parse::publisher_url;
+/// use tributary::model::link::publisher_url;
 ///
 /// let url = publisher_url("https://E.example/a?utm_source=x&id=5&flag#frag", None).unwrap();
 /// assert_eq!(url, "https://E.example/a?utm_source=x&id=5&flag#frag");
@@ -49,7 +49,7 @@ pub fn publisher_url(raw: &str, base: Option<&Url>) -> Option<String> {
 /// byte kept: what `[polling] strip_tracking_parameters` does to the links served.
 ///
 /// ```
-/// use tributary::parse::without_tracking_parameters;
+/// use tributary::model::link::without_tracking_parameters;
 ///
 /// let url = without_tracking_parameters("https://E.example/a?utm_source=x&id=5&flag#frag");
 /// assert_eq!(url, "https://E.example/a?id=5&flag#frag");
@@ -83,7 +83,7 @@ pub fn without_tracking_parameters(url: &str) -> String {
 /// crate does that), no fragment, no tracking parameters. `None` when `raw` names no web page.
 ///
 /// ```
-/// use tributary::parse::canonical_url;
+/// use tributary::model::link::canonical_url;
 ///
 /// let url = canonical_url("HTTPS://News.com.au/story?id=7&utm_source=rss#top", None).unwrap();
 /// assert_eq!(url.as_str(), "https://news.com.au/story?id=7");
