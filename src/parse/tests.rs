@@ -269,3 +269,24 @@ fn one_odd_entry_costs_only_itself_and_a_broken_tail_only_the_tail() {
         ["the document ends mid-way; read up to its last complete item"]
     );
 }
+
+#[test]
+fn an_entry_cut_off_after_its_title_link_and_guid_is_kept() {
+    let cut = br#"<rss><channel>
+        <item><title>Ferry timetable changes</title><link>https://a.example/ferry</link>
+        <guid isPermaLink="false">ferry-1</guid><description>Services to the north sh"#;
+    let parsed = parse_feed(cut, None, Some(&feed_url()), "abc").unwrap();
+    let titles: Vec<&str> = parsed.items.iter().map(|i| i.title.as_str()).collect();
+    assert_eq!(titles, ["Ferry timetable changes"]);
+    assert_eq!(parsed.items[0].summary, None, "what was cut is not kept");
+    assert_eq!(
+        parsed.notes,
+        ["the document ends mid-way; read up to its last item, kept cut off with its title and link"]
+    );
+    // Its GUID unread, beside entries that have one: the next poll would not know it again.
+    let before_its_guid = br#"<rss><channel>
+        <item><title>First</title><link>https://a.example/1</link><guid>g1</guid></item>
+        <item><title>Second</title><link>https://a.example/2</link><descr"#;
+    let parsed = parse_feed(before_its_guid, None, Some(&feed_url()), "abc").unwrap();
+    assert_eq!(parsed.items.len(), 1);
+}

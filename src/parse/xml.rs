@@ -2,7 +2,8 @@
 //! `quick-xml` over the mended text (see [`repair`]), the way Miniflux's per-format readers sit
 //! over their XML library. It keeps what it can: an element it does not know is skipped, an
 //! entry that is odd costs at most itself, and a document broken or cut off part-way keeps the
-//! entries before the break, with the break noted.
+//! entries before the break (and the one it breaks in, when enough of it was read), with the
+//! break noted.
 
 mod draft;
 mod names;
@@ -61,10 +62,14 @@ pub(super) fn read(
             _ => {}
         }
     }
+    let read_up_to = match reading.keep_cut_entry() {
+        true => "read up to its last item, kept cut off with its title and link",
+        false => "read up to its last complete item",
+    };
     match broken {
-        Some(broken) => notes.push(format!("{broken}; read up to its last complete item")),
+        Some(broken) => notes.push(format!("{broken}; {read_up_to}")),
         None if !reading.open.is_empty() => {
-            notes.push("the document ends mid-way; read up to its last complete item".into());
+            notes.push(format!("the document ends mid-way; {read_up_to}"));
         }
         None => {}
     }
@@ -375,6 +380,22 @@ impl<'a> Reading<'a> {
                 }
             }
         }
+    }
+
+    /// Keeps the entry the document ended in when its title and link were read whole, as
+    /// feedparser does: a reader can show and follow it. Its GUID must have been read too when
+    /// the document's other entries have one, so that the next poll, whole again, finds it by its
+    /// identity and updates it instead of storing it twice. Without a title and a link it is
+    /// dropped: nothing would tell a reader what it is.
+    fn keep_cut_entry(&mut self) -> bool {
+        let others_have_guids = self.entries.iter().any(|entry| entry.guid.is_some());
+        let whole_enough =
+            |draft: &Draft| draft.has_title_and_link() && (draft.has_guid() || !others_have_guids);
+        let Some((draft, _)) = self.entry.take_if(|(draft, _)| whole_enough(draft)) else {
+            return false;
+        };
+        self.entries.push(draft.into_entry());
+        true
     }
 
     fn into_document(self) -> Result<Document, ParseError> {

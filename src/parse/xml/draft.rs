@@ -295,6 +295,20 @@ impl Draft {
         }
     }
 
+    /// Tells whether the entry has a title and a link, read whole.
+    pub fn has_title_and_link(&self) -> bool {
+        let titled = self.title.is_some() || self.dc_title.is_some() || self.media_title.is_some();
+        let linked = [&self.link, &self.alternate, &self.cdf_href, &self.id_link]
+            .iter()
+            .any(|link| link.is_some());
+        titled && linked
+    }
+
+    /// Tells whether the entry's GUID (or Atom id) was read.
+    pub fn has_guid(&self) -> bool {
+        self.guid.is_some() || self.atom_id.is_some()
+    }
+
     pub fn into_entry(self) -> Entry {
         // An id is a link only where it reads as one once resolved: `tag:` and `urn:` ids
         // never do, relative ones (against the rules, but written) do, as feedparser reads them.
