@@ -6,8 +6,9 @@
 //! 2. [`schedule`] runs one cron job per outlet and never lets two polls of an outlet overlap.
 //! 3. [`fetch`] makes the polite HTTP request (conditional GET, limits, redirects checked hop by hop).
 //! 4. [`parse`] turns any feed format into normalized [`model::Item`]s.
-//! 5. [`dedup`] keeps one item per story: within a document, and across outlets and
-//!    re-publications by comparing each new item with the window of recent ones.
+//! 5. [`dedup`] decides what becomes of each arriving item: every entry a document lists kept
+//!    once, re-publications found again, and one item per story across outlets by comparing
+//!    each new item with the window of recent ones.
 //! 6. [`store`] keeps items in SQLite, or in PostgreSQL shared by several instances, each feed
 //!    poll all or nothing, polls that end together committed together, each feed leased to one
 //!    process while it is polled.
@@ -19,9 +20,9 @@
 //! again; [`priority`] keeps its CPU-heavy threads behind the readers'; [`status`] reports how
 //! polling goes; [`metrics`] counts what happens for Prometheus; [`sync`] keeps locks usable
 //! after a panic and runs blocking work off the async workers; [`model`] is the one item
-//! model every stage speaks; [`opml`] reads and writes subscription lists; [`logging`] sets up
-//! the log and its level; [`daemon`] wires the whole pipeline into a running service, and
-//! reloads it when the config changes.
+//! model every stage speaks, with the two spellings of a link; [`opml`] reads and writes
+//! subscription lists; [`logging`] sets up the log and its level; [`daemon`] wires the whole
+//! pipeline into a running service, and reloads it when the config changes.
 
 pub mod config;
 pub mod daemon;

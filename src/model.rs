@@ -147,6 +147,27 @@ impl Item {
         self
     }
 
+    /// Returns the item with an id of its own, for an entry that shares its GUID (or, without
+    /// one, its link) with an earlier entry of its document that says something else: a blog
+    /// that gave two posts one GUID. Its date tells it apart, else its title.
+    pub fn identified_apart(mut self) -> Self {
+        let apart = match self.published.or(self.updated) {
+            Some(date) => date.timestamp().to_string(),
+            None => self.title.clone(),
+        };
+        self.id = ItemId::derive(&self.outlet, &format!("{}|{apart}", self.identity_key()));
+        self
+    }
+
+    /// Identifies the item by its canonical link with the fragment kept (see
+    /// [`link::identity_link`]), for an item identified by link whose document lists other
+    /// anchors on the same page.
+    pub fn identify_by_anchor(&mut self) {
+        if let Some(url) = self.url.as_deref().and_then(link::identity_link) {
+            self.id = ItemId::derive(&self.outlet, &format!("url:{url}"));
+        }
+    }
+
     /// Returns what makes two sightings of an item the same item within one outlet: the GUID when
     /// the feed gives one, else the canonical link, else the title and date. Each is deterministic,
     /// so the same document always yields the same keys.
@@ -171,6 +192,17 @@ impl Item {
     pub fn canonical_url(&self) -> Option<String> {
         let url = self.url.as_deref()?;
         link::canonical_url(url, None).map(String::from)
+    }
+
+    /// Returns what the item says: its summary, else its content, else its title. Two entries
+    /// of an outlet under one link are one article re-published when they say the same, and two
+    /// articles (a podcast's episodes that all link the show's page) when they do not.
+    pub fn text(&self) -> &str {
+        [&self.summary, &self.content]
+            .into_iter()
+            .filter_map(|text| text.as_deref())
+            .find(|text| !text.trim().is_empty())
+            .unwrap_or(&self.title)
     }
 
     /// Returns the item as the store keeps it (JSON), and a digest of it: of everything a reader

@@ -10,11 +10,10 @@ fn item(key: &str, url: Option<&str>) -> Item {
 }
 
 #[test]
-fn repeated_ids_and_links_keep_the_first() {
+fn repeated_ids_keep_the_first() {
     let items = vec![
         item("a", Some("https://x.example/1")),
         item("a", Some("https://x.example/other")),
-        item("b", Some("https://x.example/1")),
         item("c", None),
         item("d", None),
     ];
@@ -23,4 +22,55 @@ fn repeated_ids_and_links_keep_the_first() {
         .map(|i| i.title)
         .collect();
     assert_eq!(kept, ["a", "c", "d"]);
+}
+
+#[test]
+fn entries_sharing_a_link_are_one_only_when_they_say_the_same() {
+    let summarized = |guid: &str, summary: &str| Item {
+        summary: Some(summary.into()),
+        ..item(guid, Some("https://podcast.example/"))
+    };
+    let items = vec![
+        summarized("episode-1", "We talk about rivers."),
+        summarized("episode-2", "We talk about mountains."),
+        // The first episode again under a new GUID, and a new headline.
+        Item {
+            title: "Rivers, revisited".into(),
+            ..summarized("episode-1-again", "We talk about rivers.")
+        },
+    ];
+    let kept: Vec<_> = within_document(items)
+        .into_iter()
+        .map(|i| i.guid.unwrap_or_default())
+        .collect();
+    assert_eq!(kept, ["episode-1", "episode-2"]);
+}
+
+#[test]
+fn two_posts_given_one_guid_are_two_entries_and_a_repeat_is_one() {
+    let post = |title: &str, hour: u32| Item {
+        published: Some(
+            chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2017, 6, 25, hour, 0, 0).unwrap(),
+        ),
+        summary: Some(format!("{title}, in a few words.")),
+        ..item(
+            "http://scripting.com/2017/06/25.html#a080631",
+            Some("http://scripting.com/2017/06/25.html#a080631"),
+        )
+    };
+    let items = vec![
+        post("Good morning", 12),
+        post("Dropbox", 15),
+        post("Good morning", 12),
+    ];
+    let kept = within_document(items);
+    let titles: Vec<&str> = kept
+        .iter()
+        .map(|i| i.summary.as_deref().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        titles,
+        ["Good morning, in a few words.", "Dropbox, in a few words."]
+    );
+    assert_ne!(kept[0].id, kept[1].id);
 }

@@ -117,6 +117,26 @@ pub fn canonical_url(raw: &str, base: Option<&Url>) -> Option<Url> {
     Some(url)
 }
 
+/// Returns `raw` canonicalized with its fragment kept: the identity of an entry that is one of
+/// several anchors on one page (a blog's posts of a day on the day's page), where the fragment
+/// is what tells the entries apart. `None` when `raw` names no web page.
+///
+/// ```
+/// use tributary::model::link::identity_link;
+///
+/// let link = identity_link("HTTPS://Blog.example/2017/06/26.html?utm_source=rss#a080605");
+/// assert_eq!(link.as_deref(), Some("https://blog.example/2017/06/26.html#a080605"));
+/// ```
+pub fn identity_link(raw: &str) -> Option<String> {
+    let mut url = canonical_url(raw, None)?;
+    let fragment = raw
+        .split_once('#')
+        .map(|(_, f)| f.trim())
+        .filter(|f| !f.is_empty());
+    url.set_fragment(fragment);
+    Some(url.into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +211,20 @@ mod tests {
             publisher_url("../story/1#c2", Some(&base)).as_deref(),
             Some("https://a.example/story/1#c2")
         );
+    }
+
+    #[test]
+    fn an_identity_link_keeps_the_fragment_that_tells_anchors_apart() {
+        let day = "http://scripting.com/2017/06/26.html";
+        let first = identity_link(&format!("{day}#a080605"));
+        let second = identity_link(&format!("{day}#a030658"));
+        assert_ne!(first, second);
+        assert_eq!(
+            first.as_deref(),
+            Some("http://scripting.com/2017/06/26.html#a080605")
+        );
+        assert_eq!(identity_link(&format!("{day}#")).as_deref(), Some(day));
+        assert_eq!(identity_link("javascript:x#y"), None);
     }
 
     #[test]

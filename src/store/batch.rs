@@ -10,7 +10,7 @@ use super::sql::{self, Connection, Sql};
 use super::window::StoredWindow;
 use super::{changes, feeds, items, leases, search, FeedPoll, Ingested, StoreError};
 use crate::config::Dedup;
-use crate::dedup::Policy;
+use crate::dedup::{self, Policy};
 use crate::model::Item;
 
 /// Polls to write in one transaction, and what their items are stored under.
@@ -140,20 +140,22 @@ impl Writer<'_, '_> {
                 .map(|i| i.id.as_str())
                 .chain(links.iter().map(String::as_str))
                 .collect();
-            let rules = items::PollContext {
+            let mut rules = items::PollContext {
                 feed_url: poll.feed_url,
-                retention_cutoff: self.retention_cutoff,
-                now: self.now,
-                dedup: self.dedup,
                 policy: self.policy,
-                siblings: &siblings,
+                arrival: dedup::Poll {
+                    now: self.now,
+                    retention_cutoff: self.retention_cutoff,
+                    join_stories: self.dedup.enabled,
+                    listed: &siblings,
+                    claimed: HashSet::with_capacity(body.items.len()),
+                },
             };
             for item in body.items {
-                items::ingest(self.tx, item, &rules, candidates, &mut ingested, search)?;
+                items::ingest(self.tx, item, &mut rules, candidates, &mut ingested, search)?;
             }
-            // GUIDs that change on every fetch: most items found only by their link.
-            let changing = ingested.relinked >= 3 && ingested.relinked * 2 >= body.items.len();
-            ingested.guids_changed = changing && !body.state.by_link;
+            ingested.guids_changed =
+                !body.state.by_link && dedup::guids_changed(ingested.relinked, body.items.len());
             feeds::record_body(
                 self.tx,
                 poll.outlet,

@@ -78,3 +78,17 @@ pub(super) fn record_alias(
     )?;
     Ok(())
 }
+
+/// Forgets that the item id `alias` names another stored item, and the decision that said so:
+/// it is an item of its own now (see [`crate::dedup::New::unfolded`]).
+pub(super) fn forget_alias(tx: &Transaction<'_>, alias: &ItemId) -> Result<(), StoreError> {
+    tx.execute(
+        "DELETE FROM aliases WHERE alias = ?1",
+        args![alias.as_str()],
+    )?;
+    tx.execute(
+        "DELETE FROM decisions WHERE item_id = ?1",
+        args![alias.as_str()],
+    )?;
+    Ok(())
+}

@@ -1,17 +1,18 @@
-//! The `items` table: one row per story as one outlet published it, matched on every poll by
-//! id, by an alias (a re-publication's GUID) or by canonical link, so that its id never changes.
-
-use std::collections::HashSet;
+//! The `items` table: one row per story as one outlet published it. For each arriving item this
+//! finds what the table holds of it (by id, by alias, by canonical link), asks the dedup window
+//! when dedup needs it, and writes what [`dedup::decide_arrival`] decided.
 
 use chrono::{DateTime, Utc};
 
 use super::decisions;
-use super::sql::{args, Row, Sql, Transaction};
+use super::sql::{args, Flow, Row, Sql, Transaction};
 use super::window::StoredWindow;
 use super::{search, timestamp, Ingested, Store, StoreError, StoredItem};
-use crate::config::Dedup;
-use crate::dedup::{Candidate, Incoming, Match, Policy, Signature, Sketch};
-use crate::model::{Dated, Item, ItemId};
+use crate::dedup::{
+    self, Action, Alias, Candidate, FoundBy, Incoming, New, Policy, Signature, Sketch, StoredCopy,
+    Update, Verdict, Written,
+};
+use crate::model::{Item, ItemId};
 use crate::parse::plain_text;
 
 /// The columns [`stored_item`] reads, in its order.
@@ -20,218 +21,157 @@ pub(super) const STORED_COLUMNS: &str =
 /// How many they are: a query may select more after them.
 pub(super) const STORED_COLUMN_COUNT: usize = 7;
 
+/// How many of an outlet's stored items under one link are compared with an arriving item that
+/// shares it: the most recent, enough for a re-publication, a bound for a podcast whose every
+/// episode links the show's page.
+const COPIES_BY_LINK: usize = 16;
+
 /// What one poll's items are stored under.
 pub(super) struct PollContext<'a> {
     pub feed_url: &'a str,
-    pub retention_cutoff: DateTime<Utc>,
-    pub now: DateTime<Utc>,
-    pub dedup: &'a Dedup,
     pub policy: &'a Policy,
-    /// Ids and links of the items of the document being stored.
-    pub siblings: &'a HashSet<&'a str>,
+    /// What dedup decides each item by; its `claimed` grows as the poll's items are written.
+    pub arrival: dedup::Poll<'a>,
 }
 
-/// The stored copy an incoming item matches.
-struct StoredCopy {
-    id: String,
-    content_hash: String,
-    first_seen: DateTime<Utc>,
-    /// Found by link alone: the incoming item's GUID is not the one stored.
-    by_link: bool,
-}
-
-/// Inserts `item`, or updates the stored copy it matches: by id, by alias, by canonical link
-/// within its outlet, or — a re-publication under a new GUID — by dedup's decision. A new item
-/// joins the story dedup found for it (unless `[dedup]` is off) or starts its own. The stored
-/// id always wins, so an item's id never changes.
+/// Stores `item`: finds what the table holds of it, lets dedup decide, and carries that out.
 pub(super) fn ingest(
     tx: &Transaction<'_>,
     item: &Item,
-    rules: &PollContext<'_>,
+    rules: &mut PollContext<'_>,
     window: &mut StoredWindow,
     ingested: &mut Ingested,
     search: &mut search::Pending,
 ) -> Result<(), StoreError> {
-    let Some(mut arrived) = arrive(tx, item.clone(), rules, window, ingested)? else {
-        return Ok(());
+    let held = find_stored_copies(tx, item)?;
+    let mut compared = None;
+    let action = dedup::decide_arrival(item.clone(), &rules.arrival, &held, |item| {
+        let text = compared.insert(ItemText::of(item));
+        verdict(tx, item, &text.sketch, rules, window)
+    })?;
+    let mut writer = ItemWriter {
+        tx,
+        rules,
+        window,
+        search,
     };
-    let (data, hash) = arrived.item.to_stored();
-    let unchanged = arrived.existing.as_ref().map(|e| e.content_hash == hash);
-    if !ingested.count(unchanged, arrived.placed.joined) {
-        return Ok(());
+    match action {
+        Action::TooOld => ingested.expired += 1,
+        Action::Unchanged { id, clamped } => {
+            ingested.unchanged += 1;
+            ingested.clamped += usize::from(clamped);
+            writer.rules.arrival.claimed.insert(id);
+        }
+        Action::Update(update) => {
+            ingested.updated += 1;
+            ingested.clamped += usize::from(update.written.dated.clamped);
+            ingested.relinked += usize::from(matches!(update.alias, Some(Alias::Relinked { .. })));
+            writer.update(update, compared)?;
+        }
+        Action::New(new) => {
+            ingested.new += 1;
+            ingested.clamped += usize::from(new.written.dated.clamped);
+            ingested.merged += usize::from(new.joined.is_some());
+            writer.insert(new, compared)?;
+        }
     }
-    let item = &arrived.item;
-    let text = arrived
-        .compared
-        .take()
-        .unwrap_or_else(|| ItemText::of(item));
-    let row = Written {
-        item,
-        canonical_url: item.canonical_url(),
-        data: &data,
-        hash: &hash,
-        sort_at: arrived.dated.sort_at,
-        first_seen: arrived.first_seen,
-        signature: &text.signature,
-    };
-    let placed = &arrived.placed;
-    let rowid = match &arrived.existing {
-        None => {
-            let rowid = insert(tx, &row, &placed.story, rules)?;
-            decisions::record_related(tx, &item.id, &placed.related)?;
-            window.index(row.candidate(&placed.story, text.sketch), rowid);
-            rowid
-        }
-        Some(_) => {
-            let (rowid, story) = update(tx, &row, rules)?;
-            window.index(row.candidate(&story, text.sketch), rowid);
-            rowid
-        }
-    };
-    let summary = text.summary.unwrap_or_default();
-    let known = arrived.existing.is_some();
-    search.add(rowid, known, arrived.item.title, summary);
     Ok(())
 }
 
-/// An item as it arrives: the stored copy it matches, or where dedup placed it, and its date.
-struct Arrived {
-    /// Under the stored copy's id, if it has one.
-    item: Item,
-    existing: Option<StoredCopy>,
-    placed: Placed,
-    /// Made to place it, if it is new.
-    compared: Option<ItemText>,
-    dated: Dated,
-    first_seen: DateTime<Utc>,
-}
-
-/// Finds the stored copy of `item`, or lets dedup place it (recording the decision), and
-/// dates it; `None` if it is too old to keep.
-fn arrive(
-    tx: &Transaction<'_>,
-    mut item: Item,
-    rules: &PollContext<'_>,
-    window: &mut StoredWindow,
-    ingested: &mut Ingested,
-) -> Result<Option<Arrived>, StoreError> {
-    let mut existing = find_stored_copy(tx, &item)?;
-    if existing.is_none() && item.published.is_some_and(|p| p < rules.retention_cutoff) {
-        ingested.expired += 1;
-        return Ok(None);
-    }
-    let (mut placed, mut compared) = (Placed::own(&item.id), None);
-    if existing.is_none() {
-        let text = compared.insert(ItemText::of(&item));
-        placed = place(tx, &item, &text.sketch, rules, window)?;
-        if let Some(id) = &placed.republication_of {
-            existing = find_by_id(tx, id)?;
-        }
-    }
-    if let Some(found) = existing.as_ref().filter(|e| e.by_link) {
-        ingested.relinked += 1;
-        decisions::record_alias(tx, &item.id, &found.id)?;
-    }
-    let first_seen = existing.as_ref().map_or(rules.now, |e| e.first_seen);
-    let dated = item.date_on_arrival(first_seen, rules.now);
-    ingested.clamped += usize::from(dated.clamped);
-    if dated.sort_at < rules.retention_cutoff {
-        ingested.expired += 1;
-        return Ok(None);
-    }
-    if let Some(existing) = &existing {
-        item.id = ItemId::from(existing.id.clone());
-    }
-    Ok(Some(Arrived {
-        item,
-        existing,
-        placed,
-        compared,
-        dated,
-        first_seen,
-    }))
-}
-
-impl Ingested {
-    /// Counts an item as new (`unchanged` is `None`), unchanged or updated; whether it is to be
-    /// written.
-    fn count(&mut self, unchanged: Option<bool>, joined: bool) -> bool {
-        match unchanged {
-            Some(true) => self.unchanged += 1,
-            Some(false) => self.updated += 1,
-            None => {
-                self.new += 1;
-                self.merged += usize::from(joined);
-            }
-        }
-        unchanged != Some(true)
-    }
-}
-
-/// Where dedup placed a new item.
-struct Placed {
-    /// The story it is in: its own id, or the story it joined.
-    story: String,
-    joined: bool,
-    /// The stored item of its outlet it re-publishes: it updates that item instead.
-    republication_of: Option<String>,
-    related: Vec<Match>,
-}
-
-impl Placed {
-    fn own(id: &ItemId) -> Self {
-        Placed {
-            story: id.to_string(),
-            joined: false,
-            republication_of: None,
-            related: Vec::new(),
-        }
-    }
-}
-
-/// Asks dedup where the new `item` belongs, and records the decision.
-fn place(
+/// Asks the dedup window where the new `item` belongs.
+fn verdict(
     tx: &Transaction<'_>,
     item: &Item,
     sketch: &Sketch,
     rules: &PollContext<'_>,
     window: &mut StoredWindow,
-) -> Result<Placed, StoreError> {
+) -> Result<Verdict, StoreError> {
+    let now = rules.arrival.now;
     let canonical_url = item.canonical_url();
     let incoming = Incoming {
         id: item.id.as_str(),
         outlet: &item.outlet,
         url: canonical_url.as_deref(),
-        dated: item
-            .published
-            .unwrap_or(rules.now)
-            .min(rules.now)
-            .timestamp(),
+        dated: item.published.unwrap_or(now).min(now).timestamp(),
         sketch,
-        siblings: rules.siblings,
+        siblings: rules.arrival.listed,
     };
-    let decision = window.decide(&incoming, rules.now, rules.policy);
-    let mut placed = Placed {
-        related: decision.related,
-        ..Placed::own(&item.id)
+    let decision = window.decide(&incoming, now, rules.policy);
+    let republished = match &decision.same {
+        Some(found) if found.outlet == item.outlet => find_republished(tx, &found.id)?,
+        _ => None,
     };
-    match decision.same {
-        Some(found) if found.outlet == item.outlet => {
-            decisions::record_republication(tx, &item.id, &found, rules.now)?;
-            placed.republication_of = Some(found.id);
+    Ok(Verdict {
+        decision,
+        republished,
+    })
+}
+
+/// Writes decided items: their rows, what was decided of them, the window and the search index.
+struct ItemWriter<'t, 'c, 'r, 'p> {
+    tx: &'t Transaction<'c>,
+    rules: &'r mut PollContext<'p>,
+    window: &'t mut StoredWindow,
+    search: &'t mut search::Pending,
+}
+
+impl ItemWriter<'_, '_, '_, '_> {
+    /// Writes an item over its stored copy, recording its id as another name of the copy's when
+    /// it was found that way.
+    fn update(&mut self, update: Update, compared: Option<ItemText>) -> Result<(), StoreError> {
+        let Update { written, alias } = update;
+        let id = &written.item.id;
+        match &alias {
+            Some(Alias::Relinked { own }) => decisions::record_alias(self.tx, own, id.as_str())?,
+            Some(Alias::Republished { own, of }) => {
+                decisions::record_republication(self.tx, own, of, self.rules.arrival.now)?;
+            }
+            None => {}
         }
-        Some(found) if rules.dedup.enabled => {
-            decisions::record_decision(tx, &item.id, &found, rules.now)?;
-            placed.story = found.story;
-            placed.joined = true;
-        }
-        _ => {}
+        let text = compared.unwrap_or_else(|| ItemText::of(&written.item));
+        let row = ItemRow::of(&written, &text.signature);
+        let (rowid, story) = update_row(self.tx, &row, self.rules)?;
+        self.window.index(row.candidate(&story, text.sketch), rowid);
+        self.finish(written, rowid, true, text.summary);
+        Ok(())
     }
-    Ok(placed)
+
+    /// Inserts a new item in its story, with what dedup decided of it.
+    fn insert(&mut self, new: New, compared: Option<ItemText>) -> Result<(), StoreError> {
+        let New {
+            written,
+            story,
+            joined,
+            related,
+            unfolded,
+        } = new;
+        let id = &written.item.id;
+        if unfolded {
+            decisions::forget_alias(self.tx, id)?;
+        }
+        if let Some(joined) = &joined {
+            decisions::record_decision(self.tx, id, joined, self.rules.arrival.now)?;
+        }
+        let text = compared.unwrap_or_else(|| ItemText::of(&written.item));
+        let row = ItemRow::of(&written, &text.signature);
+        let rowid = insert_row(self.tx, &row, &story, self.rules)?;
+        decisions::record_related(self.tx, id, &related)?;
+        self.window.index(row.candidate(&story, text.sketch), rowid);
+        self.finish(written, rowid, false, text.summary);
+        Ok(())
+    }
+
+    /// Claims a written item's row for the rest of the poll, and gives the search index its text.
+    fn finish(&mut self, written: Written, rowid: i64, known: bool, summary: Option<String>) {
+        let Written { item, .. } = written;
+        self.rules.arrival.claimed.insert(item.id.to_string());
+        self.search
+            .add(rowid, known, item.title, summary.unwrap_or_default());
+    }
 }
 
 /// What an item's row holds beside its story.
-struct Written<'a> {
+struct ItemRow<'a> {
     item: &'a Item,
     /// The item's canonical link: the `url` column, by which a copy of it is found.
     canonical_url: Option<String>,
@@ -242,7 +182,19 @@ struct Written<'a> {
     signature: &'a Signature,
 }
 
-impl Written<'_> {
+impl<'a> ItemRow<'a> {
+    fn of(written: &'a Written, signature: &'a Signature) -> Self {
+        ItemRow {
+            item: &written.item,
+            canonical_url: written.item.canonical_url(),
+            data: &written.data,
+            hash: &written.hash,
+            sort_at: written.dated.sort_at,
+            first_seen: written.first_seen,
+            signature,
+        }
+    }
+
     /// Builds the item as the dedup window keeps it, in `story`.
     fn candidate(&self, story: &str, sketch: Sketch) -> Candidate {
         Candidate {
@@ -260,9 +212,9 @@ impl Written<'_> {
 /// Inserts a new item's row in `story`; returns its rowid. A plain insert, neither an insert
 /// that updates on conflict nor one that returns the rowid: SQLite keeps a statement journal of
 /// every page such a statement changes, in case it must undo half.
-fn insert(
+fn insert_row(
     tx: &Transaction<'_>,
-    row: &Written<'_>,
+    row: &ItemRow<'_>,
     story: &str,
     rules: &PollContext<'_>,
 ) -> Result<i64, StoreError> {
@@ -278,7 +230,7 @@ fn insert(
             rules.feed_url,
             row.sort_at.timestamp(),
             row.first_seen.timestamp(),
-            rules.now.timestamp(),
+            rules.arrival.now.timestamp(),
             row.hash,
             row.data,
             story,
@@ -288,9 +240,9 @@ fn insert(
 }
 
 /// Updates a stored item's row by id; returns its rowid and story.
-fn update(
+fn update_row(
     tx: &Transaction<'_>,
-    row: &Written<'_>,
+    row: &ItemRow<'_>,
     rules: &PollContext<'_>,
 ) -> Result<(i64, String), StoreError> {
     let signature = serde_json::to_string(row.signature).expect("a signature serializes");
@@ -303,7 +255,7 @@ fn update(
             row.canonical_url.as_deref(),
             rules.feed_url,
             row.sort_at.timestamp(),
-            rules.now.timestamp(),
+            rules.arrival.now.timestamp(),
             row.hash,
             row.data,
             &signature
@@ -334,38 +286,73 @@ impl ItemText {
     }
 }
 
-fn find_stored_copy(tx: &Transaction<'_>, item: &Item) -> Result<Option<StoredCopy>, StoreError> {
-    tx.first(
-        "SELECT id, content_hash, first_seen, 0 FROM items WHERE id = ?1
+/// Finds what the table holds that may be `item`: the row under its id (then nothing else is
+/// read), else rows under an alias of its id and the outlet's most recent rows under its
+/// canonical link, each with what it says.
+fn find_stored_copies(tx: &Transaction<'_>, item: &Item) -> Result<Vec<StoredCopy>, StoreError> {
+    let mut found = Vec::new();
+    tx.each_row(
+        "SELECT id, content_hash, first_seen, 0, NULL FROM items WHERE id = ?1
          UNION ALL
-         SELECT i.id, i.content_hash, i.first_seen, 0 FROM aliases a JOIN items i ON i.id = a.item_id
-         WHERE a.alias = ?1
+         SELECT i.id, i.content_hash, i.first_seen, 1, i.data
+         FROM aliases a JOIN items i ON i.id = a.item_id WHERE a.alias = ?1
          UNION ALL
-         SELECT id, content_hash, first_seen, 1 FROM items WHERE outlet = ?2 AND url = ?3
-         LIMIT 1",
+         SELECT * FROM (SELECT id, content_hash, first_seen, 2, data FROM items
+                        WHERE outlet = ?2 AND url = ?3 AND id <> ?1
+                        ORDER BY first_seen DESC LIMIT ?4) AS linked",
         args![
             item.id.as_str(),
             &item.outlet,
-            item.canonical_url().as_deref()
+            item.canonical_url().as_deref(),
+            COPIES_BY_LINK as u64
         ],
-        stored_copy,
-    )
+        &mut |row| {
+            let found_by = match row.get::<i64>(3)? {
+                0 => FoundBy::Id,
+                1 => FoundBy::Alias,
+                _ => FoundBy::Link,
+            };
+            found.push(stored_copy(row, found_by)?);
+            Ok(if found_by == FoundBy::Id {
+                Flow::Enough
+            } else {
+                Flow::More
+            })
+        },
+    )?;
+    Ok(found)
 }
 
-fn find_by_id(tx: &Transaction<'_>, id: &str) -> Result<Option<StoredCopy>, StoreError> {
+/// Finds the stored item `id` that dedup found an arriving item re-publishes.
+fn find_republished(tx: &Transaction<'_>, id: &str) -> Result<Option<StoredCopy>, StoreError> {
     tx.first(
-        "SELECT id, content_hash, first_seen, 0 FROM items WHERE id = ?1",
+        "SELECT id, content_hash, first_seen, 3, NULL FROM items WHERE id = ?1",
         args![id],
-        stored_copy,
+        |row| stored_copy(row, FoundBy::Republication),
     )
 }
 
-fn stored_copy(row: &Row<'_>) -> Result<StoredCopy, StoreError> {
+/// Reads a row of `id, content_hash, first_seen, _, data`: what a stored copy says is read
+/// from its data, when selected.
+fn stored_copy(row: &Row<'_>, found_by: FoundBy) -> Result<StoredCopy, StoreError> {
+    let id: String = row.get(0)?;
+    let data: Option<String> = row.get(4)?;
+    let text = match data {
+        Some(data) => {
+            let item: Item = serde_json::from_str(&data).map_err(|source| StoreError::Corrupt {
+                id: id.clone(),
+                source,
+            })?;
+            Some(item.text().to_owned())
+        }
+        None => None,
+    };
     Ok(StoredCopy {
-        id: row.get(0)?,
+        id,
         content_hash: row.get(1)?,
         first_seen: timestamp(row.get(2)?),
-        by_link: row.get(3)?,
+        found_by,
+        text,
     })
 }
 

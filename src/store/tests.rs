@@ -153,6 +153,66 @@ fn the_same_link_under_another_guid_updates_the_stored_item() {
     });
 }
 
+/// An episode of a podcast whose every entry links the show's page, with a GUID of its own.
+fn episode(n: usize) -> Item {
+    Item {
+        summary: Some(format!("<p>Episode {n}: a conversation of its own.</p>")),
+        ..item(
+            &format!("episode-{n}"),
+            "https://podcast.example/",
+            &format!("Episode {n}"),
+        )
+    }
+}
+
+#[test]
+fn entries_that_share_a_link_but_not_their_guid_or_text_are_each_stored() {
+    on_each_engine(|place| {
+        let store = place.open();
+        let first: Vec<Item> = (1..=3).map(episode).collect();
+        let counts = record(&store, &first);
+        assert_eq!(counts.new, 3, "{counts:?}");
+        let next: Vec<Item> = (1..=4).map(episode).collect();
+        let counts = record(&store, &next);
+        assert_eq!((counts.new, counts.unchanged, counts.updated), (1, 3, 0));
+        let stored = store.recent("abc", 10).unwrap();
+        let mut ids: Vec<&ItemId> = stored.iter().map(|s| &s.item.id).collect();
+        ids.sort();
+        let mut expected: Vec<&ItemId> = next.iter().map(|i| &i.id).collect();
+        expected.sort();
+        assert_eq!(ids, expected, "every episode under its own id");
+    });
+}
+
+#[test]
+fn an_entry_folded_by_the_old_link_rule_is_its_own_item_again() {
+    on_each_engine(|place| {
+        let store = place.open();
+        record(&store, &[episode(1)]);
+        // What earlier versions recorded when the second episode arrived: its id as an alias
+        // of the first's, found by the shared link.
+        store
+            .conn()
+            .batch(&format!(
+                "INSERT INTO aliases (alias, item_id) VALUES ('{}', '{}')",
+                episode(2).id,
+                episode(1).id
+            ))
+            .unwrap();
+        let counts = record(&store, &[episode(1), episode(2)]);
+        assert_eq!((counts.new, counts.unchanged), (1, 1), "{counts:?}");
+        let stored = store.recent("abc", 10).unwrap();
+        assert_eq!(stored.len(), 2);
+        let titles: HashSet<&str> = stored.iter().map(|s| s.item.title.as_str()).collect();
+        assert_eq!(titles, HashSet::from(["Episode 1", "Episode 2"]));
+        let aliases: i64 = store
+            .conn()
+            .value("SELECT count(*) FROM aliases", &[])
+            .unwrap();
+        assert_eq!(aliases, 0, "the wrong alias is forgotten");
+    });
+}
+
 #[test]
 fn items_older_than_retention_are_neither_stored_nor_kept() {
     on_each_engine(|place| {
