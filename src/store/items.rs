@@ -21,11 +21,6 @@ pub(super) const STORED_COLUMNS: &str =
 /// How many they are: a query may select more after them.
 pub(super) const STORED_COLUMN_COUNT: usize = 7;
 
-/// How many of an outlet's stored items under one link are compared with an arriving item that
-/// shares it: the most recent, enough for a re-publication, a bound for a podcast whose every
-/// episode links the show's page.
-const COPIES_BY_LINK: usize = 16;
-
 /// What one poll's items are stored under.
 pub(super) struct PollContext<'a> {
     pub feed_url: &'a str,
@@ -287,8 +282,10 @@ impl ItemText {
 }
 
 /// Finds what the table holds that may be `item`: the row under its id (then nothing else is
-/// read), else rows under an alias of its id and the outlet's most recent rows under its
-/// canonical link, each with what it says.
+/// read), else rows under an alias of its id and the outlet's 16 most recent rows under its
+/// canonical link, those with what they say. One statement, one round trip to PostgreSQL; its
+/// bound is written in it, for a `LIMIT` given as a parameter has SQLite prepare the statement
+/// again on every run.
 fn find_stored_copies(tx: &Transaction<'_>, item: &Item) -> Result<Vec<StoredCopy>, StoreError> {
     let mut found = Vec::new();
     tx.each_row(
@@ -299,12 +296,11 @@ fn find_stored_copies(tx: &Transaction<'_>, item: &Item) -> Result<Vec<StoredCop
          UNION ALL
          SELECT * FROM (SELECT id, content_hash, first_seen, 2, data FROM items
                         WHERE outlet = ?2 AND url = ?3 AND id <> ?1
-                        ORDER BY first_seen DESC LIMIT ?4) AS linked",
+                        ORDER BY rowid DESC LIMIT 16) AS linked",
         args![
             item.id.as_str(),
             &item.outlet,
-            item.canonical_url().as_deref(),
-            COPIES_BY_LINK as u64
+            item.canonical_url().as_deref()
         ],
         &mut |row| {
             let found_by = match row.get::<i64>(3)? {
@@ -313,10 +309,9 @@ fn find_stored_copies(tx: &Transaction<'_>, item: &Item) -> Result<Vec<StoredCop
                 _ => FoundBy::Link,
             };
             found.push(stored_copy(row, found_by)?);
-            Ok(if found_by == FoundBy::Id {
-                Flow::Enough
-            } else {
-                Flow::More
+            Ok(match found_by {
+                FoundBy::Id => Flow::Enough,
+                _ => Flow::More,
             })
         },
     )?;
