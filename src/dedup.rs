@@ -21,7 +21,7 @@ pub use arrival::{
     decide_arrival, Action, Alias, FoundBy, New, Poll, StoredCopy, Update, Verdict, Written,
 };
 pub use decide::{Decision, Incoming, Match, Policy};
-pub use identity::{guids_changed, identify_anchors, identify_by_link, unreliable_guids};
+pub use identity::{guids_changed, identify_by_link, unreliable_guids};
 pub use score::{measure, Features, Model, INPUTS, INPUT_NAMES};
 pub use signature::{Signature, Sketch};
 pub use window::{Candidate, Rarity, Window};
@@ -32,42 +32,42 @@ use crate::model::{Item, ItemId};
 
 /// Returns a document's items as they are stored: identified by link when the feed's GUIDs are
 /// unreliable (`by_link`: known from earlier polls; otherwise judged from this document, the
-/// reason returned), and each item once.
+/// reason returned), entries that share an id but not their gist told apart, and each entry
+/// once (see [`within_document`]).
 pub fn identify(mut items: Vec<Item>, by_link: bool) -> (Vec<Item>, Option<&'static str>) {
     let unreliable = if by_link {
         None
     } else {
         unreliable_guids(&items)
     };
-    let all_by_link = by_link || unreliable.is_some();
-    if all_by_link {
+    if by_link || unreliable.is_some() {
         identify_by_link(&mut items);
     }
-    identify_anchors(&mut items, all_by_link);
     (within_document(items), unreliable)
 }
 
 /// Keeps each entry of a document once: of entries that share an id, or that share a canonical
-/// link, the first stands for those that say the same (see [`Item::text`]) — the same article
-/// listed twice, or re-headlined — and those that say something else are entries of their own:
-/// a podcast's episodes that all link the show's page, two posts given one GUID. O(1) per item:
-/// hash-map probes.
+/// link, the first stands for those whose gist is the same (see [`Item::gist`]) — the same
+/// article listed twice, or re-headlined — and those that say something else are entries of
+/// their own: a podcast's episodes that all link the show's page, two posts given one GUID
+/// (see [`tell_apart`]). O(1) per item: hash-map probes.
 pub fn within_document(mut items: Vec<Item>) -> Vec<Item> {
-    for place in reused_ids(&items) {
-        items[place] = items[place].clone().identified_apart();
-    }
-    let links: Vec<Option<String>> = items.iter().map(Item::canonical_url).collect();
+    tell_apart(&mut items);
+    let keys: Vec<(Option<String>, String)> = items
+        .iter()
+        .map(|item| (item.canonical_url(), item.gist()))
+        .collect();
     let mut ids = HashSet::with_capacity(items.len());
     let mut said = HashSet::with_capacity(items.len());
     let keep: Vec<bool> = items
         .iter()
-        .zip(&links)
-        .map(|(item, link)| {
+        .zip(&keys)
+        .map(|(item, (link, gist))| {
             let new_id = ids.insert(&item.id);
-            let new_text = link
+            let new_gist = link
                 .as_deref()
-                .is_none_or(|link| said.insert((link, item.text())));
-            new_id && new_text
+                .is_none_or(|link| said.insert((link, gist.as_str())));
+            new_id && new_gist
         })
         .collect();
     items
@@ -77,17 +77,61 @@ pub fn within_document(mut items: Vec<Item>) -> Vec<Item> {
         .collect()
 }
 
-/// Finds the places of the entries whose id an earlier entry has, saying something else.
-fn reused_ids(items: &[Item]) -> Vec<usize> {
-    let mut first: HashMap<&ItemId, &str> = HashMap::with_capacity(items.len());
-    let mut reused = Vec::new();
+/// Gives an id of its own to each entry that shares its id (its GUID, or its link) with
+/// entries of the document that say something else. Of those, the earliest dated keeps the id,
+/// whatever the order the feed lists them in, so that a newer entry never takes an older one's
+/// stored item; each other is told apart by its date, else by its date and title, else by its
+/// gist, and entries that say the same keep one id between them.
+fn tell_apart(items: &mut [Item]) {
+    let mut sharing: HashMap<&ItemId, Vec<usize>> = HashMap::with_capacity(items.len());
     for (place, item) in items.iter().enumerate() {
-        let text = *first.entry(&item.id).or_insert(item.text());
-        if text != item.text() {
-            reused.push(place);
+        sharing.entry(&item.id).or_default().push(place);
+    }
+    let groups: Vec<Vec<usize>> = sharing.into_values().filter(|p| p.len() > 1).collect();
+    for places in groups {
+        let mut by_gist: Vec<(String, Vec<usize>)> = Vec::new();
+        for place in places {
+            let gist = items[place].gist();
+            match by_gist.iter_mut().find(|(g, _)| *g == gist) {
+                Some((_, same)) => same.push(place),
+                None => by_gist.push((gist, vec![place])),
+            }
+        }
+        by_gist.sort_by_cached_key(|(gist, places)| {
+            let item = &items[places[0]];
+            let date = item.published.or(item.updated);
+            (date.is_none(), date, item.title.clone(), gist.clone())
+        });
+        let mut taken = HashSet::new();
+        for (gist, places) in by_gist.iter().skip(1) {
+            let id = apart_id(&items[places[0]], gist, &mut taken);
+            for &place in places {
+                items[place].id = id.clone();
+            }
         }
     }
-    reused
+}
+
+/// Derives an id for `item` beside the one it shares, not yet in `taken`: from its date, else
+/// its date and title, else its date, title and gist.
+fn apart_id(item: &Item, gist: &str, taken: &mut HashSet<ItemId>) -> ItemId {
+    let date = item
+        .published
+        .or(item.updated)
+        .map_or(String::new(), |d| d.timestamp().to_string());
+    let suffixes = [
+        date.clone(),
+        format!("{date}|{}", item.title),
+        format!("{date}|{}|{gist}", item.title),
+    ];
+    let mut id = item.id.clone();
+    for suffix in suffixes {
+        id = ItemId::derive(&item.outlet, &format!("{}|{suffix}", item.id));
+        if taken.insert(id.clone()) {
+            break;
+        }
+    }
+    id
 }
 
 #[cfg(test)]

@@ -147,27 +147,6 @@ impl Item {
         self
     }
 
-    /// Returns the item with an id of its own, for an entry that shares its GUID (or, without
-    /// one, its link) with an earlier entry of its document that says something else: a blog
-    /// that gave two posts one GUID. Its date tells it apart, else its title.
-    pub fn identified_apart(mut self) -> Self {
-        let apart = match self.published.or(self.updated) {
-            Some(date) => date.timestamp().to_string(),
-            None => self.title.clone(),
-        };
-        self.id = ItemId::derive(&self.outlet, &format!("{}|{apart}", self.identity_key()));
-        self
-    }
-
-    /// Identifies the item by its canonical link with the fragment kept (see
-    /// [`link::identity_link`]), for an item identified by link whose document lists other
-    /// anchors on the same page.
-    pub fn identify_by_anchor(&mut self) {
-        if let Some(url) = self.url.as_deref().and_then(link::identity_link) {
-            self.id = ItemId::derive(&self.outlet, &format!("url:{url}"));
-        }
-    }
-
     /// Returns what makes two sightings of an item the same item within one outlet: the GUID when
     /// the feed gives one, else the canonical link, else the title and date. Each is deterministic,
     /// so the same document always yields the same keys.
@@ -178,10 +157,10 @@ impl Item {
         }
     }
 
-    /// Returns the identity of an item whose feed's GUIDs cannot be trusted: the canonical link,
-    /// else the title and date.
+    /// Returns the identity of an item whose feed's GUIDs cannot be trusted: the canonical link
+    /// with its fragment (see [`link::identity_link`]), else the title and date.
     pub fn link_identity_key(&self) -> String {
-        if let Some(url) = self.canonical_url() {
+        if let Some(url) = self.url.as_deref().and_then(link::identity_link) {
             return format!("url:{url}");
         }
         let date = self.published.or(self.updated).map(|d| d.timestamp());
@@ -194,15 +173,23 @@ impl Item {
         link::canonical_url(url, None).map(String::from)
     }
 
-    /// Returns what the item says: its summary, else its content, else its title. Two entries
-    /// of an outlet under one link are one article re-published when they say the same, and two
-    /// articles (a podcast's episodes that all link the show's page) when they do not.
-    pub fn text(&self) -> &str {
-        [&self.summary, &self.content]
+    /// Returns the gist of what the item says: its summary (else its content, else its title)
+    /// and the media it carries. Two entries of an outlet under one link or GUID are one article
+    /// re-published when their gists are the same, and two entries when they are not: a
+    /// podcast's episodes that all link the show's page and share its blurb each carry their own
+    /// audio.
+    pub fn gist(&self) -> String {
+        let text = [&self.summary, &self.content]
             .into_iter()
             .filter_map(|text| text.as_deref())
             .find(|text| !text.trim().is_empty())
-            .unwrap_or(&self.title)
+            .unwrap_or(&self.title);
+        let mut gist = text.to_owned();
+        for enclosure in &self.enclosures {
+            gist.push('\n');
+            gist.push_str(&enclosure.url);
+        }
+        gist
     }
 
     /// Returns the item as the store keeps it (JSON), and a digest of it: of everything a reader

@@ -100,7 +100,8 @@ async fn a_new_episode_under_the_shared_link_is_added_and_a_re_publication_is_no
     };
     daemon.wait_for_items(12).await;
 
-    // A thirteenth episode, and the first one again under a new GUID, saying the same.
+    // A thirteenth episode, and the first one again under a new GUID and headline, with the
+    // same description and audio.
     let thirteenth = "<item><title>Episode 13: Paper boats</title>\
         <link>https://slowradio.example/</link><guid isPermaLink=\"false\">slowradio-ep-013</guid>\
         <description>In episode 13 we talk about paper boats.</description>\
@@ -109,7 +110,9 @@ async fn a_new_episode_under_the_shared_link_is_added_and_a_re_publication_is_no
         <link>https://slowradio.example/</link><guid isPermaLink=\"false\">slowradio-ep-001-r</guid>\
         <description>In episode 1 we talk about rivers that run backwards, with a guest who has \
         spent years on it.</description>\
-        <pubDate>Fri, 27 Nov 2026 06:00:00 +1100</pubDate></item>";
+        <pubDate>Fri, 27 Nov 2026 06:00:00 +1100</pubDate>\
+        <enclosure url=\"https://cdn.slowradio.example/audio/ep001.mp3\" length=\"31001234\" \
+        type=\"audio/mpeg\"/></item>";
     let next = podcast.replacen(
         "    <item>",
         &format!("{thirteenth}{first_again}    <item>"),

@@ -18,7 +18,8 @@ pub struct Poll<'a> {
     pub retention_cutoff: DateTime<Utc>,
     /// Whether another outlet's copy of a story joins it (`[dedup] enabled`).
     pub join_stories: bool,
-    /// Ids of the items the same document lists.
+    /// Ids and canonical links of the items the same document lists (a link among them is
+    /// what the dedup window leaves out; an id, what an alias cannot stand for).
     pub listed: &'a HashSet<&'a str>,
     /// Ids of the stored items that the document's earlier entries were written to (or found
     /// unchanged): the store adds each as it goes.
@@ -32,8 +33,9 @@ pub struct StoredCopy {
     pub content_hash: String,
     pub first_seen: DateTime<Utc>,
     pub found_by: FoundBy,
-    /// What it says (see [`Item::text`]), read where it is compared: found by alias or link.
-    pub text: Option<String>,
+    /// The gist of what it says (see [`Item::gist`]), read where it is compared: found by
+    /// alias or link.
+    pub gist: Option<String>,
 }
 
 /// How a stored copy was found.
@@ -92,7 +94,7 @@ pub struct Update {
 /// Why an arriving item's id is recorded as another name of a stored item's.
 #[derive(Debug, PartialEq)]
 pub enum Alias {
-    /// The same text under the same link, with a new GUID.
+    /// The same gist under the same link, with a new GUID.
     Relinked { own: ItemId },
     /// The same article edited, as the dedup window found it.
     Republished { own: ItemId, of: Match },
@@ -220,8 +222,8 @@ fn write(mut item: Item, poll: &Poll<'_>, placement: Placement, unfolded: bool) 
 
 /// Tells whether `copy` is the stored copy of `item`. One found by id always is. One found by
 /// another name or by the link is not when an earlier entry of the document was written to it
-/// (two entries the publisher lists are two items), and is only when it says the same as the
-/// item — a re-publication under a new GUID — or, found by alias, when the document does not list
+/// (two entries the publisher lists are two items), and is only when its gist is the item's —
+/// a re-publication under a new GUID — or, found by alias, when the document does not list
 /// it beside the item: an entry that shares a link with others (a podcast's every episode linking
 /// the show's page) is not the others.
 fn is_this_items(copy: &StoredCopy, item: &Item, poll: &Poll<'_>) -> bool {
@@ -231,8 +233,8 @@ fn is_this_items(copy: &StoredCopy, item: &Item, poll: &Poll<'_>) -> bool {
     if poll.claimed.contains(&copy.id) {
         return false;
     }
-    let same_text = copy.text.as_deref() == Some(item.text());
-    same_text || (copy.found_by == FoundBy::Alias && !poll.listed.contains(copy.id.as_str()))
+    let same_gist = copy.gist.as_deref() == Some(item.gist().as_str());
+    same_gist || (copy.found_by == FoundBy::Alias && !poll.listed.contains(copy.id.as_str()))
 }
 
 #[cfg(test)]
@@ -257,13 +259,13 @@ mod tests {
         .identified()
     }
 
-    fn copy(id: &str, found_by: FoundBy, text: Option<&str>) -> StoredCopy {
+    fn copy(id: &str, found_by: FoundBy, gist: Option<&str>) -> StoredCopy {
         StoredCopy {
             id: id.into(),
             content_hash: "old".into(),
             first_seen: at(9),
             found_by,
-            text: text.map(str::to_owned),
+            gist: gist.map(str::to_owned),
         }
     }
 
@@ -332,7 +334,7 @@ mod tests {
     }
 
     #[test]
-    fn the_same_text_under_the_same_link_and_a_new_guid_is_the_stored_item() {
+    fn the_same_gist_under_the_same_link_and_a_new_guid_is_the_stored_item() {
         let item = episode("e1-again", "Rivers.");
         let Action::Update(update) = decided(
             item.clone(),

@@ -1,9 +1,10 @@
 //! Identity that survives bad feeds. Some feeds give every item the same GUID, put the
 //! headline in the GUID (so a corrected headline is a new item), or change every GUID on every
 //! fetch; trusting them would merge distinct stories or repeat the same one. Such a feed's
-//! items are identified by their canonical link instead (then by title and date).
+//! items are identified by their canonical link instead (then by title and date); whether a
+//! poll found most of its GUIDs changed is [`guids_changed`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use crate::model::{Item, ItemId};
 
@@ -53,39 +54,6 @@ fn embeds(guid: &str, title: &str) -> bool {
 pub fn identify_by_link(items: &mut [Item]) {
     for item in items {
         item.id = ItemId::derive(&item.outlet, &item.link_identity_key());
-    }
-}
-
-/// Identifies by their fragment the items identified by link (all of them when `all_by_link`,
-/// else those without a GUID) whose document lists other anchors of the same page: the fragment
-/// is what tells them apart. A lone link's fragment (`#top`, `#comments`) stays out of its
-/// identity, so that the item keeps its id whatever the feed appends.
-pub fn identify_anchors(items: &mut [Item], all_by_link: bool) {
-    let by_link = |item: &Item| all_by_link || item.guid.is_none();
-    let mut anchors: HashMap<String, HashSet<&str>> = HashMap::new();
-    for item in items.iter().filter(|item| by_link(item)) {
-        let (Some(page), Some(url)) = (item.canonical_url(), item.url.as_deref()) else {
-            continue;
-        };
-        let fragment = url.split_once('#').map_or("", |(_, fragment)| fragment);
-        anchors.entry(page).or_default().insert(fragment);
-    }
-    let pages: HashSet<String> = anchors
-        .into_iter()
-        .filter(|(_, fragments)| fragments.len() > 1)
-        .map(|(page, _)| page)
-        .collect();
-    if pages.is_empty() {
-        return;
-    }
-    for item in items.iter_mut() {
-        let on_shared_page = by_link(item)
-            && item
-                .canonical_url()
-                .is_some_and(|page| pages.contains(&page));
-        if on_shared_page {
-            item.identify_by_anchor();
-        }
     }
 }
 
@@ -141,7 +109,7 @@ mod tests {
     }
 
     #[test]
-    fn anchors_on_one_page_are_told_apart_by_their_fragment_and_a_lone_one_is_not() {
+    fn anchors_on_one_page_are_told_apart_by_their_fragment() {
         let post = |link: &str| {
             Item {
                 url: Some(link.into()),
@@ -150,23 +118,13 @@ mod tests {
             .identified()
         };
         let day = "http://scripting.com/2017/06/26.html";
-        let mut items = [
+        let (first, second) = (
             post(&format!("{day}#a080605")),
             post(&format!("{day}#a030658")),
-            post("https://o.example/story#top"),
-        ];
-        let lone = items[2].id.clone();
-        assert_eq!(items[0].id, items[1].id, "one page, one canonical link");
-        identify_anchors(&mut items, false);
-        assert_ne!(items[0].id, items[1].id);
-        assert_eq!(
-            items[0].id,
-            ItemId::derive("o", &format!("url:{day}#a080605"))
         );
-        assert_eq!(
-            items[2].id, lone,
-            "a lone fragment stays out of the identity"
-        );
+        assert_ne!(first.id, second.id);
+        assert_eq!(first.id, ItemId::derive("o", &format!("url:{day}#a080605")));
+        assert_eq!(first.canonical_url(), second.canonical_url(), "one page");
     }
 
     #[test]

@@ -383,14 +383,15 @@ impl<'a> Reading<'a> {
     }
 
     /// Keeps the entry the document ended in when its title and link were read whole, as
-    /// feedparser does: a reader can show and follow it. Its GUID must have been read too when
-    /// the document's other entries have one, so that the next poll, whole again, finds it by its
-    /// identity and updates it instead of storing it twice. Without a title and a link it is
-    /// dropped: nothing would tell a reader what it is.
+    /// feedparser does: a reader can show and follow it. Its GUID must have been read too,
+    /// unless the entries read whole before it had none: the next poll, whole again, must find
+    /// it by the identity it will have then, and update it instead of storing it twice. Without
+    /// a title and a link it is dropped: nothing would tell a reader what it is.
     fn keep_cut_entry(&mut self) -> bool {
-        let others_have_guids = self.entries.iter().any(|entry| entry.guid.is_some());
+        let without_guids =
+            !self.entries.is_empty() && self.entries.iter().all(|entry| entry.guid.is_none());
         let whole_enough =
-            |draft: &Draft| draft.has_title_and_link() && (draft.has_guid() || !others_have_guids);
+            |draft: &Draft| draft.has_title_and_link() && (draft.has_guid() || without_guids);
         let Some((draft, _)) = self.entry.take_if(|(draft, _)| whole_enough(draft)) else {
             return false;
         };

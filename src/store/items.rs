@@ -281,8 +281,8 @@ impl ItemText {
     }
 }
 
-/// Finds what the table holds that may be `item`: the row under its id (then nothing else is
-/// read), else rows under an alias of its id and the outlet's 16 most recent rows under its
+/// Finds what the table holds that may be `item`: the row under its id (then nothing else
+/// counts), else rows under an alias of its id and the outlet's 16 most recent rows under its
 /// canonical link, those with what they say. One statement, one round trip to PostgreSQL; its
 /// bound is written in it, for a `LIMIT` given as a parameter has SQLite prepare the statement
 /// again on every run.
@@ -303,16 +303,14 @@ fn find_stored_copies(tx: &Transaction<'_>, item: &Item) -> Result<Vec<StoredCop
             item.canonical_url().as_deref()
         ],
         &mut |row| {
-            let found_by = match row.get::<i64>(3)? {
-                0 => FoundBy::Id,
-                1 => FoundBy::Alias,
-                _ => FoundBy::Link,
-            };
-            found.push(stored_copy(row, found_by)?);
-            Ok(match found_by {
-                FoundBy::Id => Flow::Enough,
-                _ => Flow::More,
-            })
+            let copy = stored_copy(row)?;
+            // SQLite gives the branches' rows in order, PostgreSQL need not.
+            if copy.found_by == FoundBy::Id {
+                found = vec![copy];
+                return Ok(Flow::Enough);
+            }
+            found.push(copy);
+            Ok(Flow::More)
         },
     )?;
     Ok(found)
@@ -323,22 +321,29 @@ fn find_republished(tx: &Transaction<'_>, id: &str) -> Result<Option<StoredCopy>
     tx.first(
         "SELECT id, content_hash, first_seen, 3, NULL FROM items WHERE id = ?1",
         args![id],
-        |row| stored_copy(row, FoundBy::Republication),
+        stored_copy,
     )
 }
 
-/// Reads a row of `id, content_hash, first_seen, _, data`: what a stored copy says is read
-/// from its data, when selected.
-fn stored_copy(row: &Row<'_>, found_by: FoundBy) -> Result<StoredCopy, StoreError> {
+/// Reads a row of `id, content_hash, first_seen, how it was found (0 by id, 1 by alias, 2 by
+/// link, 3 as a re-publication), data`: the gist of what a stored copy says is read from its
+/// data, when selected.
+fn stored_copy(row: &Row<'_>) -> Result<StoredCopy, StoreError> {
     let id: String = row.get(0)?;
+    let found_by = match row.get::<i64>(3)? {
+        0 => FoundBy::Id,
+        1 => FoundBy::Alias,
+        2 => FoundBy::Link,
+        _ => FoundBy::Republication,
+    };
     let data: Option<String> = row.get(4)?;
-    let text = match data {
+    let gist = match data {
         Some(data) => {
             let item: Item = serde_json::from_str(&data).map_err(|source| StoreError::Corrupt {
                 id: id.clone(),
                 source,
             })?;
-            Some(item.text().to_owned())
+            Some(item.gist())
         }
         None => None,
     };
@@ -347,7 +352,7 @@ fn stored_copy(row: &Row<'_>, found_by: FoundBy) -> Result<StoredCopy, StoreErro
         content_hash: row.get(1)?,
         first_seen: timestamp(row.get(2)?),
         found_by,
-        text,
+        gist,
     })
 }
 

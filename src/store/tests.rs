@@ -214,6 +214,25 @@ fn an_entry_folded_by_the_old_link_rule_is_its_own_item_again() {
 }
 
 #[test]
+fn a_newer_post_given_an_older_ones_guid_never_takes_its_item() {
+    on_each_engine(|place| {
+        let store = place.open();
+        let post = |title: &str, hour: u32| Item {
+            published: Some(Utc.with_ymd_and_hms(2026, 11, 20, hour, 0, 0).unwrap()),
+            summary: Some(format!("<p>{title}, in a few words.</p>")),
+            ..item("reused", "https://abc.example/day", title)
+        };
+        let document = |posts: Vec<Item>| crate::dedup::within_document(posts);
+        record(&store, &document(vec![post("Older", 1)]));
+        let counts = record(&store, &document(vec![post("Newer", 5), post("Older", 1)]));
+        assert_eq!((counts.new, counts.unchanged), (1, 1), "{counts:?}");
+        let stored = store.recent("abc", 10).unwrap();
+        let titles: HashSet<&str> = stored.iter().map(|s| s.item.title.as_str()).collect();
+        assert_eq!(titles, HashSet::from(["Older", "Newer"]));
+    });
+}
+
+#[test]
 fn items_older_than_retention_are_neither_stored_nor_kept() {
     on_each_engine(|place| {
         let store = place.open();
