@@ -50,7 +50,7 @@ pub fn identify(mut items: Vec<Item>, by_link: bool) -> (Vec<Item>, Option<&'sta
 /// link, the first stands for those whose gist is the same (see [`Item::gist`]) — the same
 /// article listed twice, or re-headlined — and those that say something else are entries of
 /// their own: a podcast's episodes that all link the show's page, two posts given one GUID
-/// (see [`tell_apart`]). O(1) per item: hash-map probes.
+/// (each told apart by its date: see `tell_apart`). O(1) per item: hash-map probes.
 pub fn within_document(mut items: Vec<Item>) -> Vec<Item> {
     tell_apart(&mut items);
     let keys: Vec<(Option<String>, String)> = items

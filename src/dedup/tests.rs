@@ -46,18 +46,21 @@ fn entries_sharing_a_link_are_one_only_when_they_say_the_same() {
     assert_eq!(kept, ["episode-1", "episode-2"]);
 }
 
-#[test]
-fn two_posts_given_one_guid_are_two_entries_and_a_repeat_is_one() {
-    let post = |title: &str, hour: u32| Item {
+/// Builds a post of 25 June 2017 under `guid` and `link`, published at `hour`, saying `title`.
+fn post_of_the_day(guid: &str, link: &str, title: &str, hour: u32) -> Item {
+    Item {
         published: Some(
             chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2017, 6, 25, hour, 0, 0).unwrap(),
         ),
         summary: Some(format!("{title}, in a few words.")),
-        ..item(
-            "http://scripting.com/2017/06/25.html#a080631",
-            Some("http://scripting.com/2017/06/25.html#a080631"),
-        )
-    };
+        ..item(guid, Some(link))
+    }
+}
+
+#[test]
+fn two_posts_given_one_guid_are_two_entries_and_a_repeat_is_one() {
+    let link = "http://scripting.com/2017/06/25.html#a080631";
+    let post = |title: &str, hour: u32| post_of_the_day(link, link, title, hour);
     let items = vec![
         post("Good morning", 12),
         post("Dropbox", 15),
@@ -77,12 +80,13 @@ fn two_posts_given_one_guid_are_two_entries_and_a_repeat_is_one() {
 
 #[test]
 fn the_earliest_of_entries_given_one_guid_keeps_its_id_wherever_it_is_listed() {
-    let post = |title: &str, hour: u32| Item {
-        published: Some(
-            chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2017, 6, 25, hour, 0, 0).unwrap(),
-        ),
-        summary: Some(format!("{title}, in a few words.")),
-        ..item("reused", Some("https://blog.example/2017/06/25.html"))
+    let post = |title: &str, hour: u32| {
+        post_of_the_day(
+            "reused",
+            "https://blog.example/2017/06/25.html",
+            title,
+            hour,
+        )
     };
     let alone = within_document(vec![post("Older", 9)]);
     let newest_first = within_document(vec![post("Newer", 15), post("Older", 9)]);

@@ -1,7 +1,8 @@
 //! Links two ways. The publisher's link is what a reader follows: as the feed wrote it, resolved
-//! when relative, less tracking parameters. The canonical link is an identity: one spelling per
-//! article, so that the same story reached through a tracking link, a fragment or an upper-case
-//! host is recognised as the same item.
+//! when relative, less tracking parameters. The canonical link is one spelling per page, so that
+//! the same story reached through a tracking link, a fragment or an upper-case host is found
+//! again as the same page; an entry identified by its link keeps the fragment besides
+//! ([`identity_link`]), for anchors on one page are distinct entries.
 
 use url::Url;
 
@@ -117,9 +118,9 @@ pub fn canonical_url(raw: &str, base: Option<&Url>) -> Option<Url> {
     Some(url)
 }
 
-/// Returns `raw` canonicalized with its fragment kept: the identity of an entry that is one of
-/// several anchors on one page (a blog's posts of a day on the day's page), where the fragment
-/// is what tells the entries apart. `None` when `raw` names no web page.
+/// Returns `raw` canonicalized with its fragment kept: the identity of an entry identified by its
+/// link, for the fragment is what tells apart entries that are anchors on one page (a blog's
+/// posts of a day on the day's page). `None` when `raw` names no web page.
 ///
 /// ```
 /// use tributary::model::link::identity_link;
