@@ -50,7 +50,8 @@ pub fn identify(mut items: Vec<Item>, by_link: bool) -> (Vec<Item>, Option<&'sta
 /// link, the first stands for those whose gist is the same (see [`Item::gist`]) — the same
 /// article listed twice, or re-headlined — and those that say something else are entries of
 /// their own: a podcast's episodes that all link the show's page, two posts given one GUID
-/// (each told apart by its date: see `tell_apart`). O(1) per item: hash-map probes.
+/// (each told apart by its date: see `tell_apart`). O(1) per item, hash-map probes, and a sort
+/// of each set of entries that share an id but not their gist.
 pub fn within_document(mut items: Vec<Item>) -> Vec<Item> {
     tell_apart(&mut items);
     let keys: Vec<(Option<String>, String)> = items
@@ -90,11 +91,15 @@ fn tell_apart(items: &mut [Item]) {
     let groups: Vec<Vec<usize>> = sharing.into_values().filter(|p| p.len() > 1).collect();
     for places in groups {
         let mut by_gist: Vec<(String, Vec<usize>)> = Vec::new();
+        let mut gists: HashMap<String, usize> = HashMap::with_capacity(places.len());
         for place in places {
             let gist = items[place].gist();
-            match by_gist.iter_mut().find(|(g, _)| *g == gist) {
-                Some((_, same)) => same.push(place),
-                None => by_gist.push((gist, vec![place])),
+            match gists.get(&gist) {
+                Some(&same) => by_gist[same].1.push(place),
+                None => {
+                    gists.insert(gist.clone(), by_gist.len());
+                    by_gist.push((gist, vec![place]));
+                }
             }
         }
         by_gist.sort_by_cached_key(|(gist, places)| {
